@@ -1,0 +1,102 @@
+"""torch.export front end: the fallback for models torch.fx cannot trace symbolically.
+
+Export specialises on the example input's shapes, so shape-dependent Python (window sizes,
+position-embedding resampling) and opaque blocks resolve to primitive aten operations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+
+from graphparam.graph import registry
+from graphparam.graph.builder import ParamRef, RawOp
+from graphparam.graph.fx import is_tensorish, node_inputs, shape_of, where
+from graphparam.graph.registry import OpRule, UnsupportedOperation
+
+_INPUT, _OUTPUT = OpRule("input"), OpRule("output")
+_CONSTANT, _UNKNOWN = OpRule("constant"), OpRule("unknown")
+
+def _aten_rule(op: Any) -> OpRule | None:
+    """Registry rule, with argument positions where aten's signature differs from torch.nn.functional."""
+    packet = getattr(op, "overloadpacket", None)
+    aten = torch.ops.aten
+    if packet in (aten.batch_norm, aten._native_batch_norm_legit_no_training, aten._native_batch_norm_legit,
+                  aten.native_batch_norm, aten._native_batch_norm_legit_functional):
+        return OpRule("batch_norm", {1: registry.Role.NORM_SCALE, 2: registry.Role.NORM_SHIFT})
+    if packet is aten.embedding:
+        return OpRule("embedding", {0: registry.Role.EMBEDDING})
+    if packet in (aten.addmm, aten.baddbmm):
+        return OpRule("linear", {0: registry.Role.BIAS, 2: registry.Role.WEIGHT})
+    if packet is aten.convolution or packet is aten._convolution:
+        return OpRule("conv", {1: registry.Role.WEIGHT, 2: registry.Role.BIAS})
+    return registry.aten_rule(op)
+
+
+def export_program(model: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
+    return torch.export.export(model, (example,), strict=False)
+
+
+def export_ops(model: nn.Module, program: torch.export.ExportedProgram, *,
+               strict: bool) -> tuple[list[RawOp], dict[str, ParamRef]]:
+    """Walk an exported program into RawOps, mapping parameter placeholders back to model names."""
+    params = {name: ParamRef(name, tuple(p.shape), str(p.dtype).replace("torch.", ""))
+              for name, p in model.named_parameters()}
+    sig = program.graph_signature
+    placeholder_param = dict(sig.inputs_to_parameters)
+    ops: list[RawOp] = []
+    index: dict[str, int] = {}
+    param_of: dict[str, ParamRef] = {}
+    user_inputs = set(sig.user_inputs)
+
+    for node in program.graph.nodes:
+        val = node.meta.get("val")
+        is_tensor, shape = is_tensorish(val), shape_of(val)
+        attrs: dict[str, Any] = {"out_shape": shape} if shape is not None else {}
+        if node.op == "placeholder":
+            if node.name in placeholder_param:
+                name = placeholder_param[node.name]
+                param_of[node.name] = params.get(name) or ParamRef(name, tuple(node.meta["val"].shape))
+                continue
+            rule = _INPUT if node.name in user_inputs else _CONSTANT
+            ops.append(RawOp(node.name, rule, "input" if rule is _INPUT else "buffer", attrs=attrs,
+                             is_tensor=is_tensor))
+        elif node.op == "get_attr":
+            ops.append(RawOp(node.name, _CONSTANT, f"attr:{node.target}", attrs=attrs, is_tensor=is_tensor))
+        elif node.op == "call_function":
+            rule = _aten_rule(node.target)
+            if rule is None:
+                if not is_tensor:
+                    rule = _UNKNOWN
+                elif strict:
+                    raise UnsupportedOperation(f"aten op {node.target}", where(node))
+                else:
+                    rule = _UNKNOWN
+            if rule.kind == "conv":
+                attrs.update(_conv_attrs(node))
+            inputs = node_inputs(node, index, param_of)
+            ops.append(RawOp(node.name, rule, str(node.target), inputs, [], attrs, is_tensor))
+        elif node.op == "output":
+            ops.append(RawOp(node.name, _OUTPUT, "output", node_inputs(node, index, param_of), attrs=attrs))
+        else:
+            continue
+        index[node.name] = len(ops) - 1
+    return ops, params
+
+
+def _conv_attrs(node: fx.Node) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    args = node.args
+    packet = getattr(node.target, "overloadpacket", None)
+    if packet is torch.ops.aten.convolution or packet is torch.ops.aten._convolution:
+        keys = {3: "stride", 4: "padding", 5: "dilation", 8: "groups"}
+    else:
+        keys = {3: "stride", 4: "padding", 5: "dilation", 6: "groups"}
+    for pos, key in keys.items():
+        if len(args) > pos and isinstance(args[pos], (int, list, tuple)):
+            value = args[pos]
+            attrs[key] = tuple(value) if isinstance(value, (list, tuple)) else int(value)
+    return attrs

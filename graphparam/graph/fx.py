@@ -1,0 +1,212 @@
+"""torch.fx front end: symbolic tracing with registry-defined leaves, then one shape pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+
+from graphparam.graph import registry
+from graphparam.graph.builder import ParamRef, RawOp
+from graphparam.graph.registry import OpRule, UnsupportedOperation
+
+_INPUT, _OUTPUT = OpRule("input"), OpRule("output")
+_CONSTANT, _UNKNOWN = OpRule("constant"), OpRule("unknown")
+
+
+class OpaqueModule(RuntimeError):
+    """A leaf module that owns parameters but has no registry row: fx cannot see inside it."""
+
+
+def _timm_notrace() -> tuple[tuple[type, ...], tuple[Any, ...]]:
+    try:
+        from timm.layers import get_notrace_functions, get_notrace_modules
+    except ImportError:  # timm is optional for plain torch models
+        return (), ()
+    return tuple(get_notrace_modules()), tuple(get_notrace_functions())
+
+
+class _Tracer(fx.Tracer):
+    """Leaves are exactly the registry's module types plus timm's untraceable modules."""
+
+    def __init__(self, notrace_modules: tuple[type, ...], autowrap: tuple[Any, ...]):
+        super().__init__(autowrap_functions=autowrap, param_shapes_constant=True)
+        self._notrace = notrace_modules
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        if registry.module_rule(m) is not None:
+            return True
+        return isinstance(m, self._notrace) if self._notrace else False
+
+
+def where(node: fx.Node) -> str:
+    """Qualified module path of an fx node, for error messages."""
+    stack = node.meta.get("nn_module_stack")
+    if stack:
+        path = list(stack.values())[-1]
+        path = path[0] if isinstance(path, tuple) else path
+        return f"{path} ({node.name})" if path else node.name
+    return node.name
+
+
+def _target_name(target: Any) -> str:
+    if isinstance(target, str):
+        return target
+    mod = getattr(target, "__module__", None) or ""
+    return f"{mod}.{getattr(target, '__qualname__', getattr(target, '__name__', repr(target)))}".lstrip(".")
+
+
+def _module_attrs(mod: nn.Module) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    for key in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
+                "in_features", "out_features", "num_features", "normalized_shape", "num_groups",
+                "num_embeddings", "embedding_dim", "num_heads", "embed_dim"):
+        value = getattr(mod, key, None)
+        if isinstance(value, (int, tuple, list)) and not isinstance(value, bool):
+            attrs[key] = tuple(value) if isinstance(value, (tuple, list)) else int(value)
+    return attrs
+
+
+def node_inputs(node: fx.Node, index: dict[str, int],
+                param_of: dict[str, ParamRef]) -> list[tuple[int | str, int | ParamRef]]:
+    """``(argument position or keyword, source)`` for each op or parameter an fx node reads."""
+    out: list[tuple[int | str, int | ParamRef]] = []
+
+    def visit(pos: int | str, arg: Any) -> None:
+        if isinstance(arg, fx.Node):
+            if arg.name in param_of:
+                out.append((pos, param_of[arg.name]))
+            elif arg.name in index:
+                out.append((pos, index[arg.name]))
+        elif isinstance(arg, (tuple, list)):
+            for a in arg:
+                visit(pos, a)
+        elif isinstance(arg, dict):
+            for a in arg.values():
+                visit(pos, a)
+
+    for pos, arg in enumerate(node.args):
+        visit(pos, arg)
+    for key, arg in node.kwargs.items():
+        visit(key, arg)
+    return out
+
+
+def is_tensorish(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(is_tensorish(v) for v in value)
+    return False
+
+
+def shape_of(value: Any) -> tuple[int, ...] | None:
+    if isinstance(value, torch.Tensor):
+        return tuple(int(s) for s in value.shape[1:])
+    if isinstance(value, (tuple, list)) and value and isinstance(value[0], torch.Tensor):
+        return tuple(int(s) for s in value[0].shape[1:])
+    return None
+
+
+class _ShapeRecorder(fx.Interpreter):
+    """Runs the traced module once and records which nodes produce tensors, and their shapes."""
+
+    def __init__(self, gm: fx.GraphModule):
+        super().__init__(gm)
+        self.values: dict[str, tuple[bool, tuple[int, ...] | None]] = {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        out = super().run_node(n)
+        self.values[n.name] = (is_tensorish(out), shape_of(out))
+        return out
+
+
+def symbolic_trace(model: nn.Module) -> fx.GraphModule:
+    notrace_modules, autowrap = _timm_notrace()
+    tracer = _Tracer(notrace_modules, autowrap)
+    graph = tracer.trace(model)
+    return fx.GraphModule(tracer.root, graph)
+
+
+def record_shapes(gm: fx.GraphModule, example: torch.Tensor) -> dict[str, tuple[bool, tuple[int, ...] | None]]:
+    recorder = _ShapeRecorder(gm)
+    with torch.inference_mode():
+        recorder.run(example)
+    return recorder.values
+
+
+def fx_ops(model: nn.Module, gm: fx.GraphModule, shapes: dict[str, tuple[bool, Any]], *,
+           strict: bool) -> tuple[list[RawOp], dict[str, ParamRef]]:
+    """Walk the fx graph into RawOps; parameters are referenced by their qualified names."""
+    params = {name: ParamRef(name, tuple(p.shape), str(p.dtype).replace("torch.", ""))
+              for name, p in model.named_parameters()}  # deduplicates tied parameters
+    by_id = {id(p): name for name, p in model.named_parameters()}
+    ops: list[RawOp] = []
+    index: dict[str, int] = {}
+
+    param_of: dict[str, ParamRef] = {}
+    for node in gm.graph.nodes:
+        is_tensor, shape = shapes.get(node.name, (True, None))
+        attrs: dict[str, Any] = {"out_shape": shape} if shape is not None else {}
+        if node.op == "placeholder":
+            ops.append(RawOp(node.name, _INPUT, "input", attrs=attrs, is_tensor=is_tensor))
+        elif node.op == "get_attr":
+            value = _fetch_attr(gm, node.target)
+            if isinstance(value, nn.Parameter):
+                name = by_id.get(id(value), node.target)
+                param_of[node.name] = params.get(name, ParamRef(name, tuple(value.shape)))
+                continue
+            ops.append(RawOp(node.name, _CONSTANT, f"attr:{node.target}", attrs=attrs,
+                             is_tensor=isinstance(value, torch.Tensor)))
+        elif node.op == "call_module":
+            mod = gm.get_submodule(node.target)
+            rule = registry.module_rule(mod)
+            owned = [(params[by_id[id(p)]], local) for local, p in mod.named_parameters()]
+            if rule is None:
+                if owned:
+                    raise OpaqueModule(f"{type(mod).__qualname__} at {node.target!r}")
+                if strict:
+                    raise UnsupportedOperation(f"module {type(mod).__module__}.{type(mod).__qualname__}",
+                                               where(node))
+                rule = _UNKNOWN
+            attrs.update(_module_attrs(mod))
+            ops.append(RawOp(node.name, rule, type(mod).__qualname__, node_inputs(node, index, param_of), owned, attrs, is_tensor))
+        elif node.op in ("call_function", "call_method"):
+            rule = (registry.function_rule(node.target) if node.op == "call_function"
+                    else registry.method_rule(node.target))
+            if rule is None:
+                if not is_tensor and not any(isinstance(a, fx.Node) and a.name in param_of
+                                             for a in node.all_input_nodes):
+                    rule = _UNKNOWN  # python-value helper (sizes, shapes): dropped below
+                elif strict:
+                    kind = "function" if node.op == "call_function" else "method Tensor."
+                    raise UnsupportedOperation(f"{kind}{' ' if kind == 'function' else ''}{_target_name(node.target)}",
+                                               where(node))
+                else:
+                    rule = _UNKNOWN
+            if node.op == "call_function" and rule.kind == "conv":
+                attrs.update(_functional_conv_attrs(node))
+            ops.append(RawOp(node.name, rule, _target_name(node.target), node_inputs(node, index, param_of), [], attrs, is_tensor))
+        elif node.op == "output":
+            ops.append(RawOp(node.name, _OUTPUT, "output", node_inputs(node, index, param_of), attrs=attrs))
+        index[node.name] = len(ops) - 1
+    return ops, params
+
+
+def _functional_conv_attrs(node: fx.Node) -> dict[str, Any]:
+    names = ("stride", "padding", "dilation", "groups")
+    attrs = {}
+    for i, key in enumerate(names, start=3):
+        value = node.kwargs.get(key, node.args[i] if len(node.args) > i else None)
+        if isinstance(value, (int, tuple, list)):
+            attrs[key] = tuple(value) if isinstance(value, (tuple, list)) else int(value)
+    return attrs
+
+
+def _fetch_attr(gm: fx.GraphModule, target: str) -> Any:
+    obj: Any = gm
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj

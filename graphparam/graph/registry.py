@@ -1,0 +1,283 @@
+"""The operation registry: one table from module types, functions, methods, aten ops and ONNX op
+types to canonical operation kinds.
+
+Adding support for a new layer is one ``register(...)`` row. Front ends never match names of
+autograd nodes: they look targets up here and raise :class:`UnsupportedOperation` otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from graphparam.graph.ir import Role
+
+# Canonical kinds, grouped; the encoder embeds them by their position in KINDS.
+PARAM_KINDS = ("conv", "dwconv", "conv_transpose", "linear", "batch_norm", "layer_norm", "group_norm",
+               "instance_norm", "rms_norm", "embedding", "attention", "parameter")
+NORM_KINDS = ("batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm")
+ACTIVATION_KINDS = ("relu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "softmax",
+                    "activation")
+KINDS: tuple[str, ...] = (
+    "input", "output", *PARAM_KINDS,
+    "max_pool", "avg_pool", "global_pool",
+    "add", "sub", "mul", "div", "matmul", "concat", "sdpa",
+    *ACTIVATION_KINDS,
+    "reshape", "slice", "reduce", "pad", "resize", "dropout", "identity", "constant", "unknown",
+)
+KIND_INDEX = {kind: i for i, kind in enumerate(KINDS)}
+
+
+class UnsupportedOperation(RuntimeError):
+    """An operation that the registry does not know. Names the op and where it occurs."""
+
+    def __init__(self, op: str, where: str, hint: str = ""):
+        self.op, self.where = op, where
+        msg = f"unsupported operation {op} at {where!r}"
+        msg += f": {hint}" if hint else " (register it with graphparam.graph.registry.register, or trace with strict=False)"
+        super().__init__(msg)
+
+
+@dataclass(frozen=True)
+class OpRule:
+    """How a kind owns the tensors it receives: argument position (or keyword) → role."""
+
+    kind: str
+    param_args: dict[int | str, Role] = field(default_factory=dict)
+    roles: dict[str, Role] = field(default_factory=dict)  # module attribute name → role
+
+
+_MODULES: dict[type, OpRule] = {}
+_FUNCTIONS: dict[Any, OpRule] = {}
+_METHODS: dict[str, OpRule] = {}
+_ATEN: dict[Any, OpRule] = {}
+_ONNX: dict[str, OpRule] = {}
+
+
+def register(kind: str, *, modules: Iterable[type] = (), functions: Iterable[Callable] = (),
+             methods: Iterable[str] = (), aten: Iterable[Any] = (), onnx: Iterable[str] = (),
+             param_args: dict[int | str, Role] | None = None, roles: dict[str, Role] | None = None) -> None:
+    """Map targets of every front end to ``kind``; ``param_args``/``roles`` say which inputs are owned."""
+    if kind not in KIND_INDEX:
+        raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(KINDS)}")
+    rule = OpRule(kind, dict(param_args or {}), dict(roles or {}))
+    for table, keys in ((_MODULES, modules), (_FUNCTIONS, functions), (_METHODS, methods),
+                        (_ATEN, aten), (_ONNX, onnx)):
+        for key in keys:
+            table[key] = rule
+
+
+def module_rule(module: nn.Module) -> OpRule | None:
+    """The rule for a module type, searching its base classes so subclasses inherit it."""
+    for cls in type(module).__mro__:
+        rule = _MODULES.get(cls)
+        if rule is not None:
+            return rule
+    return None
+
+
+def function_rule(fn: Any) -> OpRule | None:
+    try:
+        return _FUNCTIONS.get(fn)
+    except TypeError:  # unhashable target
+        return None
+
+
+def method_rule(name: str) -> OpRule | None:
+    return _METHODS.get(name)
+
+
+def aten_rule(op: Any) -> OpRule | None:
+    packet = getattr(op, "overloadpacket", op)
+    return _ATEN.get(packet)
+
+
+def onnx_rule(op_type: str) -> OpRule | None:
+    return _ONNX.get(op_type)
+
+
+def default_role(kind: str, attr: str) -> Role:
+    """Role of a module's own parameter ``attr`` when its rule gives none."""
+    if kind in NORM_KINDS:
+        return {"weight": Role.NORM_SCALE, "bias": Role.NORM_SHIFT}.get(attr, Role.OTHER)
+    if kind == "embedding":
+        return Role.EMBEDDING if attr == "weight" else Role.OTHER
+    return {"weight": Role.WEIGHT, "bias": Role.BIAS}.get(attr, Role.OTHER)
+
+
+def free_param_role(shape: tuple[int, ...], consumer_kinds: Iterable[str]) -> Role:
+    """Role of a bare ``nn.Parameter`` from how it is used (not from its name)."""
+    kinds = set(consumer_kinds)
+    if "concat" in kinds or ("reshape" in kinds and len(shape) >= 2 and math.prod(shape[:-1]) == 1):
+        return Role.CLS_TOKEN
+    if kinds & {"mul", "div"}:
+        return Role.LAYER_SCALE
+    if "add" in kinds:
+        return Role.POS_EMBEDDING if len(shape) >= 2 and math.prod(shape[:-1]) > 1 else Role.BIAS
+    return Role.OTHER
+
+
+_aten = torch.ops.aten
+W, B = Role.WEIGHT, Role.BIAS
+S, T = Role.NORM_SCALE, Role.NORM_SHIFT
+
+# ---- parameterised primitives ------------------------------------------------------------------
+register("conv", modules=[nn.Conv1d, nn.Conv2d, nn.Conv3d], functions=[F.conv1d, F.conv2d, F.conv3d],
+         aten=[_aten.conv1d, _aten.conv2d, _aten.conv3d, _aten.convolution, _aten._convolution],
+         onnx=["Conv"], param_args={1: W, 2: B, "weight": W, "bias": B})
+register("conv_transpose", modules=[nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d],
+         functions=[F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d],
+         aten=[_aten.conv_transpose1d, _aten.conv_transpose2d],
+         onnx=["ConvTranspose"], param_args={1: W, 2: B})
+register("linear", modules=[nn.Linear, nn.Bilinear], functions=[F.linear], aten=[_aten.linear],
+         onnx=["Gemm"], param_args={1: W, 2: B, "weight": W, "bias": B})
+register("matmul", functions=[torch.matmul, operator.matmul, torch.bmm, torch.mm, torch.einsum,
+                              torch.baddbmm],
+         methods=["matmul", "bmm", "mm"], aten=[_aten.matmul, _aten.bmm, _aten.mm, _aten.einsum,
+                                               _aten.addmm, _aten.baddbmm],
+         onnx=["MatMul", "Einsum"], param_args={1: W})
+register("batch_norm", modules=[nn.modules.batchnorm._BatchNorm], functions=[F.batch_norm],
+         aten=[_aten.batch_norm, _aten._native_batch_norm_legit_no_training,
+               _aten._native_batch_norm_legit, _aten.native_batch_norm,
+               _aten._native_batch_norm_legit_functional],
+         onnx=["BatchNormalization"], param_args={3: S, 4: T, "weight": S, "bias": T})
+register("layer_norm", modules=[nn.LayerNorm], functions=[F.layer_norm],
+         aten=[_aten.layer_norm, _aten.native_layer_norm], onnx=["LayerNormalization"],
+         param_args={2: S, 3: T, "weight": S, "bias": T})
+register("rms_norm", modules=[getattr(nn, "RMSNorm", nn.LayerNorm)] if hasattr(nn, "RMSNorm") else [],
+         functions=[F.rms_norm] if hasattr(F, "rms_norm") else [],
+         aten=[_aten.rms_norm] if hasattr(_aten, "rms_norm") else [], onnx=["RMSNormalization"],
+         param_args={2: S, "weight": S})
+register("group_norm", modules=[nn.GroupNorm], functions=[F.group_norm],
+         aten=[_aten.group_norm, _aten.native_group_norm], onnx=["GroupNormalization"],
+         param_args={2: S, 3: T, "weight": S, "bias": T})
+register("instance_norm", modules=[nn.modules.instancenorm._InstanceNorm], functions=[F.instance_norm],
+         aten=[_aten.instance_norm], onnx=["InstanceNormalization"],
+         param_args={3: S, 4: T, "weight": S, "bias": T})
+register("embedding", modules=[nn.Embedding, nn.EmbeddingBag], functions=[F.embedding],
+         aten=[_aten.embedding], onnx=["Gather"], param_args={1: Role.EMBEDDING})
+register("attention", modules=[nn.MultiheadAttention],
+         roles={"in_proj_weight": W, "in_proj_bias": B, "out_proj.weight": W, "out_proj.bias": B,
+                "q_proj_weight": W, "k_proj_weight": W, "v_proj_weight": W,
+                "bias_k": B, "bias_v": B})
+register("activation", modules=[nn.PReLU], functions=[F.prelu], aten=[_aten.prelu], onnx=["PRelu"],
+         param_args={1: W}, roles={"weight": W})
+
+# ---- parameter-free operations ----------------------------------------------------------------
+register("sdpa", functions=[F.scaled_dot_product_attention],
+         aten=[_aten.scaled_dot_product_attention, _aten._scaled_dot_product_flash_attention_for_cpu,
+               _aten._scaled_dot_product_efficient_attention, _aten._scaled_dot_product_flash_attention],
+         onnx=["Attention"])
+register("relu", modules=[nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU],
+         functions=[F.relu, torch.relu, F.relu6, F.leaky_relu, F.elu, F.selu, F.celu, F.relu_, torch.relu_],
+         methods=["relu", "relu_"],
+         aten=[_aten.relu, _aten.relu_, _aten.hardtanh, _aten.hardtanh_, _aten.leaky_relu, _aten.elu,
+               _aten.selu, _aten.leaky_relu_, _aten.celu, _aten.elu_],
+         onnx=["Relu", "LeakyRelu", "Elu", "Selu", "Clip", "Celu"])
+register("gelu", modules=[nn.GELU], functions=[F.gelu], aten=[_aten.gelu, _aten.gelu_], onnx=["Gelu"])
+register("silu", modules=[nn.SiLU, nn.Mish], functions=[F.silu, F.mish], aten=[_aten.silu, _aten.silu_, _aten.mish, _aten.mish_],
+         onnx=["Mish"])
+register("sigmoid", modules=[nn.Sigmoid], functions=[torch.sigmoid, F.sigmoid], methods=["sigmoid", "sigmoid_"],
+         aten=[_aten.sigmoid, _aten.sigmoid_], onnx=["Sigmoid"])
+register("tanh", modules=[nn.Tanh], functions=[torch.tanh, F.tanh], methods=["tanh"], aten=[_aten.tanh],
+         onnx=["Tanh"])
+register("hardswish", modules=[nn.Hardswish], functions=[F.hardswish], aten=[_aten.hardswish, _aten.hardswish_],
+         onnx=["HardSwish"])
+register("hardsigmoid", modules=[nn.Hardsigmoid], functions=[F.hardsigmoid],
+         aten=[_aten.hardsigmoid, _aten.hardsigmoid_], onnx=["HardSigmoid"])
+register("softmax", modules=[nn.Softmax, nn.LogSoftmax], functions=[F.softmax, torch.softmax, F.log_softmax],
+         methods=["softmax", "log_softmax"], aten=[_aten.softmax, _aten._softmax, _aten.log_softmax, _aten._log_softmax],
+         onnx=["Softmax", "LogSoftmax"])
+register("activation", modules=[nn.Softplus, nn.Tanhshrink, nn.Softsign, nn.GLU],
+         functions=[F.softplus, F.glu, torch.exp, torch.erf, torch.sqrt, torch.rsqrt, torch.abs, torch.log,
+                    torch.square, torch.sin, torch.cos, torch.clamp, torch.pow, F.hardtanh, torch.clip],
+         methods=["exp", "sqrt", "rsqrt", "abs", "log", "pow", "clamp", "clamp_", "square", "clip",
+                  "sin", "cos", "neg", "reciprocal", "sign", "erf", "tanh_"],
+         aten=[_aten.softplus, _aten.exp, _aten.erf, _aten.sqrt, _aten.rsqrt, _aten.abs, _aten.log, _aten.pow,
+               _aten.clamp, _aten.clamp_min, _aten.clamp_max, _aten.sin, _aten.cos, _aten.neg, _aten.reciprocal,
+               _aten.glu, _aten.sign, _aten.square, _aten.clamp_],
+         onnx=["Exp", "Erf", "Sqrt", "Abs", "Log", "Pow", "Softplus", "Sin", "Cos", "Neg", "Reciprocal",
+               "Sign"])
+register("max_pool", modules=[nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d],
+         functions=[F.max_pool1d, F.max_pool2d, F.max_pool3d, F.adaptive_max_pool2d, torch.max_pool2d],
+         aten=[_aten.max_pool2d, _aten.max_pool2d_with_indices, _aten.adaptive_max_pool2d, _aten.max_pool1d],
+         onnx=["MaxPool"])
+register("avg_pool", modules=[nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d],
+         functions=[F.avg_pool1d, F.avg_pool2d, F.avg_pool3d],
+         aten=[_aten.avg_pool2d, _aten.avg_pool1d], onnx=["AveragePool"])
+register("global_pool", modules=[nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d],
+         functions=[F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d],
+         aten=[_aten.adaptive_avg_pool2d, _aten._adaptive_avg_pool2d, _aten.adaptive_avg_pool1d],
+         onnx=["GlobalAveragePool", "GlobalMaxPool"])
+register("add", functions=[operator.add, operator.iadd, torch.add], methods=["add", "add_"],
+         aten=[_aten.add, _aten.add_], onnx=["Add", "Sum"])
+register("sub", functions=[operator.sub, operator.isub, torch.sub, operator.neg], methods=["sub", "sub_"],
+         aten=[_aten.sub, _aten.rsub], onnx=["Sub"])
+register("mul", functions=[operator.mul, operator.imul, torch.mul], methods=["mul", "mul_"],
+         aten=[_aten.mul, _aten.mul_], onnx=["Mul"])
+register("div", functions=[operator.truediv, operator.floordiv, operator.itruediv, torch.div],
+         methods=["div", "div_"], aten=[_aten.div, _aten.div_], onnx=["Div"])
+register("concat", functions=[torch.cat, torch.stack, torch.concat, torch.concatenate],
+         aten=[_aten.cat, _aten.stack, _aten.concat], onnx=["Concat"])
+register("reshape",
+         modules=[nn.Flatten, nn.Unflatten, nn.PixelShuffle, nn.PixelUnshuffle, nn.ChannelShuffle],
+         functions=[torch.flatten, torch.reshape, torch.transpose, torch.permute, torch.squeeze,
+                    torch.unsqueeze, torch.roll, torch.movedim, F.pixel_shuffle, F.pixel_unshuffle,
+                    torch.channel_shuffle, F.unfold, F.fold, torch.t],
+         methods=["view", "reshape", "flatten", "permute", "transpose", "contiguous", "squeeze", "unsqueeze",
+                  "expand", "expand_as", "repeat", "unflatten", "roll", "movedim", "t", "view_as", "type_as",
+                  "to", "float", "half", "type", "clone", "detach", "unfold", "flip", "masked_fill",
+                  "bfloat16", "reshape_as", "repeat_interleave", "tile"],
+         aten=[_aten.view, _aten.reshape, _aten.permute, _aten.transpose, _aten.flatten, _aten.squeeze,
+               _aten.unsqueeze, _aten.expand, _aten.clone, _aten.contiguous, _aten._unsafe_view,
+               _aten.t, _aten.roll, _aten.repeat, _aten.unflatten, _aten.pixel_shuffle, _aten.pixel_unshuffle,
+               _aten.alias, _aten._to_copy, _aten.to, _aten.lift_fresh_copy, _aten.detach, _aten.flip,
+               _aten.channel_shuffle, _aten.im2col, _aten.col2im, _aten.masked_fill, _aten.unfold,
+               _aten.movedim, _aten.type_as, _aten.repeat_interleave, _aten.expand_as, _aten.view_as],
+         onnx=["Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Expand", "Identity", "Cast",
+               "Tile", "DepthToSpace", "SpaceToDepth"])
+register("slice", functions=[operator.getitem, torch.split, torch.chunk, torch.unbind, torch.narrow,
+                             torch.gather, torch.index_select, torch.where, torch.tensor_split],
+         methods=["split", "chunk", "unbind", "narrow", "gather", "index_select", "__getitem__",
+                  "tensor_split", "select"],
+         aten=[_aten.slice, _aten.select, _aten.split, _aten.split_with_sizes, _aten.chunk, _aten.unbind,
+               _aten.narrow, _aten.index, _aten.gather, _aten.index_select, _aten.where, _aten.tensor_split,
+               _aten.slice_scatter],
+         onnx=["Slice", "Split", "GatherElements", "Where"])
+register("reduce", functions=[torch.mean, torch.sum, torch.amax, torch.max, torch.std, torch.var,
+                              torch.logsumexp, torch.norm, torch.cumsum, torch.min, torch.amin, F.normalize],
+         methods=["mean", "sum", "max", "amax", "std", "var", "norm", "cumsum", "min", "amin", "logsumexp",
+                  "argmax"],
+         aten=[_aten.mean, _aten.sum, _aten.amax, _aten.max, _aten.std, _aten.var, _aten.logsumexp,
+               _aten.norm, _aten.linalg_vector_norm, _aten.cumsum, _aten.min, _aten.amin, _aten.var_mean,
+               _aten.argmax],
+         onnx=["ReduceMean", "ReduceSum", "ReduceMax", "ReduceL2", "ReduceMin", "CumSum"])
+register("pad", modules=[nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d],
+         functions=[F.pad], aten=[_aten.pad, _aten.constant_pad_nd, _aten.reflection_pad2d], onnx=["Pad"])
+register("resize", modules=[nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d],
+         functions=[F.interpolate, F.grid_sample],
+         aten=[_aten.upsample_nearest2d, _aten.upsample_bilinear2d, _aten.upsample_bicubic2d, _aten.grid_sampler,
+               _aten._upsample_bilinear2d_aa, _aten.upsample_nearest1d, _aten.upsample_linear1d,
+               _aten._upsample_bicubic2d_aa],
+         onnx=["Resize", "Upsample"])
+register("dropout", modules=[nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout],
+         functions=[F.dropout, F.dropout1d, F.dropout2d, F.dropout3d],
+         aten=[_aten.dropout, _aten.native_dropout, _aten.feature_dropout], onnx=["Dropout"])
+register("identity", modules=[nn.Identity], functions=[torch._assert],
+         aten=[_aten._assert_tensor_metadata, _aten._assert_async, _aten.sym_size, _aten.sym_constrain_range_for_size],
+         onnx=["Shape", "Size", "ConstantOfShape", "Range"])
+register("constant", functions=[torch.zeros, torch.ones, torch.arange, torch.full, torch.empty,
+                                torch.zeros_like, torch.ones_like, torch.tensor, torch.linspace,
+                                torch.randn, torch.rand, torch.full_like, torch.meshgrid, torch.eye],
+         methods=["new_zeros", "new_ones", "new_full", "new_empty", "zero_", "fill_", "new_tensor"],
+         aten=[_aten.zeros, _aten.ones, _aten.arange, _aten.full, _aten.empty, _aten.zeros_like,
+               _aten.ones_like, _aten.scalar_tensor, _aten.linspace, _aten.full_like, _aten.new_zeros,
+               _aten.new_ones, _aten.meshgrid, _aten.eye, _aten.lift_fresh, _aten.empty_like, _aten.fill_,
+               _aten.zero_],
+         onnx=["Constant"])

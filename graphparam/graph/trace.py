@@ -1,0 +1,121 @@
+"""``trace``: any ``nn.Module`` to an :class:`ArchGraph`, through torch.fx, falling back to torch.export."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+from graphparam.graph.builder import build_graph
+from graphparam.graph.ir import ArchGraph
+from graphparam.graph.registry import UnsupportedOperation
+
+
+class TraceError(RuntimeError):
+    """A model that no front end could turn into a graph; the message says why."""
+
+
+class InputSizeError(TraceError, ValueError):
+    """The model does not accept an input of the given size."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def _example(model: nn.Module, input_size: Sequence[int]) -> torch.Tensor:
+    if isinstance(input_size, int) or not all(isinstance(s, int) and s > 0 for s in input_size):
+        raise InputSizeError(f"input_size must be a tuple of positive ints such as (3, 224, 224), got {input_size!r}")
+    param = next(iter(model.parameters()), None)
+    device = param.device if param is not None and param.device.type != "meta" else torch.device("cpu")
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    return torch.randn(1, *input_size, device=device, dtype=dtype)
+
+
+class _eval_mode:
+    """Evaluate a forward pass with batch-1 friendly BatchNorm, restoring every module's mode."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def __enter__(self):
+        self.modes = [(m, m.training) for m in self.model.modules()]
+        self.model.eval()
+
+    def __exit__(self, *exc):
+        for m, mode in self.modes:
+            m.training = mode
+
+
+def trace(model: nn.Module, input_size: Sequence[int] = (3, 224, 224), *, strict: bool = True,
+          frontend: str = "auto", name: str | None = None) -> ArchGraph:
+    """Trace ``model`` into a typed DAG whose nodes own every parameter tensor exactly once.
+
+    ``frontend`` is ``"fx"``, ``"export"`` or ``"auto"`` (fx, then torch.export where fx fails).
+    With ``strict=False`` unknown operations become nodes of kind ``unknown`` instead of raising
+    :class:`UnsupportedOperation`.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"trace expects a torch.nn.Module, got {type(model).__name__}")
+    if frontend not in ("auto", "fx", "export"):
+        raise ValueError(f"frontend must be 'auto', 'fx' or 'export', got {frontend!r}")
+    name = name or type(model).__name__
+    input_size = tuple(input_size) if not isinstance(input_size, int) else input_size
+    example = _example(model, input_size)
+    tracers = {"fx": _trace_fx, "export": _trace_export}
+    errors: dict[str, BaseException] = {}
+    for key in (("fx", "export") if frontend == "auto" else (frontend,)):
+        try:
+            return tracers[key](model, example, strict=strict, name=name, input_size=input_size)
+        except InputSizeError:
+            raise
+        except Exception as exc:
+            errors[key] = exc
+    unsupported = [e for e in errors.values() if isinstance(e, UnsupportedOperation)]
+    if unsupported:
+        raise unsupported[0]
+    reasons = "; ".join(f"torch.{key}: {_first_line(exc)}" for key, exc in errors.items())
+    raise TraceError(f"could not trace {name} ({reasons}). Python branches on tensor values cannot be "
+                     "traced: rewrite them with torch.where, or trace a model without them.") from next(
+        iter(errors.values()))
+
+
+def _check_input(model: nn.Module, example: torch.Tensor, exc: BaseException, name: str) -> None:
+    """Turn a failure of the model itself on ``example`` into an InputSizeError."""
+    try:
+        with _eval_mode(model), torch.inference_mode():
+            model(example)
+    except Exception as direct:
+        raise InputSizeError(f"{name} does not accept an input of size {tuple(example.shape[1:])}: "
+                             f"{_first_line(direct)}") from direct
+
+
+def _trace_fx(model, example, *, strict, name, input_size) -> ArchGraph:
+    from graphparam.graph.fx import fx_ops, record_shapes, symbolic_trace
+
+    gm = symbolic_trace(model)
+    try:
+        with _eval_mode(gm):
+            shapes = record_shapes(gm, example)
+    except Exception as exc:
+        _check_input(model, example, exc, name)
+        raise
+    ops, params = fx_ops(model, gm, shapes, strict=strict)
+    return build_graph(ops, name=name, input_size=input_size, all_params=params)
+
+
+def _trace_export(model, example, *, strict, name, input_size) -> ArchGraph:
+    from graphparam.graph.export import export_ops, export_program
+
+    try:
+        with _eval_mode(model):
+            program = export_program(model, example)
+    except Exception as exc:
+        _check_input(model, example, exc, name)
+        raise
+    ops, params = export_ops(model, program, strict=strict)
+    graph = build_graph(ops, name=name, input_size=input_size, all_params=params)
+    graph.frontend = "export"
+    return graph
