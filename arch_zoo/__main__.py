@@ -1,0 +1,5 @@
+"""``python -m arch_zoo [--write]``: check (or regenerate) the committed evaluation-split hashes."""
+
+from .splits import main
+
+main()

@@ -1,0 +1,152 @@
+"""Named splits: an endless training stream and fixed evaluation sets.
+
+An evaluation split holds the first ``size`` nets ``sample(seed, name)``,
+seed = 0, 1, ..., that are not already in it or in an earlier split of
+``EVAL_SPLITS`` (so the splits are duplicate-free and disjoint). The random
+stream is keyed by the split name, so these never reuse training draws.
+The hashes of every evaluation net are committed in
+``arch_zoo/splits/eval_hashes.json``: ``split()`` checks regenerated specs
+against them (a changed generator fails loudly instead of silently changing
+the benchmark), and ``train_stream`` skips any spec whose hash is listed.
+Regenerate the file deliberately with ``python -m arch_zoo --write``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Iterator
+
+from .generator import sample
+from .spec import ArchSpec
+
+__all__ = ["Split", "SPLITS", "split", "train_stream", "eval_hashes", "EVAL_SPLITS", "HASHES_PATH"]
+
+HASHES_PATH = Path(__file__).with_name("splits") / "eval_hashes.json"
+
+
+@dataclass(frozen=True)
+class Split:
+    """A named set of nets: ``size`` distinct generated nets (``None``: endless ``train`` or the ``real`` names)."""
+
+    name: str
+    size: int | None
+    description: str
+
+
+SPLITS: dict[str, Split] = {
+    s.name: s
+    for s in (
+        Split("train", None, "endless stream sample(seed, 'train'), seed = 0, 1, ...; eval nets skipped"),
+        Split("val", 200, "in distribution (train config)"),
+        Split("test", 500, "in distribution (train config)"),
+        Split("wide", 100, "widths 96..512 (train: 8..256)"),
+        Split("deep", 100, "20..40 cells (train: 4..18)"),
+        Split("dense", 100, "DAG cells only, 5..8 nodes (train: 2..5) of up to 4 inputs (train: 2), concat-heavy"),
+        Split("bnfree", 100, "no normalization layers anywhere (train: batch or layer norm)"),
+        Split("real", None, "names of arch_zoo.real.REAL_MODELS (timm/torchvision nets adapted to 32x32)"),
+    )
+}
+"""Split name -> definition."""
+
+EVAL_SPLITS = ("val", "test", "wide", "deep", "dense", "bnfree")
+"""Generated evaluation splits (their hashes are excluded from training)."""
+
+
+@cache
+def _generate_all() -> dict[str, tuple[ArchSpec, ...]]:
+    taken: set[str] = set()
+    out = {}
+    for name in EVAL_SPLITS:
+        specs: list[ArchSpec] = []
+        seed = 0
+        while len(specs) < SPLITS[name].size:
+            spec = sample(seed, name)
+            if spec.hash not in taken:
+                taken.add(spec.hash)
+                specs.append(spec)
+            seed += 1
+        out[name] = tuple(specs)
+    return out
+
+
+@cache
+def _committed_hashes() -> dict[str, tuple[str, ...]]:
+    with open(HASHES_PATH) as f:
+        return {name: tuple(hashes) for name, hashes in json.load(f).items()}
+
+
+@cache
+def _eval_split(name: str) -> tuple[ArchSpec, ...]:
+    specs = _generate_all()[name]
+    expected = _committed_hashes().get(name)
+    got = tuple(s.hash for s in specs)
+    if expected != got:
+        bad = next((i for i, (a, b) in enumerate(zip(got, expected or ())) if a != b), min(len(got), len(expected or ())))
+        raise RuntimeError(
+            f"split {name!r}: regenerated net {bad} does not match {HASHES_PATH.name}; the generator changed. "
+            "If intended, run `python -m arch_zoo --write` (this changes the benchmark)."
+        )
+    return specs
+
+
+def split(name: str) -> list:
+    """The nets of an evaluation split as ``ArchSpec``s, or for ``real`` the ``REAL_MODELS`` names (str).
+
+    ``train`` is endless: use ``train_stream`` instead.
+    """
+    if name not in SPLITS:
+        raise KeyError(f"unknown split {name!r}; known: {', '.join(SPLITS)}")
+    if name == "real":
+        from .real import REAL_MODELS
+
+        return list(REAL_MODELS)
+    if name == "train":
+        raise ValueError("'train' is an endless stream; use arch_zoo.train_stream()")
+    return list(_eval_split(name))
+
+
+@cache
+def eval_hashes() -> frozenset[str]:
+    """Hashes of every net in the generated evaluation splits (from the committed file)."""
+    return frozenset(h for name in EVAL_SPLITS for h in _committed_hashes()[name])
+
+
+def train_stream(start: int = 0) -> Iterator[tuple[int, ArchSpec]]:
+    """Yield ``(seed, sample(seed, 'train'))`` for seed = start, start+1, ..., skipping evaluation nets."""
+    excluded = eval_hashes()
+    seed = start
+    while True:
+        spec = sample(seed, "train")
+        if spec.hash not in excluded:
+            yield seed, spec
+        seed += 1
+
+
+def write_hashes(path: Path = HASHES_PATH) -> dict[str, list[str]]:
+    """Regenerate every evaluation split and write its hashes to ``path``."""
+    hashes = {name: [s.hash for s in specs] for name, specs in _generate_all().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(hashes, f, indent=1)
+        f.write("\n")
+    _committed_hashes.cache_clear()
+    _eval_split.cache_clear()
+    eval_hashes.cache_clear()
+    return hashes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Check or regenerate the committed evaluation-split hashes.")
+    parser.add_argument("--write", action="store_true", help=f"rewrite {HASHES_PATH}")
+    args = parser.parse_args()
+    if args.write:
+        hashes = write_hashes()
+        print(f"wrote {sum(map(len, hashes.values()))} hashes to {HASHES_PATH}")
+    else:
+        for name in EVAL_SPLITS:
+            print(name, len(split(name)), "ok")
+
