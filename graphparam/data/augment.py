@@ -8,6 +8,8 @@ given generator state gives the same crops and flips on every device.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -23,6 +25,15 @@ def _check(images: torch.Tensor) -> None:
         raise ValueError(f"expected a uint8 batch B x 3 x H x W, got {images.dtype} {tuple(images.shape)}")
 
 
+@functools.lru_cache(maxsize=16)
+def _affine(mean: tuple, std: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel (scale, shift) with x * scale + shift == (x / 255 - mean) / std, cached per device."""
+    with torch.inference_mode(False):  # usable both inside and outside inference mode
+        scale = torch.tensor([1.0 / (255.0 * s) for s in std], dtype=torch.float32)
+        shift = torch.tensor([-m / s for m, s in zip(mean, std)], dtype=torch.float32)
+        return scale.view(1, 3, 1, 1).to(device), shift.view(1, 3, 1, 1).to(device)
+
+
 def normalize(images: torch.Tensor, mean=CIFAR10_MEAN, std=CIFAR10_STD,
               dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """uint8 B x 3 x H x W -> float ``(x / 255 - mean) / std`` per channel, on the same device.
@@ -30,10 +41,18 @@ def normalize(images: torch.Tensor, mean=CIFAR10_MEAN, std=CIFAR10_STD,
     This is the only input transform at evaluation time.
     """
     _check(images)
-    m = torch.tensor(mean, dtype=torch.float32, device=images.device).view(1, 3, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32, device=images.device).view(1, 3, 1, 1)
-    out = images.to(torch.float32).mul_(1.0 / 255).sub_(m).div_(s)
+    scale, shift = _affine(tuple(map(float, mean)), tuple(map(float, std)), images.device)
+    out = torch.addcmul(shift, images.to(torch.float32), scale)
     return out if dtype == torch.float32 else out.to(dtype)
+
+
+def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Small CPU tensor -> device without stalling the CUDA stream (pinned, non-blocking)."""
+    if device.type == "cpu":
+        return t
+    if device.type == "cuda":
+        t = t.pin_memory()
+    return t.to(device, non_blocking=True)
 
 
 def random_crop_flip(images: torch.Tensor, padding: int = 4, flip: bool = True,
@@ -51,8 +70,9 @@ def random_crop_flip(images: torch.Tensor, padding: int = 4, flip: bool = True,
         return images.clone()
     offsets = torch.randint(0, 2 * padding + 1, (b, 2), generator=generator)
     flips = (torch.randint(0, 2, (b,), generator=generator) if flip
-             else torch.zeros(b, dtype=torch.long)).bool()
-    offsets, flips = offsets.to(dev, non_blocking=True), flips.to(dev, non_blocking=True)
+             else torch.zeros(b, dtype=torch.long))
+    draws = _to_device(torch.cat([offsets, flips[:, None]], 1), dev)
+    offsets, flips = draws[:, :2], draws[:, 2].bool()
     padded = F.pad(images, (padding, padding, padding, padding)) if padding else images
     rows = offsets[:, :1] + torch.arange(h, device=dev)                    # b x h
     ar = torch.arange(w, device=dev)
