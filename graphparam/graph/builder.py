@@ -106,7 +106,8 @@ def build_graph(ops: list[RawOp], *, name: str, input_size: tuple[int, ...] | No
         new_index[i] = idx
         nodes.append(node)
 
-    _refine(nodes, sorted(edges))
+    nodes, edge_list = _collapse_passthrough(nodes, sorted(edges))
+    _refine(nodes, edge_list)
     unused = [ref for pname, ref in all_params.items() if pname not in owner and pname not in param_node]
     if unused:
         warnings.warn(f"{name}: {len(unused)} parameter(s) never used in forward, kept as isolated "
@@ -114,7 +115,7 @@ def build_graph(ops: list[RawOp], *, name: str, input_size: tuple[int, ...] | No
         for ref in unused:
             nodes.append(Node(ref.name, "parameter", "nn.Parameter", [_slot(ref, Role.OTHER)],
                               attrs={"unused": True}))
-    graph = ArchGraph(nodes, sorted(edges), name=name, input_size=input_size)
+    graph = ArchGraph(nodes, edge_list, name=name, input_size=input_size)
     expected = sum(ref_numel(r) for r in all_params.values())
     if graph.num_params != expected:
         raise GraphError(f"{name}: traced graph owns {graph.num_params:,} of {expected:,} parameter values")
@@ -126,6 +127,34 @@ def ref_numel(ref: ParamRef) -> int:
     for s in ref.shape:
         n *= int(s)
     return n
+
+
+PASSTHROUGH_KINDS = ("identity", "dropout")
+
+
+def _collapse_passthrough(nodes: list[Node], edges: list[tuple[int, int]]) -> tuple[list[Node], list[tuple[int, int]]]:
+    """Remove parameter-free identity and dropout nodes, linking their inputs to their consumers."""
+    drop = [n.kind in PASSTHROUGH_KINDS and not n.params and not n.shared for n in nodes]
+    if not any(drop):
+        return nodes, edges
+    preds: list[list[int]] = [[] for _ in nodes]
+    for src, dst in edges:
+        preds[dst].append(src)
+
+    def sources(i: int) -> list[int]:  # nearest kept ancestors (preds are resolved first: topological order)
+        return resolved[i] if drop[i] else [i]
+
+    resolved: list[list[int]] = [[] for _ in nodes]
+    for i in range(len(nodes)):
+        if drop[i]:
+            resolved[i] = sorted({s for p in preds[i] for s in sources(p)})
+    new_index, kept = {}, []
+    for i, node in enumerate(nodes):
+        if not drop[i]:
+            new_index[i] = len(kept)
+            kept.append(node)
+    new_edges = {(new_index[s], new_index[dst]) for src, dst in edges if not drop[dst] for s in sources(src)}
+    return kept, sorted(new_edges)
 
 
 def _refine(nodes: list[Node], edges: list[tuple[int, int]]) -> None:

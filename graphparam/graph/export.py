@@ -45,6 +45,8 @@ def export_ops(model: nn.Module, program: torch.export.ExportedProgram, *,
     """Walk an exported program into RawOps, mapping parameter placeholders back to model names."""
     params = {name: ParamRef(name, tuple(p.shape), str(p.dtype).replace("torch.", ""))
               for name, p in model.named_parameters()}
+    canonical = {id(p): name for name, p in model.named_parameters()}
+    alias = {name: canonical[id(p)] for name, p in model.named_parameters(remove_duplicate=False)}
     sig = program.graph_signature
     placeholder_param = dict(sig.inputs_to_parameters)
     ops: list[RawOp] = []
@@ -58,7 +60,7 @@ def export_ops(model: nn.Module, program: torch.export.ExportedProgram, *,
         attrs: dict[str, Any] = {"out_shape": shape} if shape is not None else {}
         if node.op == "placeholder":
             if node.name in placeholder_param:
-                name = placeholder_param[node.name]
+                name = alias.get(placeholder_param[node.name], placeholder_param[node.name])
                 param_of[node.name] = params.get(name) or ParamRef(name, tuple(node.meta["val"].shape))
                 continue
             rule = _INPUT if node.name in user_inputs else _CONSTANT

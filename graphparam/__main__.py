@@ -1,0 +1,5 @@
+import sys
+
+from graphparam.cli import main
+
+sys.exit(main())

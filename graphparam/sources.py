@@ -1,0 +1,69 @@
+"""Where models come from on the command line: ``timm:NAME``, ``torchvision:NAME``, ``zoo:SEED``,
+``real:NAME`` (arch_zoo's adapted real families) or a path to an ``.onnx`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch.nn as nn
+
+
+class ModelSourceError(ValueError):
+    """A model reference that cannot be resolved; the message is one line meant for the user."""
+
+
+def load_model(ref: str, *, num_classes: int | None = None, cifar_stem: bool = False) -> nn.Module:
+    """Build the ``nn.Module`` a reference names, with fresh (default) initialization."""
+    scheme, _, name = ref.partition(":")
+    if not name:
+        raise ModelSourceError(f"model reference {ref!r} must look like timm:NAME, torchvision:NAME, "
+                               "zoo:SEED or real:NAME")
+    kwargs = {} if num_classes is None else {"num_classes": num_classes}
+    if scheme == "timm":
+        import timm
+
+        if not timm.is_model(name):
+            close = timm.list_models(f"*{name[:6]}*")[:5]
+            raise ModelSourceError(f"unknown timm model {name!r}" + (f"; similar: {', '.join(close)}" if close else ""))
+        model = timm.create_model(name, pretrained=False, **kwargs)
+    elif scheme == "torchvision":
+        import torchvision
+
+        if name not in torchvision.models.list_models():
+            raise ModelSourceError(f"unknown torchvision model {name!r}")
+        model = torchvision.models.get_model(name, weights=None, **kwargs)
+    elif scheme == "zoo":
+        import arch_zoo
+
+        try:
+            spec = arch_zoo.sample(int(name))
+        except ValueError as exc:
+            raise ModelSourceError(f"zoo reference needs an integer seed, got {name!r}") from exc
+        return spec.build(num_classes=num_classes or 10)
+    elif scheme == "real":
+        from arch_zoo import real
+
+        if name not in real.REAL_MODELS:
+            raise ModelSourceError(f"unknown real model {name!r}; known: {', '.join(sorted(real.REAL_MODELS))}")
+        return real.build(name, num_classes=num_classes or 10)
+    else:
+        raise ModelSourceError(f"unknown model source {scheme!r} in {ref!r}; use timm:, torchvision:, zoo: or real:")
+    if cifar_stem:
+        model = to_cifar_stem(model)
+    return model
+
+
+def to_cifar_stem(model: nn.Module) -> nn.Module:
+    """Replace a stride-2 7×7 stem and its max-pool by a stride-1 3×3 conv, as CIFAR ResNets do."""
+    conv = getattr(model, "conv1", None)
+    if isinstance(conv, nn.Conv2d) and conv.kernel_size == (7, 7):
+        model.conv1 = nn.Conv2d(conv.in_channels, conv.out_channels, 3, 1, 1, bias=conv.bias is not None)
+        if hasattr(model, "maxpool"):
+            model.maxpool = nn.Identity()
+        return model
+    raise ModelSourceError(f"--cifar-stem supports models with a 7x7 'conv1' stem (ResNet family), "
+                           f"not {type(model).__name__}")
+
+
+def is_onnx_path(ref: str) -> bool:
+    return ref.endswith(".onnx") or (Path(ref).suffix == ".onnx")

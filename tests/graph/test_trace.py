@@ -1,0 +1,248 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import graphparam.graph as G
+from graphparam.graph import Role
+
+
+def owned_names(graph):
+    return sorted(slot.name for _, slot in graph.slots())
+
+
+def test_timm_resnet18_every_parameter_owned_once():
+    timm = pytest.importorskip("timm")
+    model = timm.create_model("resnet18", num_classes=10)
+    graph = G.trace(model, (3, 32, 32))
+    assert owned_names(graph) == sorted(n for n, _ in model.named_parameters())
+    assert graph.num_params == sum(p.numel() for p in model.parameters())
+    kinds = {n.kind for n in graph.nodes}
+    assert {"input", "output", "conv", "batch_norm", "relu", "add", "linear"} <= kinds
+    conv1 = next(n for n in graph.nodes if any(s.name == "conv1.weight" for s in n.params))
+    assert conv1.kind == "conv" and conv1.attrs["stride"] == (2, 2) and conv1.attrs["act_after"] is None
+    bn = next(n for n in graph.nodes if any(s.name == "bn1.weight" for s in n.params))
+    assert {s.role for s in bn.params} == {Role.NORM_SCALE, Role.NORM_SHIFT}
+    assert bn.attrs["act_after"] == "relu"
+
+
+def test_torchvision_vit_attention_owns_its_projections():
+    pytest.importorskip("torchvision")
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    model = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64)
+    graph = G.trace(model, (3, 32, 32))
+    assert owned_names(graph) == sorted(n for n, _ in model.named_parameters())
+    attention = [n for n in graph.nodes if n.kind == "attention"]
+    assert len(attention) == 2 and len(attention[0].params) == 4
+    roles = {n.params[0].role for n in graph.nodes if n.kind == "parameter"}
+    assert roles == {Role.CLS_TOKEN, Role.POS_EMBEDDING}
+
+
+def test_timm_vit_parameters_get_structural_roles():
+    timm = pytest.importorskip("timm")
+    model = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2, init_values=1e-5)
+    graph = G.trace(model, (3, 32, 32))
+    roles = {slot.name: slot.role for _, slot in graph.slots()}
+    assert roles["cls_token"] is Role.CLS_TOKEN
+    assert roles["pos_embed"] is Role.POS_EMBEDDING
+    assert roles["blocks.0.ls1.gamma"] is Role.LAYER_SCALE
+    assert not any(n.kind in ("identity", "dropout") for n in graph.nodes)
+
+
+def test_depthwise_conv_is_its_own_kind():
+    model = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.Conv2d(8, 16, 1), nn.Conv2d(16, 16, 3, groups=4))
+    kinds = [n.kind for n in G.trace(model, (8, 16, 16)).nodes if n.params]
+    assert kinds == ["dwconv", "conv", "conv"]
+
+
+class DataDependent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return self.fc(x)
+        return x
+
+
+def test_data_dependent_control_flow_gives_clear_error():
+    with pytest.raises(G.TraceError, match="could not trace DataDependent"):
+        G.trace(DataDependent(), (4,))
+
+
+class ShapeDependent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.shape[-1] == 4:  # fx cannot follow this branch; torch.export specialises it
+            return self.fc(x)
+        return x
+
+
+def test_shape_dependent_branch_falls_back_to_export():
+    graph = G.trace(ShapeDependent(), (4,))
+    assert graph.frontend == "export"
+    assert owned_names(graph) == ["fc.bias", "fc.weight"]
+
+
+def my_custom_op(x):
+    return x * 2
+
+
+torch.fx.wrap("my_custom_op")
+
+
+class CustomOp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return my_custom_op(self.fc(x))
+
+
+def test_custom_op_not_in_registry_names_op_and_place():
+    with pytest.raises(G.UnsupportedOperation, match="my_custom_op"):
+        G.trace(CustomOp(), (4,), frontend="fx")
+
+
+def test_custom_op_kept_as_unknown_when_not_strict():
+    graph = G.trace(CustomOp(), (4,), frontend="fx", strict=False)
+    assert [n.kind for n in graph.nodes].count("unknown") == 1
+    assert graph.num_params == 20
+
+
+def test_custom_op_registered_with_one_row():
+    G.register("mul", functions=[my_custom_op])
+    try:
+        graph = G.trace(CustomOp(), (4,), frontend="fx")
+        assert "mul" in [n.kind for n in graph.nodes]
+    finally:
+        from graphparam.graph import registry
+
+        registry._FUNCTIONS.pop(my_custom_op)
+
+
+def test_model_without_parameters_gives_graph_with_no_owned_tensors():
+    graph = G.trace(nn.Sequential(nn.ReLU(), nn.MaxPool2d(2)), (3, 8, 8))
+    assert graph.num_params == 0 and not graph.param_nodes
+    assert [n.kind for n in graph.nodes] == ["input", "relu", "max_pool", "output"]
+
+
+class Tied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(10, 8)
+        self.head = nn.Linear(8, 10, bias=False)
+        self.head.weight = self.embed.weight
+
+    def forward(self, x):
+        return self.head(self.embed(x.long().clamp(0, 9)))
+
+
+def test_tied_weights_have_one_owner_and_one_reference():
+    model = Tied()
+    graph = G.trace(model, (5,))
+    owners = [n for n in graph.nodes if n.params]
+    assert [n.kind for n in owners] == ["embedding"]
+    assert owners[0].params[0].role is Role.EMBEDDING
+    head = next(n for n in graph.nodes if n.kind == "linear")
+    assert head.shared == ["embed.weight"] and not head.params
+    assert graph.num_params == 80
+
+
+def test_wrong_input_size_gives_clear_error():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    with pytest.raises(G.InputSizeError, match=r"does not accept an input of size \(3, 16, 16\)"):
+        G.trace(model, (3, 16, 16))
+
+
+@pytest.mark.parametrize("bad", [(3, -1, 8), "3x32x32", (3.0, 32, 32)])
+def test_malformed_input_size_gives_clear_error(bad):
+    with pytest.raises(G.InputSizeError, match="input_size"):
+        G.trace(nn.Linear(2, 2), bad)
+
+
+def test_not_a_module_gives_clear_error():
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        G.trace("resnet18", (3, 32, 32))
+
+
+def test_unused_parameter_is_kept_and_warned():
+    class Unused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.spare = nn.Parameter(torch.zeros(3))
+
+        def forward(self, x):
+            return self.fc(x)
+
+    with pytest.warns(UserWarning, match="never used"):
+        graph = G.trace(Unused(), (4,))
+    assert graph.num_params == 23
+
+
+def test_functional_weights_are_owned_by_the_call():
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(8, 3, 3, 3))
+            self.b = nn.Parameter(torch.zeros(8))
+
+        def forward(self, x):
+            return F.relu(F.conv2d(x, self.w, self.b, stride=2, padding=1))
+
+    graph = G.trace(Functional(), (3, 8, 8))
+    conv = next(n for n in graph.nodes if n.kind == "conv")
+    assert [(s.name, s.role) for s in conv.params] == [("w", Role.WEIGHT), ("b", Role.BIAS)]
+    assert conv.attrs["stride"] == 2 and conv.attrs["act_after"] == "relu"
+
+
+def test_shortest_paths_are_capped_directed_and_cached():
+    model = nn.Sequential(*[nn.Linear(4, 4) for _ in range(12)])
+    graph = G.trace(model, (4,))
+    fwd, bwd = graph.shortest_paths(max_distance=8)
+    n = len(graph.nodes)
+    assert fwd.shape == (n, n) and fwd[0, 1] == 1 and fwd[0, n - 1] == 8
+    assert fwd[1, 0] == -1 and bwd[1, 0] == 1
+    assert np.array_equal(fwd, bwd.T)
+    assert graph.shortest_paths(max_distance=8)[0] is fwd
+
+
+def test_conversions_keep_nodes_edges_and_features():
+    graph = G.trace(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), (3, 8, 8))
+    g = graph.to_networkx()
+    assert g.number_of_nodes() == len(graph.nodes) and g.number_of_edges() == len(graph.edges)
+    assert g.nodes[1]["kind"] == "conv" and g.nodes[1]["params"][0][0] == "0.weight"
+    data = graph.to_pyg()
+    assert data.num_nodes == len(graph.nodes) and data.edge_index.shape == (2, len(graph.edges))
+    from graphparam.graph.convert import to_pyg_batch
+
+    batch = to_pyg_batch([graph, graph])
+    assert batch.num_graphs == 2 and batch.num_nodes == 2 * len(graph.nodes)
+
+
+def test_graph_rejects_double_ownership_and_backward_edges():
+    slot = G.ParamSlot("w", (2,), Role.WEIGHT)
+    with pytest.raises(G.GraphError, match="owned by both"):
+        G.ArchGraph([G.Node("a", "linear", params=[slot]), G.Node("b", "linear", params=[slot])], [(0, 1)])
+    with pytest.raises(G.GraphError, match="topological"):
+        G.ArchGraph([G.Node("a", "input"), G.Node("b", "output")], [(1, 0)])
+
+
+def test_unknown_kind_cannot_be_registered():
+    with pytest.raises(ValueError, match="unknown kind"):
+        G.register("convolution9000", functions=[len])
+
+
+def test_draw_writes_png(tmp_path):
+    graph = G.trace(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), (3, 8, 8))
+    path = tmp_path / "g.png"
+    graph.draw(str(path))
+    assert path.read_bytes()[:4] == b"\x89PNG"
