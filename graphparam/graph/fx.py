@@ -132,7 +132,7 @@ def symbolic_trace(model: nn.Module) -> fx.GraphModule:
 
 def record_shapes(gm: fx.GraphModule, example: torch.Tensor) -> dict[str, tuple[bool, tuple[int, ...] | None]]:
     recorder = _ShapeRecorder(gm)
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: some models cache tensors on their first forward
         recorder.run(example)
     return recorder.values
 

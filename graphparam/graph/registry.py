@@ -20,7 +20,7 @@ from graphparam.graph.ir import Role
 
 # Canonical kinds, grouped; the encoder embeds them by their position in KINDS.
 PARAM_KINDS = ("conv", "dwconv", "conv_transpose", "linear", "batch_norm", "layer_norm", "group_norm",
-               "instance_norm", "rms_norm", "embedding", "attention", "parameter")
+               "instance_norm", "rms_norm", "embedding", "attention", "rnn", "parameter")
 NORM_KINDS = ("batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm")
 ACTIVATION_KINDS = ("relu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "softmax",
                     "activation")
@@ -29,7 +29,7 @@ KINDS: tuple[str, ...] = (
     "max_pool", "avg_pool", "global_pool",
     "add", "sub", "mul", "div", "matmul", "concat", "sdpa",
     *ACTIVATION_KINDS,
-    "reshape", "slice", "reduce", "pad", "resize", "dropout", "identity", "constant", "unknown",
+    "reshape", "slice", "reduce", "logic", "pad", "resize", "dropout", "identity", "constant", "unknown",
 )
 KIND_INDEX = {kind: i for i, kind in enumerate(KINDS)}
 
@@ -83,6 +83,7 @@ def module_rule(module: nn.Module) -> OpRule | None:
 
 
 def function_rule(fn: Any) -> OpRule | None:
+    _register_timm()
     try:
         return _FUNCTIONS.get(fn)
     except TypeError:  # unhashable target
@@ -94,7 +95,9 @@ def method_rule(name: str) -> OpRule | None:
 
 
 def aten_rule(op: Any) -> OpRule | None:
-    packet = getattr(op, "overloadpacket", op)
+    packet = getattr(op, "overloadpacket", None)
+    if packet is None:  # Python callables in exported graphs (operator.getitem on tuple outputs)
+        return function_rule(op)
     return _ATEN.get(packet)
 
 
@@ -108,7 +111,9 @@ def default_role(kind: str, attr: str) -> Role:
         return {"weight": Role.NORM_SCALE, "bias": Role.NORM_SHIFT}.get(attr, Role.OTHER)
     if kind == "embedding":
         return Role.EMBEDDING if attr == "weight" else Role.OTHER
-    return {"weight": Role.WEIGHT, "bias": Role.BIAS}.get(attr, Role.OTHER)
+    if attr.startswith("weight"):  # also torch's recurrent layers: weight_ih_l0, weight_hh_l0_reverse, ...
+        return Role.WEIGHT
+    return Role.BIAS if attr.startswith("bias") else Role.OTHER
 
 
 def free_param_role(shape: tuple[int, ...], consumer_kinds: Iterable[str]) -> Role:
@@ -166,6 +171,8 @@ register("attention", modules=[nn.MultiheadAttention],
          roles={"in_proj_weight": W, "in_proj_bias": B, "out_proj.weight": W, "out_proj.bias": B,
                 "q_proj_weight": W, "k_proj_weight": W, "v_proj_weight": W,
                 "bias_k": B, "bias_v": B})
+register("rnn", modules=[nn.LSTM, nn.GRU, nn.RNN], aten=[_aten.lstm, _aten.gru, _aten.rnn_tanh, _aten.rnn_relu],
+         onnx=["LSTM", "GRU", "RNN"], param_args={1: W, 2: W, 3: B})
 register("activation", modules=[nn.PReLU], functions=[F.prelu], aten=[_aten.prelu], onnx=["PRelu"],
          param_args={1: W}, roles={"weight": W})
 
@@ -221,6 +228,8 @@ register("sub", functions=[operator.sub, operator.isub, torch.sub, operator.neg]
          aten=[_aten.sub, _aten.rsub], onnx=["Sub"])
 register("mul", functions=[operator.mul, operator.imul, torch.mul], methods=["mul", "mul_"],
          aten=[_aten.mul, _aten.mul_], onnx=["Mul"])
+register("mul", functions=[torch.addcmul], methods=["addcmul"], aten=[_aten.addcmul],
+         param_args={0: Role.NORM_SHIFT, 1: Role.NORM_SCALE})  # an affine: shift + scale * x
 register("div", functions=[operator.truediv, operator.floordiv, operator.itruediv, torch.div],
          methods=["div", "div_"], aten=[_aten.div, _aten.div_], onnx=["Div"])
 register("concat", functions=[torch.cat, torch.stack, torch.concat, torch.concatenate],
@@ -239,7 +248,7 @@ register("reshape",
                _aten.t, _aten.roll, _aten.repeat, _aten.unflatten, _aten.pixel_shuffle, _aten.pixel_unshuffle,
                _aten.alias, _aten._to_copy, _aten.to, _aten.lift_fresh_copy, _aten.detach, _aten.flip,
                _aten.channel_shuffle, _aten.im2col, _aten.col2im, _aten.masked_fill, _aten.unfold,
-               _aten.movedim, _aten.type_as, _aten.repeat_interleave, _aten.expand_as, _aten.view_as],
+               _aten.movedim, _aten.type_as, _aten.reshape_as, _aten.repeat_interleave, _aten.expand_as, _aten.view_as],
          onnx=["Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Expand", "Identity", "Cast",
                "Tile", "DepthToSpace", "SpaceToDepth"])
 register("slice", functions=[operator.getitem, torch.split, torch.chunk, torch.unbind, torch.narrow,
@@ -258,6 +267,14 @@ register("reduce", functions=[torch.mean, torch.sum, torch.amax, torch.max, torc
                _aten.norm, _aten.linalg_vector_norm, _aten.cumsum, _aten.min, _aten.amin, _aten.var_mean,
                _aten.argmax],
          onnx=["ReduceMean", "ReduceSum", "ReduceMax", "ReduceL2", "ReduceMin", "CumSum"])
+register("logic", functions=[operator.eq, operator.ne, operator.gt, operator.lt, operator.ge, operator.le,
+                             operator.invert, operator.and_, operator.or_, torch.eq, torch.ne, torch.gt,
+                             torch.lt, torch.logical_not, torch.logical_and, torch.logical_or, torch.isinf,
+                             torch.isnan, torch.bitwise_not],
+         methods=["eq", "ne", "gt", "lt", "ge", "le", "logical_not", "bitwise_not", "isinf", "isnan"],
+         aten=[_aten.eq, _aten.ne, _aten.gt, _aten.lt, _aten.ge, _aten.le, _aten.bitwise_not, _aten.logical_not,
+               _aten.logical_and, _aten.logical_or, _aten.bitwise_and, _aten.bitwise_or, _aten.isinf, _aten.isnan],
+         onnx=["Equal", "Greater", "Less", "Not", "And", "Or", "GreaterOrEqual", "LessOrEqual", "IsInf", "IsNaN"])
 register("pad", modules=[nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d],
          functions=[F.pad], aten=[_aten.pad, _aten.constant_pad_nd, _aten.reflection_pad2d], onnx=["Pad"])
 register("resize", modules=[nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d],
@@ -281,3 +298,41 @@ register("constant", functions=[torch.zeros, torch.ones, torch.arange, torch.ful
                _aten.new_ones, _aten.meshgrid, _aten.eye, _aten.lift_fresh, _aten.empty_like, _aten.fill_,
                _aten.zero_],
          onnx=["Constant"])
+
+
+# ---- timm's functions that fx must not trace into (timm.layers.get_notrace_functions) -----------
+_TIMM_ROWS = {
+    "reshape": [("timm.models.swin_transformer", "window_reverse"),
+                ("timm.models.swin_transformer_v2", "window_reverse"),
+                ("timm.models.swin_transformer_v2_cr", "window_reverse"),
+                ("timm.models.maxxvit", "window_reverse"), ("timm.models.maxxvit", "grid_reverse"),
+                ("timm.models.maxxvit", "window_reverse_nchw"), ("timm.models.maxxvit", "grid_reverse_nchw"),
+                ("timm.models.nest", "deblockify"), ("timm.models.gcvit", "window_reverse"),
+                ("timm.models.davit", "window_reverse"), ("timm.models.focalnet", "window_reverse"),
+                ("timm.models.hiera", "reshape_pre_pool"), ("timm.models.hiera", "reshape_post_pool"),
+                ("timm.models.hiera", "undo_windowing"), ("timm.models.swiftformer", "window_reverse"),
+                ("timm.models.swin_transformer_v2", "window_partition"),
+                ("timm.models.swin_transformer", "window_partition")],
+    "resize": [("timm.layers.pos_embed", "resample_abs_pos_embed"), ("timm.models.crossvit", "scale_image"),
+               ("timm.layers.pos_embed", "resample_abs_pos_embed_nhwc")],
+    "add": [("timm.layers.attention", "maybe_add_mask")],
+}
+_timm_done = False
+
+
+def _register_timm() -> None:
+    """Rows for timm's autowrapped helpers, added on first use so importing graphparam stays light."""
+    global _timm_done
+    if _timm_done:
+        return
+    _timm_done = True
+    import importlib
+
+    for kind, places in _TIMM_ROWS.items():
+        fns = []
+        for module, attr in places:
+            try:
+                fns.append(getattr(importlib.import_module(module), attr))
+            except (ImportError, AttributeError):
+                continue
+        register(kind, functions=fns)

@@ -85,7 +85,7 @@ def trace(model: nn.Module, input_size: Sequence[int] = (3, 224, 224), *, strict
 def _check_input(model: nn.Module, example: torch.Tensor, exc: BaseException, name: str) -> None:
     """Turn a failure of the model itself on ``example`` into an InputSizeError."""
     try:
-        with _eval_mode(model), torch.inference_mode():
+        with _eval_mode(model), torch.no_grad():
             model(example)
     except Exception as direct:
         raise InputSizeError(f"{name} does not accept an input of size {tuple(example.shape[1:])}: "
