@@ -152,12 +152,17 @@ def sample(seed: int, split: str = "train", config: GeneratorConfig | None = Non
     return _FAMILY_SAMPLERS[family](draw, config)
 
 
-def _stage_widths(draw: _Draw, cfg: GeneratorConfig, lo: int | None = None, hi: int | None = None) -> tuple[int, ...]:
+def _stage_widths(draw: _Draw, cfg: GeneratorConfig, lo: int | None = None) -> tuple[int, ...]:
+    """Three stage widths: c0, then each stage doubles (or, one time in four, grows to the next width)."""
     lo = max(cfg.channels[0], lo or 0)
-    hi = min(cfg.channels[1] // 4, hi or cfg.channels[1])
+    hi = cfg.channels[1] // 4
     base = [w for w in WIDTHS if lo <= w <= hi] or [w for w in WIDTHS if 4 * w <= cfg.channels[1]][-1:]
-    c0 = draw.choice(base, cfg.skew)
-    return (c0, 2 * c0, 4 * c0)
+    widths = [draw.choice(base, cfg.skew)]
+    for _ in range(2):
+        c = widths[-1]
+        grown = 2 * c if draw.chance(0.75) else next((w for w in WIDTHS if w > c), 2 * c)
+        widths.append(min(grown, cfg.channels[1]))
+    return tuple(widths)
 
 
 def _stage_sizes(draw: _Draw, n: int) -> tuple[int, int, int]:
@@ -233,12 +238,12 @@ def _sample_resnet(draw: _Draw, cfg: GeneratorConfig) -> ArchSpec:
     expansion = draw.choice((2, 4)) if bottleneck else 1
     widths = _stage_widths(draw, cfg, lo=8 * expansion)
     groups = draw.choice((1, 1, 2, 4, 8)) if bottleneck else 1
-    se, residual = draw.chance(0.25), draw.chance(0.9)
-    kernel = 5 if draw.chance(0.1) else 3
+    se_prob, residual = draw.choice((0.0, 0.0, 0.5, 1.0)), draw.chance(0.9)
     cells = []
     for stage, size in enumerate(_stage_sizes(draw, n)):
         w = widths[stage] // expansion if bottleneck else widths[stage]
         g = groups if w % groups == 0 and w // groups >= 4 else 1
+        se, kernel = draw.chance(se_prob), 5 if draw.chance(0.1) else 3
         for i in range(size):
             stride = 2 if stage and i == 0 else 1
             if bottleneck:
@@ -323,7 +328,7 @@ def _sample_convnext(draw: _Draw, cfg: GeneratorConfig) -> ArchSpec:
 
 
 def _sample_vit(draw: _Draw, cfg: GeneratorConfig) -> ArchSpec:
-    n = draw.int(*cfg.cells, cfg.skew)
+    n = draw.int(*cfg.cells)
     dims = [w for w in WIDTHS if max(32, cfg.channels[0]) <= w <= max(32, cfg.channels[1] * 3 // 4)]
     dim = draw.choice(dims, cfg.skew)
     patch = draw.weighted(((2, 1.0), (4, 3.0), (8, 1.0)))
@@ -331,7 +336,7 @@ def _sample_vit(draw: _Draw, cfg: GeneratorConfig) -> ArchSpec:
         dim = min(dim, 96)
     head_dim = draw.choice([h for h in (16, 32, 64) if dim % h == 0 and dim // h <= 12] or [dim])
     ratio = draw.choice((2, 3, 4))
-    layer_scale = draw.choice((0.0, 0.0, 1e-4))
+    layer_scale = draw.choice((0.0, 0.0, 1e-5, 1e-4, 0.1))
     cls_token = draw.chance(0.5)
     cell = CellSpec("transformer", dim, hidden=ratio * dim, heads=dim // head_dim, layer_scale=layer_scale)
     norm = "ln" if "ln" in cfg.norms else "none"
@@ -339,7 +344,7 @@ def _sample_vit(draw: _Draw, cfg: GeneratorConfig) -> ArchSpec:
         family="vit",
         stem=StemSpec("tokens", dim, kernel=patch, stride=patch, cls_token=cls_token),
         cells=(cell,) * n,
-        head=_head(draw, cfg, 0.1, norm=True, pool="cls" if cls_token else "avg"),
+        head=_head(draw, cfg, 0.1, norm=draw.chance(0.8), pool="cls" if cls_token else "avg"),
         norm=norm,
         act=_act(draw, cfg, "gelu"),
         image_size=cfg.image_size,
