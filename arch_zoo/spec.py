@@ -80,6 +80,10 @@ class CellSpec:
     nodes: tuple[NodeSpec, ...] = ()
     output: str = "concat"
 
+    def __post_init__(self) -> None:
+        if type(self.layer_scale) is int:  # 0 and 0.0 must serialise (and hash) the same
+            object.__setattr__(self, "layer_scale", float(self.layer_scale))
+
 
 @dataclass(frozen=True)
 class StemSpec:

@@ -221,12 +221,16 @@ def plot(rows: list[NetStats], path: Path) -> None:
     for ax, (title, get, log) in zip(axes.flat, panels):
         values = [get(r) for n in names for r in by[n]]
         lo, hi = max(1, min(values)), max(values)
-        bins = np.geomspace(lo, hi * 1.01, 40) if log else np.linspace(lo, hi + 1, 40)
+        bins = np.geomspace(lo, hi * 1.01, 40) if log else np.arange(lo, hi + 2) - 0.5
+        if not log and len(bins) > 60:
+            bins = np.linspace(lo, hi + 1, 50)
         for n in names:
             if by[n]:
-                ax.hist([get(r) for r in by[n]], bins=bins, histtype="step", density=True, label=n, lw=1.5)
+                vals = [get(r) for r in by[n]]
+                ax.hist(vals, bins=bins, histtype="step", weights=np.full(len(vals), 1 / len(vals)), label=n, lw=1.5)
         ax.set_xscale("log" if log else "linear")
         ax.set_title(title)
+        ax.set_ylabel("fraction of nets")
     axes[0, 0].legend()
     ops = list(OPS)
     ax = axes[1, 1]
@@ -246,6 +250,8 @@ def plot(rows: list[NetStats], path: Path) -> None:
         ax.bar(np.arange(len(fams)) + k * width, [c[f] / max(1, len(by[n])) for f in fams], width, label=n)
     ax.set_xticks(np.arange(len(fams)) + 0.4, fams)
     ax.set_title("family mix (fraction of nets)")
+    ax.legend(fontsize=8)
+    fig.suptitle("arch_zoo: per-split distributions (nets that built, ran and traced)")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
 

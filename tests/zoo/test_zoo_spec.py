@@ -59,6 +59,12 @@ def test_json_round_trip_is_exact(split):
         assert json.loads(text)["family"] == spec.family
 
 
+def test_int_for_float_field_gives_same_hash():
+    data = _dag_spec()
+    data["cells"][0]["layer_scale"] = 0
+    assert ArchSpec.from_dict(data).hash == ArchSpec.from_dict(_dag_spec()).hash
+
+
 def test_spec_is_frozen_and_hashable():
     spec = sample(0)
     with pytest.raises(dataclasses.FrozenInstanceError):
