@@ -1,0 +1,191 @@
+"""Turn a list of :class:`ArchGraph` into dense padded tensors and a flat table of slots.
+
+Per graph, everything that does not depend on the GHN's weights (node features, the pair-bucket
+matrix of shortest-path distances, the decoding layout of every slot) is computed once with
+numpy and cached on the graph (``graph._cache``). :func:`collate` then pads B graphs to the
+largest node count N and concatenates the slot tables:
+
+* nodes: ``kind``, ``act`` (B×N int64), ``feats`` (B×N×F float32), ``node_mask`` (B×N bool);
+* pairs: ``pair`` (B×N×N int16): ``fwd_bucket * M + bwd_bucket`` with ``M = max_distance + 2``
+  (bucket ``M - 1`` = unreachable), or ``MASKED = M*M`` for pairs unreachable in both directions
+  and for padding; the diagonal is never masked, padding rows included;
+* slots: one row per parameter tensor of every graph (``slot_node`` indexes the flattened B·N
+  node states; ``specs`` keeps each slot's name, shape and decoding layout), and the element
+  table of the vector slots: ``e_slot``, ``e_idx`` (one row per element; integer channel indices
+  below ``max_index``, the largest row/column count of the batch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+from graphparam.graph.ir import ArchGraph, ParamSlot
+from graphparam.model.embed import ROLE_INDEX, node_features, log_size_encoding
+from graphparam.model.normalize import TRANSFORM_INDEX, SlotRule, activation_after, slot_rule
+
+SLOT_FEATURES = 4 * (1 + 2 * 4) + 1
+
+
+@dataclass
+class SlotSpec:
+    """One parameter tensor to decode: where it lives and how it is laid out."""
+
+    name: str
+    shape: tuple[int, ...]
+    node: int
+    pos: int          # index among its node's slots
+    role: int
+    rule: SlotRule
+
+
+@dataclass
+class PreparedGraph:
+    kind: np.ndarray
+    act: np.ndarray
+    feats: np.ndarray
+    pair: np.ndarray
+    slots: list[SlotSpec]
+
+
+def masked_index(max_distance: int) -> int:
+    m = max_distance + 2
+    return m * m
+
+
+def prepare(graph: ArchGraph, max_distance: int = 8, embed_std: float = 0.02) -> PreparedGraph:
+    """Weight-independent tensors of one graph, cached on it."""
+    key = f"ghn_prep_v1_{max_distance}_{embed_std}"
+    cached = graph._cache.get(key)
+    if cached is not None:
+        return cached
+    succ = graph.successors()
+    acts = [activation_after(graph, i, succ) if node.params else node.attrs.get("act_after")
+            for i, node in enumerate(graph.nodes)]
+    rules: dict[tuple[int, int], SlotRule] = {}
+    slots: list[SlotSpec] = []
+    for i, node in enumerate(graph.nodes):
+        for k, slot in enumerate(node.params):
+            rule = slot_rule(node, slot, acts[i], embed_std)
+            rules[(i, k)] = rule
+            slots.append(SlotSpec(slot.name, tuple(int(s) for s in slot.shape), i, k, ROLE_INDEX[slot.role], rule))
+    kind, act, feats = node_features(graph, rules, acts)
+    fwd, bwd = graph.shortest_paths(max_distance)
+    m = max_distance + 2
+    fb = np.where(fwd < 0, m - 1, fwd).astype(np.int16)
+    bb = np.where(bwd < 0, m - 1, bwd).astype(np.int16)
+    pair = fb * m + bb
+    pair[(fwd < 0) & (bwd < 0)] = masked_index(max_distance)
+    np.fill_diagonal(pair, 0)
+    prep = PreparedGraph(kind, act, feats, pair.astype(np.int16), slots)
+    graph._cache[key] = prep
+    return prep
+
+
+@dataclass
+class GraphBatch:
+    """Dense, padded tensors for B graphs plus the flat slot table (see the module docstring)."""
+
+    kind: torch.Tensor
+    act: torch.Tensor
+    feats: torch.Tensor
+    node_mask: torch.Tensor
+    pair: torch.Tensor
+    slot_node: torch.Tensor
+    slot_role: torch.Tensor
+    slot_pos: torch.Tensor
+    slot_feats: torch.Tensor
+    slot_transform: torch.Tensor
+    slot_std: torch.Tensor
+    e_slot: torch.Tensor
+    e_idx: torch.Tensor
+    e_size: torch.Tensor
+    # python-side bookkeeping
+    specs: list[SlotSpec]
+    slot_graph: list[int]
+    e_off: list[int]
+    num_nodes: list[int]
+    max_index: int
+
+    def to(self, device: torch.device | str) -> "GraphBatch":
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.to(device, non_blocking=True) if isinstance(value, torch.Tensor) else value
+        return GraphBatch(**out)
+
+    @property
+    def num_graphs(self) -> int:
+        return len(self.num_nodes)
+
+
+def _rows(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For per-slot row counts: (slot id of each row, index of the row within its slot, offsets)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    slot = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    idx = np.arange(offsets[-1], dtype=np.int64) - offsets[slot]
+    return slot, idx, offsets
+
+
+def collate(graphs: list[ArchGraph], max_distance: int = 8, embed_std: float = 0.02,
+            device: torch.device | str = "cpu") -> GraphBatch:
+    """Pad and concatenate ``graphs`` into one :class:`GraphBatch` on ``device``."""
+    if not graphs:
+        raise ValueError("collate needs at least one graph")
+    preps = [prepare(g, max_distance, embed_std) for g in graphs]
+    b = len(preps)
+    n = max(1, max(len(p.kind) for p in preps))
+    nf = preps[0].feats.shape[1]
+    kind = np.zeros((b, n), dtype=np.int64)
+    act = np.zeros((b, n), dtype=np.int64)
+    feats = np.zeros((b, n, nf), dtype=np.float32)
+    mask = np.zeros((b, n), dtype=bool)
+    pair = np.full((b, n, n), masked_index(max_distance), dtype=np.int16)
+    diag = np.arange(n)
+    pair[:, diag, diag] = 0
+    specs: list[SlotSpec] = []
+    slot_graph: list[int] = []
+    slot_node: list[int] = []
+    for gi, p in enumerate(preps):
+        k = len(p.kind)
+        kind[gi, :k], act[gi, :k], feats[gi, :k], mask[gi, :k] = p.kind, p.act, p.feats, True
+        pair[gi, :k, :k] = p.pair
+        for s in p.slots:
+            specs.append(s)
+            slot_graph.append(gi)
+            slot_node.append(gi * n + s.node)
+
+    rules = [s.rule for s in specs]
+    is_mat = np.array([r.mode == "matrix" for r in rules], dtype=bool)
+    rows = np.array([r.rows for r in rules], dtype=np.int64)
+    cols = np.array([r.cols for r in rules], dtype=np.int64)
+    kh = np.array([r.kernel[0] for r in rules], dtype=np.int64)
+    kw = np.array([r.kernel[1] for r in rules], dtype=np.int64)
+
+    e_slot, e_idx, e_off = _rows(np.where(is_mat, 0, rows))
+    slot_feats = np.concatenate([
+        log_size_encoding(np.stack([rows, cols, kh, kw], axis=1)).reshape(len(specs), -1),
+        is_mat[:, None].astype(np.float64)], axis=1).astype(np.float32)
+
+    t = lambda a, dt=torch.long: torch.as_tensor(a, dtype=dt)  # noqa: E731
+    f32 = torch.float32
+    batch = GraphBatch(
+        kind=t(kind), act=t(act), feats=torch.from_numpy(feats), node_mask=torch.from_numpy(mask),
+        pair=torch.from_numpy(pair),
+        slot_node=t(slot_node), slot_role=t([s.role for s in specs]), slot_pos=t([min(s.pos, 7) for s in specs]),
+        slot_feats=torch.from_numpy(slot_feats),
+        slot_transform=t([TRANSFORM_INDEX[r.transform] for r in rules]),
+        slot_std=t([r.base_std for r in rules], f32),
+        e_slot=t(e_slot), e_idx=t(e_idx), e_size=t(rows[e_slot], f32),
+        specs=specs, slot_graph=slot_graph, e_off=e_off.tolist(),
+        num_nodes=[len(p.kind) for p in preps],
+        max_index=int(max(rows.max(initial=1), cols.max(initial=1))),
+    )
+    return batch.to(device) if torch.device(device).type != "cpu" else batch
+
+
+def slot_of(graph: ArchGraph) -> dict[str, ParamSlot]:
+    return {s.name: s for _, s in graph.slots()}

@@ -1,0 +1,127 @@
+"""Saving and loading GHNs: a directory with ``model.safetensors`` and ``config.json``. No pickle.
+
+``config.json``::
+
+    {"format_version": 1, "config": {...GHNConfig fields...}, "num_parameters": 1234567,
+     "graphparam_version": "0.1.0"}
+
+Loading never calls ``torch.load``: tensors are read with :mod:`safetensors` only, so a file that
+is not a safetensors file (e.g. a pickle renamed to ``model.safetensors``) is refused with a
+:class:`CheckpointError` and never executed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from graphparam.model.config import ConfigError, GHNConfig
+
+if TYPE_CHECKING:
+    from graphparam.model.ghn import GHN
+
+FORMAT_VERSION = 1
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+_CHECKPOINT_ROOT = Path(__file__).resolve().parent.parent / "checkpoints"
+PRETRAINED: dict[str, Path] = {"cifar10": _CHECKPOINT_ROOT / "cifar10"}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be loaded: missing, not safetensors, or not matching its config."""
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """A registered name (see ``PRETRAINED``) or a directory path → the checkpoint directory."""
+    path = Path(name_or_path)
+    if not path.exists() and isinstance(name_or_path, str) and name_or_path in PRETRAINED:
+        path = PRETRAINED[name_or_path]
+        if not (path / WEIGHTS_NAME).is_file():
+            raise CheckpointError(f"the pretrained GHN {name_or_path!r} is not shipped with this installation "
+                                  f"(expected {path / WEIGHTS_NAME}); train one with graphparam's training "
+                                  "loop and load it by its directory")
+        return path
+    if not path.exists():
+        known = ", ".join(sorted(PRETRAINED))
+        raise CheckpointError(f"no GHN checkpoint at {str(name_or_path)!r} (not a directory, and not one of the "
+                              f"registered names: {known})")
+    if path.is_file():
+        raise CheckpointError(f"{path} is a file; a GHN checkpoint is a directory with {WEIGHTS_NAME} and {CONFIG_NAME}")
+    return path
+
+
+def save(ghn: "GHN", path: str | Path) -> Path:
+    from safetensors.torch import save_file
+
+    from graphparam import __version__
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in ghn.state_dict().items()}
+    save_file(state, str(path / WEIGHTS_NAME), metadata={"format_version": str(FORMAT_VERSION)})
+    meta = {"format_version": FORMAT_VERSION, "config": ghn.config.to_dict(),
+            "num_parameters": ghn.num_parameters(), "graphparam_version": __version__}
+    (path / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def read_config(path: Path) -> tuple[GHNConfig, dict]:
+    cfg_file = path / CONFIG_NAME
+    if not cfg_file.is_file():
+        raise CheckpointError(f"{path} has no {CONFIG_NAME}")
+    try:
+        meta = json.loads(cfg_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{cfg_file} is not valid JSON: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{cfg_file}: unsupported format_version {meta.get('format_version') if isinstance(meta, dict) else meta!r}"
+                              f" (this graphparam reads format_version {FORMAT_VERSION})")
+    try:
+        config = GHNConfig.from_dict(meta.get("config", {}))
+    except (ConfigError, TypeError) as exc:
+        raise CheckpointError(f"{cfg_file}: invalid config: {exc}") from exc
+    return config, meta
+
+
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    weights = path / WEIGHTS_NAME
+    if not weights.is_file():
+        raise CheckpointError(f"{path} has no {WEIGHTS_NAME}")
+    try:
+        return load_file(str(weights), device="cpu")
+    except Exception as exc:  # safetensors raises its own SafetensorError and OS errors
+        raise CheckpointError(f"{weights} is not a valid safetensors file ({type(exc).__name__}: {exc}); "
+                              "pickled checkpoints (torch.save) are refused and never unpickled") from exc
+
+
+def load(name_or_path: str | Path, device: torch.device | str | None = None) -> "GHN":
+    from graphparam.model.ghn import GHN
+
+    path = resolve(name_or_path)
+    config, meta = read_config(path)
+    tensors = read_tensors(path)
+    ghn = GHN(config)
+    expected = ghn.state_dict()
+    for key, ref in expected.items():
+        if key not in tensors:
+            raise CheckpointError(f"{path}: tensor {key!r} of shape {tuple(ref.shape)} required by config.json "
+                                  f"is missing from {WEIGHTS_NAME}")
+        if tuple(tensors[key].shape) != tuple(ref.shape):
+            raise CheckpointError(f"{path}: tensor {key!r} has shape {tuple(tensors[key].shape)} in {WEIGHTS_NAME} "
+                                  f"but config.json implies {tuple(ref.shape)}: config and weights do not match")
+    extra = sorted(set(tensors) - set(expected))
+    if extra:
+        raise CheckpointError(f"{path}: {WEIGHTS_NAME} has tensor {extra[0]!r} that config.json does not define "
+                              f"({len(extra)} unexpected in all): config and weights do not match")
+    ghn.load_state_dict({k: tensors[k].to(expected[k].dtype) for k in expected}, strict=True)
+    count = meta.get("num_parameters")
+    if count is not None and count != ghn.num_parameters():
+        raise CheckpointError(f"{path}: config.json says {count} parameters, the weights hold {ghn.num_parameters()}")
+    if device is not None:
+        ghn.to(device)
+    return ghn.eval()

@@ -1,0 +1,82 @@
+"""``GHNConfig``: every size and switch of the graph hypernetwork, plus the named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot build a GHN (unknown preset, bad field, bad value)."""
+
+
+@dataclass(frozen=True)
+class GHNConfig:
+    """Sizes of the GHN.
+
+    Encoder: node embedding of width ``hidden``, then ``layers`` pre-norm graph-transformer
+    layers with ``heads`` heads whose attention is biased by forward/backward shortest-path
+    distances capped at ``max_distance``. Decoder: rank-``rank`` factors from MLPs of width
+    ``decoder_hidden`` (see :mod:`graphparam.model.decoder`).
+
+    ``attn_block`` bounds memory: attention is computed over query blocks of at most that many
+    nodes when ``B * heads * N * N`` exceeds ``dense_attn_limit`` floats.
+    """
+
+    hidden: int = 128
+    layers: int = 4
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    max_distance: int = 8
+    rank: int = 32
+    decoder_hidden: int = 128
+    channel_freqs: int = 16          # sinusoidal frequencies of a channel index (periods 2 .. 2**freqs)
+    dropout: float = 0.0
+    # bounds of the operation-dependent normalization (see graphparam.model.normalize)
+    weight_gain_range: float = 2.0   # learned factor on the weight std lies in [1/x, x]
+    scale_bound: float = 0.5         # norm scales in 1 ± scale_bound
+    shift_bound: float = 0.1         # biases / norm shifts in ± shift_bound
+    embed_std: float = 0.02          # std of embeddings, positional embeddings, class tokens
+    layer_scale_init: float = 0.1    # layer scales in [init/10, init*10], init at start
+    decoder_slope: float = 1.0       # W = tanh(slope * low-rank product); 0 = plain low-rank product
+    # memory
+    attn_block: int = 512
+    dense_attn_limit: int = 32 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.hidden % self.heads:
+            raise ConfigError(f"hidden={self.hidden} must be divisible by heads={self.heads}")
+        for key in ("hidden", "layers", "heads", "rank", "decoder_hidden", "channel_freqs", "attn_block"):
+            if int(getattr(self, key)) <= 0 and not (key == "layers" and self.layers == 0):
+                raise ConfigError(f"{key} must be positive, got {getattr(self, key)}")
+        if self.max_distance < 1:
+            raise ConfigError(f"max_distance must be >= 1, got {self.max_distance}")
+
+    # ---- presets -------------------------------------------------------------------------------
+    @classmethod
+    def named(cls, name: str, **overrides: Any) -> "GHNConfig":
+        """A preset: ``"tiny"``, ``"small"``, ``"base"`` or ``"large"`` (fields can be overridden)."""
+        if name not in NAMED:
+            raise ConfigError(f"unknown GHN config {name!r}; known: {', '.join(NAMED)}")
+        return dataclasses.replace(NAMED[name], **overrides)
+
+    # ---- (de)serialisation ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "GHNConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown GHNConfig field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
+NAMED: dict[str, GHNConfig] = {
+    "tiny": GHNConfig(hidden=64, layers=2, heads=4, rank=16, decoder_hidden=64),
+    "small": GHNConfig(hidden=128, layers=4, heads=4, rank=32, decoder_hidden=128),
+    "base": GHNConfig(hidden=256, layers=6, heads=8, rank=32, decoder_hidden=192),
+    "large": GHNConfig(hidden=384, layers=8, heads=8, rank=64, decoder_hidden=256),
+}

@@ -1,0 +1,213 @@
+"""Tensor decoders: every slot of every graph gets a tensor of exactly its shape, no size limit.
+
+A weight is laid out as ``rows × cols × kernel`` (out channels × in channels per group × kernel
+positions; tokens × features for embeddings) and decoded from rank-``r`` factors conditioned on
+channel coordinates, with no tiling (every row and column has its own coordinates, so no block
+and no row repeats at any width)::
+
+    phi_u(o)    = GELU(P_u pe(o))                       shared channel basis, o < rows
+    phi_v(i, k) = GELU(P_v pe(i) + Q_v kpe(k | kernel))  shared basis of (in channel, kernel offset)
+    U_s = phi_u(0..rows-1) @ M_u(c_s)                   rows × r
+    V_s = phi_v(0..cols-1, 0..K-1) @ M_v(c_s)           cols·K × r
+    W_s = norm(phi(centre(U_s) centre(V_s)^T))          reshaped to the slot's shape
+
+``pe`` is sinusoidal features of the integer channel index (periods ``2**(j+0.5)``,
+``j < channel_freqs``; defined for every index, so any width decodes), ``kpe`` the centred offset
+inside the kernel and the kernel size (1×1 ... 11×11 and beyond), ``c_s`` the slot's
+conditioning vector (node state from the graph transformer, role, slot index, decoded sizes) and
+``M_u(c_s)``, ``M_v(c_s)`` per-slot ``decoder_hidden × r`` read-out matrices generated from it.
+Centring ``U`` and ``V`` over their rows gives every row and column of ``U Vᵀ`` zero mean (no
+rank-1 common mode). ``phi`` is the identity (``decoder_slope == 0``: the std of ``U Vᵀ`` then
+follows exactly from the r×r Gram matrices and is folded into ``U`` before a single matmul) or
+``tanh(slope · rms(U) rms(V)ᵀ / sqrt(r))``, an elementwise nonlinearity that lifts the rank of
+``W`` far above ``r`` at the cost of two more passes over the tensor (measured in
+experiments/results/predict.md). ``norm`` is the operation-dependent scaling of
+:mod:`graphparam.model.normalize`.
+
+Vectors (biases, norm scales/shifts, layer scales, PReLU slopes) are ``phi_e(c) · m(c_s) + b(c_s)``
+then a bounded transform. The bases are computed once per batch for all indices; the read-out
+matrices once per slot in one call; only the per-slot products loop over slots. The product and
+the normalization run in float32 even under autocast.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from graphparam.model.batch import SLOT_FEATURES, GraphBatch
+from graphparam.model.config import GHNConfig
+from graphparam.model.embed import ROLES
+from graphparam.model.normalize import TRANSFORMS, vector_transform
+
+KERNEL_FREQS = (0.5, 1.0, 2.0)
+KERNEL_FEATURES = 2 * (2 + 2 * len(KERNEL_FREQS))
+
+
+def index_encoding(n: int, freqs: int, device: torch.device) -> torch.Tensor:
+    """Sines and cosines of channel indices ``0..n-1`` at periods ``2**(j + 0.5)``: ``n × 2*freqs``."""
+    periods = 2.0 ** (torch.arange(freqs, device=device, dtype=torch.float32) + 0.5)
+    ang = torch.arange(n, device=device, dtype=torch.float32)[:, None] * (2 * math.pi / periods)
+    return torch.cat([torch.sin(ang), torch.cos(ang)], dim=1)
+
+
+def kernel_encoding(kh: int, kw: int, device: torch.device) -> torch.Tensor:
+    """Features of every position of a ``kh × kw`` kernel (row-major): ``kh*kw × KERNEL_FEATURES``."""
+    w = torch.tensor(KERNEL_FREQS, device=device)
+    parts = []
+    for size, pos in ((kh, torch.arange(kh * kw, device=device) // kw), (kw, torch.arange(kh * kw, device=device) % kw)):
+        c = (pos.to(torch.float32) - (size - 1) / 2)[:, None]
+        parts += [c / 3, torch.sin(c * w), torch.cos(c * w), torch.full_like(c, math.log2(size) / 4)]
+    return torch.cat(parts, dim=1)
+
+
+class TensorDecoder(nn.Module):
+    def __init__(self, config: GHNConfig):
+        super().__init__()
+        c = config
+        dh, r = c.decoder_hidden, c.rank
+        self.config, self.rank, self.dh, self.freqs = c, r, dh, c.channel_freqs
+        hid = c.hidden
+        # per-slot conditioning
+        self.node_proj = nn.Sequential(nn.LayerNorm(hid), nn.Linear(hid, hid))
+        self.role = nn.Embedding(len(ROLES), hid)
+        self.pos = nn.Embedding(8, hid)
+        self.transform = nn.Embedding(len(TRANSFORMS), hid)
+        self.slot_proj = nn.Linear(SLOT_FEATURES, hid)
+        self.cond = nn.Sequential(nn.GELU(), nn.Linear(hid, hid), nn.GELU())
+        # shared channel bases
+        self.pe_u = nn.Linear(2 * c.channel_freqs, dh)
+        self.pe_v = nn.Linear(2 * c.channel_freqs, dh)
+        self.ke_v = nn.Linear(KERNEL_FEATURES, dh, bias=False)
+        self.pe_e = nn.Linear(2 * c.channel_freqs, dh)
+        # per-slot read-outs
+        self.read_u = nn.Linear(hid, dh * r)
+        self.read_v = nn.Linear(hid, dh * r)
+        self.read_e = nn.Linear(hid, dh + 1)
+        self.log_gain = nn.Linear(hid, 1)
+        for emb in (self.role, self.pos, self.transform):
+            nn.init.normal_(emb.weight, std=0.5)
+        for lin in (self.pe_u, self.pe_v, self.pe_e):
+            nn.init.normal_(lin.weight, std=1.0 / math.sqrt(c.channel_freqs))
+            nn.init.uniform_(lin.bias, -1.0, 1.0)
+        nn.init.normal_(self.ke_v.weight, std=1.0 / math.sqrt(KERNEL_FEATURES))
+        # untrained: learned gains are exactly 1 and vectors start near their neutral values
+        nn.init.zeros_(self.log_gain.weight)
+        nn.init.zeros_(self.log_gain.bias)
+        nn.init.normal_(self.read_e.weight, std=0.01 / math.sqrt(hid))
+        nn.init.zeros_(self.read_e.bias)
+
+    def conditioning(self, nodes: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
+        """``c_s`` for every slot: ``S × hidden``."""
+        h = nodes.reshape(-1, nodes.shape[-1]).index_select(0, batch.slot_node)
+        c = (self.node_proj(h) + self.role(batch.slot_role) + self.pos(batch.slot_pos)
+             + self.transform(batch.slot_transform) + self.slot_proj(batch.slot_feats))
+        return self.cond(c)
+
+    def forward(self, nodes: torch.Tensor, batch: GraphBatch,
+                out: list[dict[str, torch.Tensor]] | None = None) -> list[dict[str, torch.Tensor]]:
+        """Decode every slot of ``batch`` from node states ``nodes`` (B×N×hidden).
+
+        ``out`` (no-grad use only) gives destination tensors per graph, e.g. a model's parameters:
+        matrices are then written straight into them, saving a copy.
+        """
+        cfg = self.config
+        c = self.conditioning(nodes, batch)
+        dev = c.device
+        pe = index_encoding(batch.max_index, self.freqs, dev).to(c.dtype)
+        basis_u = F.gelu(self.pe_u(pe))
+        pre_v = self.pe_v(pe)
+        read_u, read_v = self.read_u(c), self.read_v(c)
+        e_read = self.read_e(c)
+        basis_e = F.gelu(self.pe_e(pe))
+        e = ((basis_e.index_select(0, batch.e_idx) * e_read[:, :-1].index_select(0, batch.e_slot)).sum(1)
+             + e_read[:, -1].index_select(0, batch.e_slot))
+        gains = self.log_gain(c).squeeze(-1)
+        with torch.autocast(device_type=dev.type, enabled=False):
+            vec = vector_transform(e.float(), batch.slot_transform.index_select(0, batch.e_slot),
+                                   cfg.scale_bound, cfg.shift_bound, cfg.layer_scale_init)
+            std = batch.slot_std * torch.pow(cfg.weight_gain_range, torch.tanh(gains.float()))
+            return self._assemble(batch, basis_u.float(), pre_v.float(), read_u.float(), read_v.float(),
+                                  vec, std, out)
+
+    def _v_bases(self, pre_v: torch.Tensor, specs) -> dict[tuple[int, int], torch.Tensor]:
+        """``phi_v`` per kernel size, for as many in-channels as the widest slot with that kernel:
+        ``cols × K × dh``; a slot uses the first ``cols`` rows."""
+        widest: dict[tuple[int, int], int] = {}
+        for spec in specs:
+            if spec.rule.mode == "matrix":
+                widest[spec.rule.kernel] = max(widest.get(spec.rule.kernel, 0), spec.rule.cols)
+        bases = {}
+        for kernel, cols in widest.items():
+            kfeat = self.ke_v(kernel_encoding(*kernel, pre_v.device))  # K × dh
+            bases[kernel] = F.gelu(pre_v[:cols, None, :] + kfeat[None, :, :])
+        return bases
+
+    def _assemble(self, batch: GraphBatch, basis_u, pre_v, read_u, read_v, vec, std, out):
+        result: list[dict[str, torch.Tensor]] = [{} for _ in range(batch.num_graphs)]
+        e_parts = torch.split(vec, [batch.e_off[i + 1] - batch.e_off[i] for i in range(len(batch.specs))])
+        stds = std.unbind(0)
+        slope = self.config.decoder_slope
+        grad = torch.is_grad_enabled()
+        dh, r = self.dh, self.rank
+        bases_v = self._v_bases(pre_v, batch.specs)
+        for s, spec in enumerate(batch.specs):
+            g = batch.slot_graph[s]
+            dest = None if out is None or grad else out[g].get(spec.name)
+            if dest is not None and not (dest.dtype == torch.float32 and dest.device == basis_u.device
+                                         and dest.is_contiguous() and tuple(dest.shape) == spec.shape):
+                dest = None  # incompatible destination: decode, then copy
+            rule = spec.rule
+            if rule.mode == "matrix":
+                u = basis_u[:rule.rows] @ read_u[s].view(dh, r)
+                v = bases_v[rule.kernel][:rule.cols].reshape(-1, dh) @ read_v[s].view(dh, r)
+                w = decode_matrix(u, v, stds[s], slope, dest)
+            else:
+                w = e_parts[s]
+                if dest is not None:
+                    dest.copy_(w.view(dest.shape))
+            w = dest if dest is not None else w.reshape(spec.shape)
+            if out is not None and dest is None and spec.name in out[g] and not grad:
+                out[g][spec.name].copy_(w)
+            result[g][spec.name] = w
+        return result
+
+
+def _center(x: torch.Tensor) -> torch.Tensor:
+    return x - x.mean(dim=0, keepdim=True) if x.shape[0] > 1 else x
+
+
+def decode_matrix(u: torch.Tensor, v: torch.Tensor, target_std: torch.Tensor, slope: float,
+                  dest: torch.Tensor | None = None, eps: float = 1e-8) -> torch.Tensor:
+    """``rows × cols`` matrix from factors, with zero mean and std ``target_std``.
+
+    ``U`` and ``V`` are centred over their rows (so every row and column of ``U V^T`` has zero
+    mean; a dimension of size 1 is left alone). Linear (``slope == 0``): the std follows exactly
+    from the r×r Gram matrices, ``mean(W²) = <UᵀU, VᵀV> / (rows·cols)``, and is folded into ``U``
+    before the one matmul. Nonlinear: ``W = tanh(slope · rms(U) rms(V)ᵀ / sqrt(r))``, its std
+    estimated on an evenly strided sub-grid of at most 64×256 entries (exact for small tensors).
+    """
+    rows, cols, rank = u.shape[0], v.shape[0], u.shape[1]
+    u, v = _center(u), _center(v)
+    if slope == 0:
+        ms = (u.t() @ u).mul(v.t() @ v).sum() / (rows * cols)
+        u = u * (target_std * torch.rsqrt(ms + eps))
+        if dest is not None:
+            return torch.mm(u, v.t(), out=dest.view(rows, cols)).view(dest.shape)
+        return torch.mm(u, v.t())
+    u, v = _rms(u) * (slope / math.sqrt(rank)), _rms(v)
+    si = slice(None, None, max(1, rows // 64))
+    sj = slice(None, None, max(1, cols // 256))
+    sample = torch.tanh(u[si] @ v[sj].t())
+    scale = target_std * torch.rsqrt(sample.pow(2).mean() + eps)
+    if dest is not None:
+        w = torch.mm(u, v.t(), out=dest.view(rows, cols))
+        return w.tanh_().mul_(scale).view(dest.shape)
+    return torch.tanh(torch.mm(u, v.t())) * scale
+
+
+def _rms(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps)

@@ -1,0 +1,126 @@
+"""``GHN``: predict every parameter of a neural network from its computation graph, in one pass.
+
+Usage::
+
+    ghn = GHN(GHNConfig.named("small"))            # or GHN.from_pretrained("path/or/name")
+    net = ghn.predict(timm.create_model("resnet50"), input_size=(3, 32, 32))
+
+    # training: differentiable, one encoder pass over a batch of graphs
+    graphs = [trace(m, (3, 32, 32)) for m in models]
+    for model, params in zip(models, ghn(graphs)):
+        loss = F.cross_entropy(torch.func.functional_call(model, params, x), y)
+
+BatchNorm policy: the GHN predicts parameters, never running statistics. Nets with predicted
+parameters are meant to run BatchNorm with batch statistics (train mode): the training loop runs
+them in train mode, and zero-shot evaluation (:mod:`graphparam.evaluate`) does the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+from graphparam.graph.ir import ArchGraph
+from graphparam.graph.trace import trace
+from graphparam.model.batch import GraphBatch, collate
+from graphparam.model.config import GHNConfig
+from graphparam.model.decoder import TensorDecoder
+from graphparam.model.embed import NodeEmbedding
+from graphparam.model.transformer import GraphTransformer
+
+
+class GHN(nn.Module):
+    """Graph hypernetwork: node embedding → graph transformer → tensor decoders → normalization."""
+
+    def __init__(self, config: GHNConfig | None = None):
+        super().__init__()
+        self.config = config = config or GHNConfig()
+        self.node_embed = NodeEmbedding(config.hidden)
+        self.encoder = GraphTransformer(config.hidden, config.layers, config.heads, config.max_distance,
+                                        config.mlp_ratio, config.dropout, config.attn_block, config.dense_attn_limit)
+        self.decoder = TensorDecoder(config)
+
+    # ---- basics -------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def collate(self, graphs: Sequence[ArchGraph]) -> GraphBatch:
+        """Pad ``graphs`` into a :class:`GraphBatch` on the GHN's device (cached per graph)."""
+        return collate(list(graphs), self.config.max_distance, self.config.embed_std, self.device)
+
+    def encode(self, batch: GraphBatch) -> torch.Tensor:
+        """Node states ``B × N × hidden`` (padding rows are meaningless)."""
+        x = self.node_embed(batch.kind, batch.act, batch.feats)
+        return self.encoder(x, batch.pair)
+
+    # ---- API ----------------------------------------------------------------------------------
+    def forward(self, graphs: Sequence[ArchGraph] | GraphBatch) -> list[dict[str, torch.Tensor]]:
+        """Differentiable: for each graph, ``{parameter name: tensor of exactly its shape}``.
+
+        Tensors are float32 on the GHN's device; use them with ``torch.func.functional_call``.
+        """
+        if isinstance(graphs, ArchGraph):
+            raise TypeError("GHN(...) takes a list of ArchGraphs; use predict_tensors(graph) for one")
+        batch = graphs if isinstance(graphs, GraphBatch) else self.collate(graphs)
+        return self.decoder(self.encode(batch), batch)
+
+    def embed(self, graphs: Sequence[ArchGraph]) -> list[torch.Tensor]:
+        """Final node states of each graph, ``N_g × hidden`` (differentiable)."""
+        batch = self.collate(graphs)
+        states = self.encode(batch)
+        return [states[i, :n] for i, n in enumerate(batch.num_nodes)]
+
+    @torch.no_grad()
+    def predict_tensors(self, graph: ArchGraph) -> dict[str, torch.Tensor]:
+        """Predicted tensors of one graph (no autograd)."""
+        return self([graph])[0]
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, input_size: Sequence[int] = (3, 32, 32)) -> nn.Module:
+        """Trace ``model``, predict all its parameters and write them in place; returns ``model``."""
+        return self.predict_many([model], input_size)[0]
+
+    @torch.no_grad()
+    def predict_many(self, models: Sequence[nn.Module], input_size: Sequence[int] = (3, 32, 32)) -> list[nn.Module]:
+        """Like :meth:`predict` for several models, with one batched encoder pass."""
+        graphs = [trace(m, tuple(input_size)) for m in models]
+        batch = self.collate(graphs)
+        dests = [dict(m.named_parameters()) for m in models]
+        predicted = self.decoder(self.encode(batch), batch, out=dests)
+        for model, tensors in zip(models, predicted):
+            missing = [name for name, _ in model.named_parameters() if name not in tensors]
+            if missing:
+                raise KeyError(f"no prediction for parameter(s) {', '.join(missing[:5])}")
+        return list(models)
+
+    # ---- checkpoints --------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write ``path/model.safetensors`` and ``path/config.json`` (format_version 1)."""
+        from graphparam.model.checkpoint import save
+
+        return save(self, path)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str | None = None) -> "GHN":
+        """Load a checkpoint directory or a registered name (``PRETRAINED``); never unpickles."""
+        from graphparam.model.checkpoint import load
+
+        return load(name_or_path, device)
+
+
+@torch.no_grad()
+def fill(model: nn.Module, tensors: dict[str, torch.Tensor]) -> nn.Module:
+    """Copy predicted ``tensors`` into ``model``'s parameters (tied parameters are filled once)."""
+    missing = [name for name, _ in model.named_parameters() if name not in tensors]
+    if missing:
+        raise KeyError(f"no prediction for parameter(s) {', '.join(missing[:5])}")
+    for name, p in model.named_parameters():
+        p.copy_(tensors[name])
+    return model
