@@ -1,0 +1,357 @@
+"""Fine-tuning a network from a GHN prediction versus from its default initialization.
+
+``finetune(model, train, test, epochs=..., lr=...)`` trains ``model`` in place with one fixed
+recipe and reports the test accuracy after every epoch; ``compare_inits`` runs that recipe on
+fresh copies of one architecture started from different initializations (by default the GHN
+prediction and the model's own default initialization) with identical data order, so the only
+difference between the runs is the starting point.
+
+Recipe
+    Cross-entropy on augmented batches (random crop with 4-pixel padding and horizontal flip,
+    :class:`graphparam.data.BatchStream`), SGD with Nesterov momentum or AdamW, weight decay on
+    weights of dimension >= 2 only (not on biases and norm scales/shifts), learning rate with an
+    optional linear warmup and then a per-step cosine decay to zero over all steps, optional
+    gradient-norm clipping. An "epoch" is ``ceil(len(train) / batch_size)`` steps, or
+    ``max_steps_per_epoch`` steps when that is smaller (then an "epoch" is not a full pass over the
+    training set: report it that way).
+
+Determinism and fairness
+    The batch order and the augmentation draws come from seeded CPU generators
+    (``BatchStream(seed=seed)``) and dropout/drop-path from ``torch.manual_seed(seed)``: two runs
+    with the same seed see exactly the same images in the same order, whatever the initialization.
+
+BatchNorm policy (one choice, used everywhere)
+    Parameters predicted by the GHN come without BatchNorm running statistics. Training runs in
+    train mode (batch statistics; running buffers are updated but never read). Test accuracy,
+    before training ("epoch 0") and after every epoch, is measured with the standard zero-shot
+    protocol :func:`graphparam.evaluate.evaluate`: every BatchNorm layer normalizes with the
+    statistics of its evaluation batch (``eval_batch_size`` images, 250 by default), everything
+    else in eval mode. The numbers are therefore directly comparable to zero-shot numbers, for
+    both initializations. Running statistics are never used for evaluation here.
+
+Divergence
+    If a training loss is not finite, training stops; the remaining epochs repeat the last test
+    accuracy measured after divergence (the model is broken) and ``FinetuneResult.diverged`` is set.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from graphparam.data.imageset import ImageSet
+from graphparam.data.stream import BatchStream
+from graphparam.evaluate import EVAL_BATCH_SIZE, evaluate
+
+__all__ = ["FinetuneResult", "finetune", "compare_inits", "plot_curves", "make_optimizer", "lr_at",
+           "default_device"]
+
+OPTIMIZERS = ("sgd", "adamw")
+
+
+@dataclass
+class FinetuneResult:
+    """Outcome of one fine-tuning run.
+
+    ``test_top1[e]`` / ``test_loss[e]``: test accuracy (fraction) and loss after ``e`` epochs;
+    index 0 is before any training (the starting point, e.g. the zero-shot accuracy of a GHN
+    prediction), so both lists have ``epochs + 1`` entries (``nan`` at 0 when ``eval_initial``
+    was off). ``train_loss[e - 1]``: mean training loss over epoch ``e`` (``epochs`` entries).
+    """
+
+    init: str
+    epochs: int
+    steps_per_epoch: int
+    test_top1: list[float]
+    test_loss: list[float]
+    train_loss: list[float]
+    seconds: float
+    train_seconds: float
+    diverged: bool = False
+    config: dict = field(default_factory=dict)
+
+    @property
+    def final_top1(self) -> float:
+        return self.test_top1[-1]
+
+    def top1_after(self, epoch: int) -> float:
+        """Test accuracy after ``epoch`` epochs (0 = before training)."""
+        return self.test_top1[epoch]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "FinetuneResult":
+        return cls(**dict(data))
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    decay, no_decay, seen = [], [], set()
+    for p in model.parameters():
+        if not p.requires_grad or id(p) in seen:
+            continue
+        seen.add(id(p))
+        (decay if p.dim() >= 2 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
+
+
+def make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: float | None = None,
+                   momentum: float = 0.9) -> torch.optim.Optimizer:
+    """SGD (Nesterov momentum, default weight decay 5e-4) or AdamW (default weight decay 0.05);
+    weight decay only on tensors of dimension >= 2."""
+    name = optimizer.lower()
+    if name == "sgd":
+        wd = 5e-4 if weight_decay is None else weight_decay
+        return torch.optim.SGD(_param_groups(model, wd), lr=lr, momentum=momentum, nesterov=momentum > 0)
+    if name == "adamw":
+        wd = 0.05 if weight_decay is None else weight_decay
+        return torch.optim.AdamW(_param_groups(model, wd), lr=lr)
+    raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def lr_at(step: int, total: int, lr: float, warmup: int = 0, schedule: str = "cosine") -> float:
+    """Learning rate of ``step`` (0-based) of ``total``: linear warmup, then cosine to 0 (or constant)."""
+    if warmup > 0 and step < warmup:
+        return lr * (step + 1) / warmup
+    if schedule == "constant":
+        return lr
+    if schedule != "cosine":
+        raise ValueError(f"unknown schedule {schedule!r}; choose 'cosine' or 'constant'")
+    span = max(1, total - warmup)
+    return 0.5 * lr * (1.0 + math.cos(math.pi * min(step - warmup, span) / span))
+
+
+def _logits(out) -> torch.Tensor:
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
+        return out[0]
+    if isinstance(out, dict) and "logits" in out:
+        return out["logits"]
+    raise TypeError(f"model output of type {type(out).__name__} is not logits")
+
+
+def finetune(model: nn.Module, train: ImageSet, test: ImageSet, *, epochs: int, lr: float,
+             batch_size: int = 128, optimizer: str = "sgd", weight_decay: float | None = None,
+             momentum: float = 0.9, schedule: str = "cosine", warmup_steps: int = 0,
+             grad_clip: float | None = None, label_smoothing: float = 0.0, seed: int = 0,
+             device: str | torch.device | None = None, max_steps_per_epoch: int | None = None,
+             eval_batch_size: int = EVAL_BATCH_SIZE, eval_initial: bool = True, augment: bool = True,
+             amp: bool | None = None, init: str = "", progress: bool = True) -> FinetuneResult:
+    """Train ``model`` in place on ``train`` and measure ``test`` accuracy after every epoch.
+
+    See the module docstring for the recipe and the BatchNorm policy. ``device``: where to
+    train (default CUDA if available); the model is moved there and stays there. ``amp``:
+    bfloat16 autocast for the forward pass (default: on for CUDA, off on CPU). ``init`` is only a
+    label stored in the result.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if lr <= 0:
+        raise ValueError(f"lr must be positive, got {lr}")
+    device = torch.device(device) if device is not None else default_device()
+    amp = (device.type == "cuda") if amp is None else bool(amp)
+    start = time.perf_counter()
+    model.to(device)
+    full = math.ceil(len(train) / batch_size)
+    steps_per_epoch = full if max_steps_per_epoch is None else max(1, min(full, int(max_steps_per_epoch)))
+    total = epochs * steps_per_epoch
+    config = dict(epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
+                  weight_decay=weight_decay, momentum=momentum, schedule=schedule, warmup_steps=warmup_steps,
+                  grad_clip=grad_clip, label_smoothing=label_smoothing, seed=seed, device=str(device),
+                  steps_per_epoch=steps_per_epoch, full_epoch_steps=full, train_images=len(train),
+                  test_images=len(test), eval_batch_size=eval_batch_size, augment=augment, amp=amp,
+                  train_data=train.name, test_data=test.name)
+
+    def test_eval() -> tuple[float, float]:
+        r = evaluate(model, test, batch_size=eval_batch_size, progress=False)
+        return r.top1, r.loss
+
+    nan = float("nan")
+    top1, tloss = [nan], [nan]
+    if eval_initial:
+        top1[0], tloss[0] = test_eval()
+    opt = make_optimizer(model, optimizer, lr, weight_decay, momentum)
+    stream = BatchStream(train, batch_size, device=device, seed=seed, augment=augment)
+    params = [p for g in opt.param_groups for p in g["params"]]
+    torch.manual_seed(seed)  # dropout / drop-path draws (seeds every device)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=f"finetune {init or type(model).__name__}", unit="step", leave=False,
+               disable=not progress)
+    train_losses: list[float] = []
+    diverged = False
+    train_seconds = 0.0
+    step = 0
+    for epoch in range(epochs):
+        if diverged:
+            train_losses.append(nan)
+            top1.append(top1[-1])
+            tloss.append(tloss[-1])
+            continue
+        t0 = time.perf_counter()
+        model.train()
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        done = 0
+        for _ in range(steps_per_epoch):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, total, lr, warmup_steps, schedule)
+            x, y = next(stream)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits = _logits(model(x))
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            opt.step()
+            loss_sum += loss.detach().double()
+            done += 1
+            step += 1
+            bar.update(1)
+            if done % 10 == 0 or done == steps_per_epoch:  # sync rarely
+                if not math.isfinite(loss_sum.item()):
+                    diverged = True
+                    break
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        train_seconds += time.perf_counter() - t0
+        mean_loss = loss_sum.item() / max(1, done)
+        train_losses.append(mean_loss if math.isfinite(mean_loss) else nan)
+        a, b = test_eval()
+        top1.append(a)
+        tloss.append(b)
+        bar.set_postfix(epoch=epoch + 1, loss=f"{mean_loss:.3f}", top1=f"{100 * a:.1f}")
+    bar.close()
+    return FinetuneResult(init=init, epochs=epochs, steps_per_epoch=steps_per_epoch, test_top1=top1,
+                          test_loss=tloss, train_loss=train_losses, seconds=time.perf_counter() - start,
+                          train_seconds=train_seconds, diverged=diverged, config=config)
+
+
+InitFn = Callable[[nn.Module], nn.Module]
+
+
+def _resolve_inits(inits, ghn, input_size) -> dict[str, InitFn | None]:
+    """Names or a mapping name -> callable(model) -> model; ``None`` keeps the default init."""
+    if isinstance(inits, Mapping):
+        return dict(inits)
+    out: dict[str, InitFn | None] = {}
+    for name in inits:
+        if name in ("random", "default"):
+            out[name] = None
+        elif name == "ghn":
+            if ghn is None:
+                raise ValueError("init 'ghn' needs a GHN (ghn=...)")
+            from graphparam.nas import GHNInitializer
+
+            out[name] = GHNInitializer(ghn, input_size=input_size)
+        else:
+            raise ValueError(f"unknown init {name!r}: use 'ghn', 'random' (= 'default') or pass a mapping "
+                             "name -> callable(model) -> model")
+    return out
+
+
+def compare_inits(make_model: Callable[[], nn.Module], ghn=None, train: ImageSet | None = None,
+                  test: ImageSet | None = None, *, inits: Sequence[str] | Mapping[str, InitFn | None] = ("ghn", "random"),
+                  seed: int = 0, input_size: Sequence[int] | None = None, **finetune_kwargs) -> dict[str, FinetuneResult]:
+    """Fine-tune fresh copies of one architecture from several initializations with one recipe.
+
+    ``make_model()`` must return a freshly built model; it is called under
+    ``torch.manual_seed(seed)``, so the "random" (default-initialization) run is reproducible.
+    ``inits``: names (``"ghn"``: ``ghn.predict`` on the fresh model; ``"random"`` / ``"default"``:
+    the model's own initialization) or a mapping ``name -> callable(model) -> model`` (``None``
+    keeps the default init). Every run gets the same ``seed``, hence the same data order and
+    augmentation. Other keyword arguments go to :func:`finetune` (``epochs`` and ``lr`` are required).
+    """
+    if train is None or test is None:
+        raise ValueError("compare_inits needs train and test ImageSets")
+    size = tuple(input_size) if input_size is not None else (3, *train.image_size)
+    results: dict[str, FinetuneResult] = {}
+    for name, fn in _resolve_inits(inits, ghn, size).items():
+        torch.manual_seed(seed)
+        model = make_model()
+        t0 = time.perf_counter()
+        if fn is not None:
+            model = fn(model)
+        init_seconds = time.perf_counter() - t0
+        res = finetune(model, train, test, seed=seed, init=name, **finetune_kwargs)
+        res.config["init_seconds"] = init_seconds
+        results[name] = res
+        del model
+    return results
+
+
+_COLORS = {"ghn": "tab:blue", "random": "tab:orange", "default": "tab:orange"}
+
+
+def _plot_one(ax_acc, ax_loss, results: Mapping[str, FinetuneResult], title: str | None) -> None:
+    for i, (name, r) in enumerate(results.items()):
+        color = _COLORS.get(name, f"C{i + 2}")
+        xs = list(range(len(r.test_top1)))
+        ax_acc.plot(xs, [100 * v for v in r.test_top1], "o-", color=color, label=name, ms=3)
+        if ax_loss is not None:
+            ax_loss.plot(range(1, len(r.train_loss) + 1), r.train_loss, "o-", color=color, label=name, ms=3)
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("test top-1 (%)")
+    ax_acc.grid(alpha=0.3)
+    if title:
+        ax_acc.set_title(title, fontsize=9)
+    if ax_loss is not None:
+        ax_loss.set_xlabel("epoch")
+        ax_loss.set_ylabel("train loss")
+        ax_loss.grid(alpha=0.3)
+
+
+def plot_curves(results: Mapping[str, FinetuneResult] | Mapping[str, Mapping[str, FinetuneResult]],
+                path: str | Path, title: str | None = None) -> Path:
+    """Write a PNG of test accuracy (and training loss) per epoch.
+
+    ``results``: ``{init: FinetuneResult}`` (one net: accuracy and loss panels) or
+    ``{net: {init: FinetuneResult}}`` (one accuracy panel per net).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not results:
+        raise ValueError("plot_curves needs at least one result")
+    nested = all(isinstance(v, Mapping) for v in results.values())
+    if not nested:
+        fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+        _plot_one(a, b, results, title)
+        a.legend()
+    else:
+        n = len(results)
+        cols = min(5, n)
+        rows = math.ceil(n / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+        for ax, (net, res) in zip(axes.flat, results.items()):
+            _plot_one(ax, None, res, net)
+        for ax in list(axes.flat)[n:]:
+            ax.axis("off")
+        axes.flat[0].legend(fontsize=8)
+        if title:
+            fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,88 @@
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from graphparam.data import ImageSet
+from graphparam.finetune import FinetuneResult, compare_inits, finetune, lr_at, plot_curves
+from graphparam.model import GHN, GHNConfig
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _cnn():
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.Dropout(0.1),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+
+
+def _images(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    return ImageSet(x, y, tuple("abcdefghij"), f"toy{seed}")
+
+
+def _run(model, epochs=2, seed=0, **kw):
+    return finetune(model, _images(64, 0), _images(20, 1), epochs=epochs, lr=0.05, batch_size=16,
+                    max_steps_per_epoch=1, device="cpu", seed=seed, progress=False, **kw)
+
+
+def test_finetune_two_tiny_steps_gives_finite_numbers():
+    torch.manual_seed(0)
+    model = _cnn()
+    before = [p.clone() for p in model.parameters()]
+    r = _run(model)
+    assert isinstance(r, FinetuneResult)
+    assert r.epochs == 2 and r.steps_per_epoch == 1
+    assert len(r.test_top1) == len(r.test_loss) == 3 and len(r.train_loss) == 2
+    assert all(0 <= a <= 1 for a in r.test_top1)
+    assert all(math.isfinite(v) for v in r.test_loss + r.train_loss + [r.seconds])
+    assert not r.diverged
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert FinetuneResult.from_dict(r.as_dict()) == r
+
+
+def test_finetune_is_deterministic_for_a_seed():
+    torch.manual_seed(0)
+    a = _run(_cnn(), optimizer="adamw")
+    torch.manual_seed(0)
+    b = _run(_cnn(), optimizer="adamw")
+    assert a.train_loss == b.train_loss and a.test_top1 == b.test_top1
+
+
+def test_finetune_stops_on_divergence():
+    torch.manual_seed(0)
+    model = _cnn()
+    with torch.no_grad():
+        model[-1].weight.fill_(float("nan"))
+    r = _run(model, epochs=3)
+    assert r.diverged and all(math.isnan(v) for v in r.train_loss)
+    assert len(r.test_top1) == 4
+
+
+def test_lr_schedule_warmup_then_cosine_to_zero():
+    assert lr_at(0, 10, 1.0, warmup=2) == pytest.approx(0.5)
+    assert lr_at(2, 10, 1.0, warmup=2) == pytest.approx(1.0)
+    assert lr_at(10, 10, 1.0, warmup=2) == pytest.approx(0.0)
+    assert lr_at(5, 10, 0.3, schedule="constant") == 0.3
+
+
+def test_compare_inits_ghn_vs_random_same_recipe(tmp_path):
+    torch.manual_seed(0)
+    ghn = GHN(GHNConfig.named("tiny")).eval()
+    res = compare_inits(_cnn, ghn, _images(64, 0), _images(20, 1), epochs=1, lr=0.05, batch_size=16,
+                        max_steps_per_epoch=2, device="cpu", progress=False)
+    assert list(res) == ["ghn", "random"]
+    assert res["ghn"].config == {**res["random"].config, "init_seconds": res["ghn"].config["init_seconds"]}
+    assert res["ghn"].test_loss[0] != res["random"].test_loss[0]  # different starting points
+    plot_curves(res, tmp_path / "one.png")
+    plot_curves({"netA": res, "netB": res}, tmp_path / "grid.png")
+    assert (tmp_path / "one.png").stat().st_size > 0 and (tmp_path / "grid.png").stat().st_size > 0
