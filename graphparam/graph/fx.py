@@ -131,10 +131,30 @@ def symbolic_trace(model: nn.Module) -> fx.GraphModule:
 
 
 def record_shapes(gm: fx.GraphModule, example: torch.Tensor) -> dict[str, tuple[bool, tuple[int, ...] | None]]:
+    """Which nodes produce tensors, and their shapes: on the meta device (no arithmetic, so the
+    cost does not grow with the model's FLOPs), falling back to a real forward where a meta kernel
+    is missing."""
+    from torch.nn.utils.stateless import _reparametrize_module
+
+    meta = {k: v.to("meta") for k, v in gm.state_dict(keep_vars=True).items()}
+    recorder = _ShapeRecorder(gm)
+    try:
+        with torch.no_grad(), _reparametrize_module(gm, meta):
+            recorder.run(torch.empty(example.shape, dtype=example.dtype, device="meta"))
+        return recorder.values
+    except Exception:
+        pass
     recorder = _ShapeRecorder(gm)
     with torch.no_grad():  # not inference_mode: some models cache tensors on their first forward
         recorder.run(example)
     return recorder.values
+
+
+def opaque_modules(gm: fx.GraphModule) -> list[str]:
+    """Leaf modules that own parameters but have no registry row (timm's untraceable blocks)."""
+    return [f"{type(gm.get_submodule(n.target)).__qualname__} at {n.target!r}" for n in gm.graph.nodes
+            if n.op == "call_module" and registry.module_rule(gm.get_submodule(n.target)) is None
+            and any(True for _ in gm.get_submodule(n.target).parameters())]
 
 
 def fx_ops(model: nn.Module, gm: fx.GraphModule, shapes: dict[str, tuple[bool, Any]], *,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -39,6 +40,9 @@ __all__ = ["ONNX_PARAM_ARGS", "OnnxError", "PARAMS_METADATA_KEY", "export_onnx",
            "write_initializers"]
 
 PARAMS_METADATA_KEY = "graphparam.parameters"
+#: opset 23 has ``Attention`` and ``GroupNormalization`` (21), so SDPA and GroupNorm export as one
+#: op each, as in the torch graph, instead of a dozen primitives
+DEFAULT_OPSET = 23
 
 W, B, S, T = Role.WEIGHT, Role.BIAS, Role.NORM_SCALE, Role.NORM_SHIFT
 
@@ -76,7 +80,7 @@ class OnnxError(ValueError):
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
@@ -290,6 +294,7 @@ def trace_onnx(source: str | os.PathLike | bytes | onnx.ModelProto, *, strict: b
         for v in node.input:
             consumers.setdefault(v, []).append(j)
     graph_outputs = {o.name for o in graph.output}
+    producer = {o: j for j, node in enumerate(graph.node) for o in node.output if o}
     fused: dict[int, int] = {}  # index of an Add folded into a linear → index of that linear's MatMul
 
     for j, node in enumerate(graph.node):
@@ -309,12 +314,17 @@ def trace_onnx(source: str | os.PathLike | bytes | onnx.ModelProto, *, strict: b
             elif live[0][1] in transposed and node.op_type != "Transpose":
                 transposed.add(node.output[0])
             continue
+        if _folds_into_producer(node, live, graph, producer, consumers, graph_outputs):
+            produced[node.output[0]] = produced[live[0][1]]
+            continue
 
         where = _where(node, j)
         rule = _rule(node.op_type, node.domain)
         if node.op_type == "Gather" and rule is not None and not (
                 len(node.input) > 1 and node.input[0] in ref and node.input[1] in produced):
             rule = _SLICE  # indexing with constant indices is slicing, not an embedding lookup
+        if node.op_type == "ReduceMean" and rule is not None and _is_global_pool(node, shapes):
+            rule = OpRule("global_pool")  # adaptive_avg_pool2d(x, 1) exports as a mean over H, W
         if node.op_type == "MatMul" and len(node.input) > 1 and node.input[1] in transposed:
             rule = OpRule("linear", {1: W, 2: B})
             bias = _linear_bias(node, j, graph, consumers, graph_outputs, ref)
@@ -355,6 +365,27 @@ def _shape_attr(shapes: Mapping[str, tuple[int | None, ...]], value: str) -> dic
     return {"out_shape": shape} if shape is not None else {}
 
 
+def _is_global_pool(node: onnx.NodeProto, shapes: Mapping[str, tuple[int | None, ...]]) -> bool:
+    """A ``ReduceMean`` of an N×C×H×W… tensor to N×C×1×1…: what ``adaptive_avg_pool2d(x, 1)`` exports as."""
+    src, out = shapes.get(node.input[0]), shapes.get(node.output[0])
+    return (src is not None and out is not None and len(src) == len(out) >= 4 and None not in src
+            and src[:2] == out[:2] and all(d == 1 for d in out[2:]))
+
+
+def _folds_into_producer(node: onnx.NodeProto, live: list[tuple[int, str]], graph: onnx.GraphProto,
+                         producer: Mapping[str, int], consumers: Mapping[str, list[int]],
+                         graph_outputs: set[str]) -> bool:
+    """Exporter artefacts with no torch counterpart: ``Identity`` of data, and the ``Squeeze`` that
+    completes a ``Slice`` into a select (``x[:, 0]``, ``unbind``)."""
+    if len(live) != 1 or live[0][0] != 0 or len(node.output) != 1:
+        return False
+    if node.op_type == "Identity":
+        return True
+    src = live[0][1]
+    return (node.op_type == "Squeeze" and src in producer and graph.node[producer[src]].op_type == "Slice"
+            and len(consumers.get(src, ())) == 1 and src not in graph_outputs)
+
+
 def _linear_bias(node: onnx.NodeProto, j: int, graph: onnx.GraphProto, consumers: Mapping[str, list[int]],
                  graph_outputs: set[str], ref: Mapping[str, ParamRef]) -> tuple[int, str] | None:
     """The ``Add`` of a 1-D parameter that is the only reader of a linear MatMul's output, if any."""
@@ -375,11 +406,11 @@ def _linear_bias(node: onnx.NodeProto, j: int, graph: onnx.GraphProto, consumers
 
 # ---- export and writing tensors ------------------------------------------------------------------
 def export_onnx(model, input_size: Sequence[int], path: str | os.PathLike | None = None, *,
-                opset: int | None = None) -> onnx.ModelProto:
+                opset: int | None = DEFAULT_OPSET) -> onnx.ModelProto:
     """Export ``model`` (in eval mode, batch 1) so that every used parameter is one initializer of the same name.
 
     Uses torch's dynamo exporter with ``optimize=False``: no BatchNorm folding, no constant folding,
-    no renaming. BatchNorm running statistics stay separate initializers. The names of the
+    no renaming; opset :data:`DEFAULT_OPSET` unless ``opset`` says otherwise (None: torch's default). BatchNorm running statistics stay separate initializers. The names of the
     exported parameters are stored in the model metadata (``graphparam.parameters``), which
     :func:`trace_onnx` reads. Writes ``path`` when given and returns the model.
     """

@@ -233,7 +233,7 @@ register("mul", functions=[torch.addcmul], methods=["addcmul"], aten=[_aten.addc
 register("div", functions=[operator.truediv, operator.floordiv, operator.itruediv, torch.div],
          methods=["div", "div_"], aten=[_aten.div, _aten.div_], onnx=["Div"])
 register("concat", functions=[torch.cat, torch.stack, torch.concat, torch.concatenate],
-         aten=[_aten.cat, _aten.stack, _aten.concat], onnx=["Concat"])
+         aten=[_aten.cat, _aten.stack, _aten.concat], onnx=["Concat", "ConcatFromSequence"])
 register("reshape",
          modules=[nn.Flatten, nn.Unflatten, nn.PixelShuffle, nn.PixelUnshuffle, nn.ChannelShuffle],
          functions=[torch.flatten, torch.reshape, torch.transpose, torch.permute, torch.squeeze,
@@ -249,7 +249,7 @@ register("reshape",
                _aten.alias, _aten._to_copy, _aten.to, _aten.lift_fresh_copy, _aten.detach, _aten.flip,
                _aten.channel_shuffle, _aten.im2col, _aten.col2im, _aten.masked_fill, _aten.unfold,
                _aten.movedim, _aten.type_as, _aten.reshape_as, _aten.repeat_interleave, _aten.expand_as, _aten.view_as],
-         onnx=["Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Expand", "Identity", "Cast",
+         onnx=["Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Expand", "Identity", "Cast", "CastLike",
                "Tile", "DepthToSpace", "SpaceToDepth"])
 register("slice", functions=[operator.getitem, torch.split, torch.chunk, torch.unbind, torch.narrow,
                              torch.gather, torch.index_select, torch.where, torch.tensor_split],
@@ -258,7 +258,7 @@ register("slice", functions=[operator.getitem, torch.split, torch.chunk, torch.u
          aten=[_aten.slice, _aten.select, _aten.split, _aten.split_with_sizes, _aten.chunk, _aten.unbind,
                _aten.narrow, _aten.index, _aten.gather, _aten.index_select, _aten.where, _aten.tensor_split,
                _aten.slice_scatter],
-         onnx=["Slice", "Split", "GatherElements", "Where"])
+         onnx=["Slice", "Split", "GatherElements", "Where", "GatherND", "SplitToSequence", "SequenceAt"])
 register("reduce", functions=[torch.mean, torch.sum, torch.amax, torch.max, torch.std, torch.var,
                               torch.logsumexp, torch.norm, torch.cumsum, torch.min, torch.amin, F.normalize],
          methods=["mean", "sum", "max", "amax", "std", "var", "norm", "cumsum", "min", "amin", "logsumexp",

@@ -93,9 +93,12 @@ def _check_input(model: nn.Module, example: torch.Tensor, exc: BaseException, na
 
 
 def _trace_fx(model, example, *, strict, name, input_size) -> ArchGraph:
-    from graphparam.graph.fx import fx_ops, record_shapes, symbolic_trace
+    from graphparam.graph.fx import OpaqueModule, fx_ops, opaque_modules, record_shapes, symbolic_trace
 
     gm = symbolic_trace(model)
+    opaque = opaque_modules(gm)
+    if opaque:
+        raise OpaqueModule(", ".join(opaque))
     try:
         with _eval_mode(gm):
             shapes = record_shapes(gm, example)
