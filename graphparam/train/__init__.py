@@ -1,0 +1,13 @@
+"""Meta-training of the graph hypernetwork.
+
+- ``TrainConfig`` (:mod:`.config`): every setting, JSON round-trip, ``parse_duration("9m")``;
+- ``Trainer`` / ``train(config)`` (:mod:`.loop`): the loop; ``main(argv)`` (:mod:`.run`): its command line;
+- :mod:`.checkpoint`: atomic, resumable checkpoints; :mod:`.distributed`: torchrun / DDP;
+- :mod:`.archs`: the architecture stream and cache; :mod:`.metrics`, :mod:`.plot`: logs and curves.
+"""
+
+from graphparam.train.config import TrainConfig, parse_duration
+from graphparam.train.loop import Trainer, TrainResult, train
+from graphparam.train.run import build_parser, main
+
+__all__ = ["TrainConfig", "Trainer", "TrainResult", "train", "main", "build_parser", "parse_duration"]

@@ -1,0 +1,132 @@
+"""The architectures a training run sees: a resumable position in the train stream and an LRU cache.
+
+``ArchSource.next()`` returns the next training net as an :class:`Arch` (seed, spec, built module,
+traced graph). The position is the next seed to draw, so it is one int in a checkpoint. Built and
+traced nets are cached by spec hash (LRU), so a net seen again (``arch_pool`` cycles over a
+finite set) is neither rebuilt nor retraced, and the GHN's per-graph preprocessing, cached on
+the graph, is reused too.
+
+Building and tracing run under a forked RNG seeded by the arch seed: they draw random numbers
+(initialisation, the example input), and whether a net is a cache hit must not change the
+global RNG stream of the run (resumed runs start with an empty cache).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import torch
+import torch.nn as nn
+
+from graphparam.graph import ArchGraph, trace
+
+__all__ = ["Arch", "ArchCache", "ArchSource", "build_arch"]
+
+
+@dataclass
+class Arch:
+    seed: int
+    spec: object              # arch_zoo.ArchSpec (or anything with .hash and .build())
+    net: nn.Module
+    graph: ArchGraph
+    num_params: int
+
+    @property
+    def hash(self) -> str:
+        return self.spec.hash
+
+    def describe(self) -> dict:
+        return {"seed": self.seed, "hash": self.hash, "params": self.num_params}
+
+
+def build_arch(seed: int, spec, device: torch.device | str = "cpu", num_classes: int = 10,
+               input_size: tuple[int, int, int] = (3, 32, 32)) -> Arch:
+    """Build and trace ``spec`` without touching the global RNG state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = spec.build(num_classes=num_classes)
+        graph = trace(net, input_size, name=f"zoo:{seed}")
+    net = net.to(device).train()
+    return Arch(seed, spec, net, graph, sum(p.numel() for p in net.parameters()))
+
+
+class ArchCache:
+    """At most ``size`` built nets, least recently used evicted first (``size`` 0: no caching)."""
+
+    def __init__(self, size: int = 256):
+        self.size = int(size)
+        self._items: OrderedDict[str, Arch] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, key: str, make: Callable[[], Arch]) -> Arch:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+            self.hits += 1
+            return item
+        self.misses += 1
+        item = make()
+        if self.size > 0:
+            self._items[key] = item
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return item
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class ArchSource:
+    """Training nets from ``arch_zoo.train_stream`` with a resumable position.
+
+    ``pool``: cycle over the nets of train seeds ``[0, pool)`` (None: endless stream).
+    ``max_params``: skip nets with more parameters (the position still advances past them).
+    ``sampler(start)``: the stream, ``arch_zoo.train_stream`` by default (tests may substitute one).
+    """
+
+    def __init__(self, start: int = 0, pool: int | None = None, max_params: int | None = None,
+                 device: torch.device | str = "cpu", cache_size: int = 256,
+                 sampler: Callable[[int], Iterator[tuple[int, object]]] | None = None):
+        if sampler is None:
+            from arch_zoo import train_stream as sampler
+        self.sampler = sampler
+        self.pool = pool
+        self.max_params = max_params
+        self.device = torch.device(device)
+        self.cache = ArchCache(cache_size)
+        self.skipped = 0
+        self._seek(int(start))
+
+    def _seek(self, seed: int) -> None:
+        if self.pool is not None and seed >= self.pool:
+            seed = 0
+        self.position = seed
+        self._it = self.sampler(seed)
+
+    def next(self) -> Arch:
+        """The next training net (always returns one; loops over the pool if set)."""
+        while True:
+            seed, spec = next(self._it)
+            if self.pool is not None and seed >= self.pool:
+                self._seek(0)
+                continue
+            self.position = seed + 1
+            arch = self.cache.get(spec.hash, lambda: build_arch(seed, spec, self.device))
+            if arch.seed != seed:  # same net under another seed: report the seed it was drawn with
+                arch = Arch(seed, spec, arch.net, arch.graph, arch.num_params)
+            if self.max_params is not None and arch.num_params > self.max_params:
+                self.skipped += 1
+                continue
+            return arch
+
+    def take(self, n: int) -> list[Arch]:
+        return [self.next() for _ in range(n)]
+
+    def state_dict(self) -> dict:
+        return {"position": self.position, "skipped": self.skipped}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.skipped = int(state.get("skipped", 0))
+        self._seek(int(state["position"]))

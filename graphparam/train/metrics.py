@@ -1,0 +1,101 @@
+"""Training metrics: one JSON object per line in ``<out>/metrics.jsonl``, and running averages.
+
+Records carry ``"kind"``: ``"train"`` (one per logged step), ``"val"`` (validation), ``"skip"``
+(a step skipped for a non-finite loss or gradient, with the nets involved) and ``"event"``
+(start, resume, checkpoint, stop). On resume the file is cut back to the checkpoint's step, so
+it reads like the log of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+__all__ = ["MetricsLog", "RunningMean", "read_metrics"]
+
+
+def _clean(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no inf/nan
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+class MetricsLog:
+    """Append-only JSONL writer (a disabled log, e.g. on ranks other than 0, writes nothing)."""
+
+    def __init__(self, path: str | os.PathLike, enabled: bool = True):
+        self.path = Path(path)
+        self.enabled = enabled
+        self._f = None
+        if enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._f = open(self.path, "a")
+
+    def write(self, record: dict) -> None:
+        if self._f is None:
+            return
+        self._f.write(json.dumps(_clean(record)) + "\n")
+        self._f.flush()
+
+    def truncate_after(self, step: int) -> None:
+        """Drop step-numbered records after ``step`` (those of a run killed after its last checkpoint)."""
+        if self._f is None:
+            return
+        self._f.close()
+        kept = [r for r in read_metrics(self.path) if int(r.get("step", 0)) <= step]
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        with open(tmp, "w") as f:
+            for r in kept:
+                f.write(json.dumps(r) + "\n")
+        os.replace(tmp, self.path)
+        self._f = open(self.path, "a")
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+
+def read_metrics(path: str | os.PathLike, kind: str | None = None) -> list[dict]:
+    """All records of a metrics file (optionally of one ``kind``); a torn last line is ignored."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if kind is None or r.get("kind") == kind:
+                out.append(r)
+    return out
+
+
+class RunningMean:
+    """Exponential moving average with bias correction (``None`` until the first value)."""
+
+    def __init__(self, beta: float = 0.95):
+        self.beta = beta
+        self._avg = 0.0
+        self._n = 0
+
+    def update(self, value: float) -> float | None:
+        if math.isfinite(value):
+            self._avg = self.beta * self._avg + (1 - self.beta) * value
+            self._n += 1
+        return self.value
+
+    @property
+    def value(self) -> float | None:
+        return self._avg / (1 - self.beta ** self._n) if self._n else None

@@ -1,0 +1,62 @@
+"""Validation during training: predict the first nets of the ``val`` split, evaluate each on held-out
+training images with the zero-shot protocol (:func:`graphparam.evaluate.evaluate`)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+from graphparam.data import ImageSet
+from graphparam.evaluate import evaluate
+from graphparam.train.archs import Arch, build_arch
+
+__all__ = ["Validator"]
+
+
+class Validator:
+    def __init__(self, images: ImageSet, num_nets: int, device: torch.device, amp: bool = True):
+        self.images = images
+        self.num_nets = int(num_nets)
+        self.device = device
+        self.amp = amp
+        self._archs: list[Arch] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.images is not None and self.num_nets > 0
+
+    def archs(self) -> list[Arch]:
+        if self._archs is None:
+            import arch_zoo
+
+            specs = arch_zoo.split("val")[: self.num_nets]
+            self._archs = [build_arch(i, spec, self.device) for i, spec in enumerate(specs)]
+        return self._archs
+
+    @torch.no_grad()
+    def __call__(self, ghn: torch.nn.Module) -> dict:
+        """Mean/min/max top-1 and mean loss of the GHN's predictions for the validation nets."""
+        from graphparam.model import fill
+
+        start = time.perf_counter()
+        was_training = ghn.training
+        ghn.eval()
+        try:
+            top1, losses = [], []
+            for arch in self.archs():
+                with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                    enabled=self.amp and self.device.type == "cuda"):
+                    params = ghn([arch.graph])[0]
+                fill(arch.net, params)
+                res = evaluate(arch.net, self.images, batch_size=min(250, len(self.images)),
+                               device=self.device, progress=False)
+                top1.append(res.top1)
+                losses.append(res.loss)
+        finally:
+            ghn.train(was_training)
+        finite = [v for v in losses if v == v and abs(v) != float("inf")]
+        return {"top1": statistics.fmean(top1), "top1_min": min(top1), "top1_max": max(top1),
+                "loss": statistics.fmean(finite) if finite else float("nan"), "nets": len(top1),
+                "images": len(self.images), "seconds": time.perf_counter() - start}

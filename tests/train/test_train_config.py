@@ -1,0 +1,69 @@
+import json
+
+import pytest
+
+from graphparam.train import TrainConfig, build_parser, main, parse_duration
+from graphparam.train.config import from_args, parse_args
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("90", 90), ("90s", 90), ("9m", 540), ("1.5h", 5400), ("1h30m", 5400), ("1h 30m 5s", 5405),
+    ("0.5m", 30), (" 2M ", 120), (45, 45), (2.5, 2.5),
+])
+def test_time_budget_parses(text, seconds):
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "m", "5x", "9 minutes", "30m1h", "1m1m", "1h30", "0", "0m", "-5m", "inf",
+                                  "nan", True])
+def test_bad_time_budget_is_refused(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_time_budget_flag_gives_seconds():
+    args = parse_args(build_parser(), ["--time-budget", "9m", "--out", "x"])
+    cfg = from_args(args)
+    assert cfg.time_budget == 540 and cfg.steps is None and cfg.out == "x"
+
+
+def test_bad_time_budget_flag_exits_with_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--time-budget", "soon"])
+    assert exc.value.code == 2
+    assert "not a duration" in capsys.readouterr().err
+
+
+def test_run_without_steps_or_budget_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", "x"])
+    assert exc.value.code == 2 and "steps or time_budget" in capsys.readouterr().err
+
+
+def test_help_works(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--time-budget", "--meta-batch", "--export", "--checkpoint-minutes", "--param-penalty"):
+        assert flag in out
+
+
+def test_config_json_round_trip(tmp_path):
+    cfg = TrainConfig(ghn="tiny", steps=10, time_budget=60.0, ghn_overrides={"layers": 1}, max_params=10_000)
+    assert TrainConfig.from_json(cfg.to_json()) == cfg
+    path = tmp_path / "c.json"
+    path.write_text(cfg.to_json())
+    assert TrainConfig.from_json(path) == cfg
+
+
+def test_config_file_is_overridden_by_explicit_flags(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"ghn": "tiny", "steps": 7, "lr": 0.5}))
+    cfg = from_args(parse_args(build_parser(), ["--config", str(path), "--lr", "0.25"]))
+    assert (cfg.ghn, cfg.steps, cfg.lr) == ("tiny", 7, 0.25)
+
+
+def test_unknown_config_field_is_refused():
+    with pytest.raises(ValueError, match="unknown TrainConfig field"):
+        TrainConfig.from_dict({"steps": 1, "learning_rate": 1.0})

@@ -1,0 +1,61 @@
+import json
+import math
+
+import torch
+
+from graphparam.model import GHN
+from graphparam.train.metrics import read_metrics
+from train_helpers import ghn_state, run_tiny, tiny_sampler
+
+
+def test_tiny_run_trains_logs_and_exports(tmp_path):
+    out = tmp_path / "run"
+    trainer, result = run_tiny(out, steps=4, export=str(tmp_path / "export"), eval_every=2, val_nets=1,
+                               checkpoint_every=2)
+    assert (result.steps, result.skipped, result.stopped_by) == (4, 0, "steps")
+    train = read_metrics(out / "metrics.jsonl", "train")
+    assert [r["step"] for r in train] == [1, 2, 3, 4]
+    for r in train:
+        assert math.isfinite(r["loss"]) and 0 <= r["acc"] <= 1 and r["archs_per_s"] > 0 and len(r["seeds"]) == 2
+    assert [r["lr"] for r in train][:2] == [1.5e-3, 3e-3]  # linear warmup over 2 steps to lr=3e-3
+    assert train[-1]["lr"] < train[1]["lr"]  # then cosine
+    assert len(read_metrics(out / "metrics.jsonl", "val")) == 2
+    assert (out / "curves.png").stat().st_size > 1000
+    assert json.loads((out / "config.json").read_text())["ghn"] == "tiny"
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["latest", "step-000002", "step-000004"]
+    final = ghn_state(trainer.ghn)
+    for d in (out / "ghn", tmp_path / "export", out / "checkpoints" / "step-000004" / "ghn"):
+        loaded = GHN.from_pretrained(d)
+        assert all(torch.equal(final[k], v) for k, v in loaded.state_dict().items())
+
+
+class _InfSpec:
+    """A spec whose net multiplies its logits by inf."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.hash = spec.hash + "-inf"
+
+    def build(self, num_classes=10):
+        net = self.spec.build(num_classes=num_classes)
+        net.register_forward_hook(lambda module, args, out: out * float("inf"))
+        return net
+
+
+def test_non_finite_step_is_skipped_and_logged(tmp_path, capsys):
+    def sampler(start):
+        for seed, spec in tiny_sampler(start):
+            yield seed, (_InfSpec(spec) if seed == 3 else spec)   # step 2 holds seeds 2, 3
+
+    states = {}
+    trainer, result = run_tiny(tmp_path, sampler=sampler, steps=3,
+                               on_step=lambda t, r: states.__setitem__(r["step"], ghn_state(t.ghn)))
+    assert (result.steps, result.skipped) == (3, 1)
+    skips = read_metrics(tmp_path / "metrics.jsonl", "skip")
+    assert len(skips) == 1 and skips[0]["step"] == 2 and skips[0]["reason"] == "non-finite loss"
+    assert [n["seed"] for n in skips[0]["bad_nets"]] == [3]
+    assert skips[0]["bad_nets"][0]["hash"].endswith("-inf")
+    assert "seed 3" in capsys.readouterr().err
+    assert all(torch.equal(states[1][k], states[2][k]) for k in states[1])        # no update at step 2
+    assert not all(torch.equal(states[2][k], states[3][k]) for k in states[2])    # training went on
+    assert [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl", "train")] == [1, 3]
