@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, fields
 from functools import cache, cached_property
 from typing import Any, get_type_hints
@@ -296,8 +297,8 @@ def _validate_cell(cell: CellSpec, c_in: int, spec: ArchSpec, path: str) -> None
     if cell.kernel <= 0 or cell.kernel % 2 == 0:
         raise SpecError(f"{path}.kernel: must be a positive odd number, got {cell.kernel}")
     _positive(cell.groups, f"{path}.groups")
-    if cell.layer_scale < 0:
-        raise SpecError(f"{path}.layer_scale: must be >= 0, got {cell.layer_scale}")
+    if not 0 <= cell.layer_scale < math.inf:
+        raise SpecError(f"{path}.layer_scale: must be finite and >= 0, got {cell.layer_scale}")
     if cell.kind in _HIDDEN_KINDS:
         _positive(cell.hidden, f"{path}.hidden")
         if cell.hidden % cell.groups:

@@ -128,6 +128,7 @@ def test_other_malformed_specs_name_the_field():
         (("act",), "tanh", "act: unknown activation 'tanh'"),
         (("head", "pool"), "cls", "head.pool:"),
         (("family",), "lstm", "family: unknown family 'lstm'"),
+        (("cells", 0, "layer_scale"), float("nan"), "cells[0].layer_scale: must be finite"),
     ]
     for path, value, prefix in cases:
         data = _dag_spec()
