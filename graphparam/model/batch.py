@@ -5,7 +5,7 @@ matrix of shortest-path distances, the decoding layout of every slot) is compute
 numpy and cached on the graph (``graph._cache``). :func:`collate` then pads B graphs to the
 largest node count N and concatenates the slot tables:
 
-* nodes: ``kind``, ``act`` (B×N int64), ``feats`` (B×N×F float32), ``node_mask`` (B×N bool);
+* nodes: ``kind``, ``act``, ``depth`` (B×N int64), ``feats`` (B×N×F float32), ``node_mask`` (B×N bool);
 * pairs: ``pair`` (B×N×N int16): ``fwd_bucket * M + bwd_bucket`` with ``M = max_distance + 2``
   (bucket ``M - 1`` = unreachable), or ``MASKED = M*M`` for pairs unreachable in both directions
   and for padding; the diagonal is never masked, padding rows included;
@@ -46,6 +46,7 @@ class PreparedGraph:
     kind: np.ndarray
     act: np.ndarray
     feats: np.ndarray
+    depth: np.ndarray
     pair: np.ndarray
     slots: list[SlotSpec]
 
@@ -57,7 +58,7 @@ def masked_index(max_distance: int) -> int:
 
 def prepare(graph: ArchGraph, max_distance: int = 8, embed_std: float = 0.02) -> PreparedGraph:
     """Weight-independent tensors of one graph, cached on it."""
-    key = f"ghn_prep_v1_{max_distance}_{embed_std}"
+    key = f"ghn_prep_v2_{max_distance}_{embed_std}"
     cached = graph._cache.get(key)
     if cached is not None:
         return cached
@@ -71,7 +72,7 @@ def prepare(graph: ArchGraph, max_distance: int = 8, embed_std: float = 0.02) ->
             rule = slot_rule(node, slot, acts[i], embed_std)
             rules[(i, k)] = rule
             slots.append(SlotSpec(slot.name, tuple(int(s) for s in slot.shape), i, k, ROLE_INDEX[slot.role], rule))
-    kind, act, feats = node_features(graph, rules, acts)
+    kind, act, feats, dep = node_features(graph, rules, acts)
     fwd, bwd = graph.shortest_paths(max_distance)
     m = max_distance + 2
     fb = np.where(fwd < 0, m - 1, fwd).astype(np.int16)
@@ -79,7 +80,7 @@ def prepare(graph: ArchGraph, max_distance: int = 8, embed_std: float = 0.02) ->
     pair = fb * m + bb
     pair[(fwd < 0) & (bwd < 0)] = masked_index(max_distance)
     np.fill_diagonal(pair, 0)
-    prep = PreparedGraph(kind, act, feats, pair.astype(np.int16), slots)
+    prep = PreparedGraph(kind, act, feats, dep, pair.astype(np.int16), slots)
     graph._cache[key] = prep
     return prep
 
@@ -91,6 +92,7 @@ class GraphBatch:
     kind: torch.Tensor
     act: torch.Tensor
     feats: torch.Tensor
+    depth: torch.Tensor
     node_mask: torch.Tensor
     pair: torch.Tensor
     slot_node: torch.Tensor
@@ -141,6 +143,7 @@ def collate(graphs: list[ArchGraph], max_distance: int = 8, embed_std: float = 0
     nf = preps[0].feats.shape[1]
     kind = np.zeros((b, n), dtype=np.int64)
     act = np.zeros((b, n), dtype=np.int64)
+    dep = np.zeros((b, n), dtype=np.int64)
     feats = np.zeros((b, n, nf), dtype=np.float32)
     mask = np.zeros((b, n), dtype=bool)
     pair = np.full((b, n, n), masked_index(max_distance), dtype=np.int16)
@@ -151,7 +154,7 @@ def collate(graphs: list[ArchGraph], max_distance: int = 8, embed_std: float = 0
     slot_node: list[int] = []
     for gi, p in enumerate(preps):
         k = len(p.kind)
-        kind[gi, :k], act[gi, :k], feats[gi, :k], mask[gi, :k] = p.kind, p.act, p.feats, True
+        kind[gi, :k], act[gi, :k], feats[gi, :k], dep[gi, :k], mask[gi, :k] = p.kind, p.act, p.feats, p.depth, True
         pair[gi, :k, :k] = p.pair
         for s in p.slots:
             specs.append(s)
@@ -173,7 +176,7 @@ def collate(graphs: list[ArchGraph], max_distance: int = 8, embed_std: float = 0
     t = lambda a, dt=torch.long: torch.as_tensor(a, dtype=dt)  # noqa: E731
     f32 = torch.float32
     batch = GraphBatch(
-        kind=t(kind), act=t(act), feats=torch.from_numpy(feats), node_mask=torch.from_numpy(mask),
+        kind=t(kind), act=t(act), feats=torch.from_numpy(feats), depth=t(dep), node_mask=torch.from_numpy(mask),
         pair=torch.from_numpy(pair),
         slot_node=t(slot_node), slot_role=t([s.role for s in specs]), slot_pos=t([min(s.pos, 7) for s in specs]),
         slot_feats=torch.from_numpy(slot_feats),

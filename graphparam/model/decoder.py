@@ -6,13 +6,14 @@ channel coordinates, with no tiling (every row and column has its own coordinate
 and no row repeats at any width)::
 
     phi_u(o)    = GELU(P_u pe(o))                       shared channel basis, o < rows
-    phi_v(i, k) = GELU(P_v pe(i) + Q_v kpe(k | kernel))  shared basis of (in channel, kernel offset)
+    phi_v(i, k) = GELU(P_v he(i) + Q_v kpe(k | kernel))  shared basis of (in channel, kernel offset)
     U_s = phi_u(0..rows-1) @ M_u(c_s)                   rows × r
     V_s = phi_v(0..cols-1, 0..K-1) @ M_v(c_s)           cols·K × r
     W_s = norm(phi(centre(U_s) centre(V_s)^T))          reshaped to the slot's shape
 
 ``pe`` is sinusoidal features of the integer channel index (periods ``2**(j+0.5)``,
-``j < channel_freqs``; defined for every index, so any width decodes), ``kpe`` the centred offset
+``j < channel_freqs``; defined for every index, so any width decodes), ``he`` hashed pseudo-random
+features of the in-channel index (see :func:`index_hash_encoding`), ``kpe`` the centred offset
 inside the kernel and the kernel size (1×1 ... 11×11 and beyond), ``c_s`` the slot's
 conditioning vector (node state from the graph transformer, role, slot index, decoded sizes) and
 ``M_u(c_s)``, ``M_v(c_s)`` per-slot ``decoder_hidden × r`` read-out matrices generated from it.
@@ -54,6 +55,32 @@ def index_encoding(n: int, freqs: int, device: torch.device) -> torch.Tensor:
     return torch.cat([torch.sin(ang), torch.cos(ang)], dim=1)
 
 
+_M32 = 0xFFFFFFFF
+
+
+def index_hash_encoding(n: int, dims: int, device: torch.device, positions: int = 1) -> torch.Tensor:
+    """Pseudo-random features of channel indices ``0..n-1`` (unit variance, uniform).
+
+    Returns ``n × positions × dims``: an integer hash of ``(index, position, feature)``, defined
+    for every index (no size limit), the same on every device, and uncorrelated between different
+    indices and kernel positions. The in-channel side of a weight uses these instead of sinusoids
+    so that an output channel of one layer and the same-numbered input channel of the next, and
+    the taps of one kernel, get unrelated features at init: no spurious alignment between
+    consecutive layers and no spatially constant kernels, either of which makes deep nets without
+    normalization explode. The mapping is fixed, so a trained GHN can still learn to coordinate
+    channels across layers and to shape kernels (through the kernel-offset features).
+    """
+    i = torch.arange(n, device=device, dtype=torch.int64)[:, None, None]
+    k = torch.arange(positions, device=device, dtype=torch.int64)[None, :, None]
+    j = torch.arange(dims, device=device, dtype=torch.int64)[None, None, :]
+    x = (i * 0x9E3779B1 + j * 0x7FEB352D + k * 0x165667B1 + 0x27D4EB2F) & _M32
+    for mult in (0x2C1B3C6D, 0x297A2D39, 0x3B9AC9FB):
+        x = x ^ (x >> 15)
+        x = (x * mult) & _M32
+    x = x ^ (x >> 16)
+    return (x.to(torch.float32) * (2.0 / 2 ** 32) - 1.0) * math.sqrt(3.0)
+
+
 def kernel_encoding(kh: int, kw: int, device: torch.device) -> torch.Tensor:
     """Features of every position of a ``kh × kw`` kernel (row-major): ``kh*kw × KERNEL_FEATURES``."""
     w = torch.tensor(KERNEL_FREQS, device=device)
@@ -87,11 +114,16 @@ class TensorDecoder(nn.Module):
         self.read_u = nn.Linear(hid, dh * r)
         self.read_v = nn.Linear(hid, dh * r)
         self.read_e = nn.Linear(hid, dh + 1)
-        self.log_gain = nn.Linear(hid, 1)
+        self.log_gain = nn.Linear(hid, 2)  # per-slot log std factor and mixing-angle offset
+        # mixing angle theta at init: cos^2(theta) = structured_share of the variance is low-rank
+        share = min(max(c.structured_share, 0.0), 1.0)
+        theta0 = math.acos(math.sqrt(share))
+        logit0 = math.log(max(theta0, 1e-6) / max(math.pi / 2 - theta0, 1e-6))
+        self.register_buffer("mix_logit", torch.tensor(logit0), persistent=False)
         for emb in (self.role, self.pos, self.transform):
             nn.init.normal_(emb.weight, std=0.5)
         for lin in (self.pe_u, self.pe_v, self.pe_e):
-            nn.init.normal_(lin.weight, std=1.0 / math.sqrt(c.channel_freqs))
+            nn.init.normal_(lin.weight, std=1.0 / math.sqrt(2 * c.channel_freqs))
             nn.init.uniform_(lin.bias, -1.0, 1.0)
         nn.init.normal_(self.ke_v.weight, std=1.0 / math.sqrt(KERNEL_FEATURES))
         # untrained: learned gains are exactly 1 and vectors start near their neutral values
@@ -119,21 +151,24 @@ class TensorDecoder(nn.Module):
         dev = c.device
         pe = index_encoding(batch.max_index, self.freqs, dev).to(c.dtype)
         basis_u = F.gelu(self.pe_u(pe))
-        pre_v = self.pe_v(pe)
+        pre_v = None
         read_u, read_v = self.read_u(c), self.read_v(c)
         e_read = self.read_e(c)
         basis_e = F.gelu(self.pe_e(pe))
         e = ((basis_e.index_select(0, batch.e_idx) * e_read[:, :-1].index_select(0, batch.e_slot)).sum(1)
              + e_read[:, -1].index_select(0, batch.e_slot))
-        gains = self.log_gain(c).squeeze(-1)
+        gains = self.log_gain(c)
         with torch.autocast(device_type=dev.type, enabled=False):
             vec = vector_transform(e.float(), batch.slot_transform.index_select(0, batch.e_slot),
                                    cfg.scale_bound, cfg.shift_bound, cfg.layer_scale_init)
-            std = batch.slot_std * torch.pow(cfg.weight_gain_range, torch.tanh(gains.float()))
-            return self._assemble(batch, basis_u.float(), pre_v.float(), read_u.float(), read_v.float(),
-                                  vec, std, out)
+            gains = gains.float()
+            std = batch.slot_std * torch.pow(cfg.weight_gain_range, torch.tanh(gains[:, 0]))
+            theta = (math.pi / 2) * torch.sigmoid(self.mix_logit + gains[:, 1])
+            mix = torch.stack([torch.cos(theta), torch.sin(theta)], dim=1)
+            return self._assemble(batch, basis_u.float(), read_u.float(), read_v.float(),
+                                  vec, std, mix, out)
 
-    def _v_bases(self, pre_v: torch.Tensor, specs) -> dict[tuple[int, int], torch.Tensor]:
+    def _v_bases(self, specs, device, dtype) -> dict[tuple[int, int], torch.Tensor]:
         """``phi_v`` per kernel size, for as many in-channels as the widest slot with that kernel:
         ``cols × K × dh``; a slot uses the first ``cols`` rows."""
         widest: dict[tuple[int, int], int] = {}
@@ -142,18 +177,21 @@ class TensorDecoder(nn.Module):
                 widest[spec.rule.kernel] = max(widest.get(spec.rule.kernel, 0), spec.rule.cols)
         bases = {}
         for kernel, cols in widest.items():
-            kfeat = self.ke_v(kernel_encoding(*kernel, pre_v.device))  # K × dh
-            bases[kernel] = F.gelu(pre_v[:cols, None, :] + kfeat[None, :, :])
+            k = kernel[0] * kernel[1]
+            kfeat = self.ke_v(kernel_encoding(*kernel, device).to(dtype))  # K × dh
+            he = index_hash_encoding(cols, 2 * self.freqs, device, positions=k).to(dtype)
+            bases[kernel] = F.gelu(self.pe_v(he) + kfeat[None, :, :])
         return bases
 
-    def _assemble(self, batch: GraphBatch, basis_u, pre_v, read_u, read_v, vec, std, out):
+    def _assemble(self, batch: GraphBatch, basis_u, read_u, read_v, vec, std, mix, out):
         result: list[dict[str, torch.Tensor]] = [{} for _ in range(batch.num_graphs)]
         e_parts = torch.split(vec, [batch.e_off[i + 1] - batch.e_off[i] for i in range(len(batch.specs))])
         stds = std.unbind(0)
-        slope = self.config.decoder_slope
+        mixes = mix.unbind(0)
+        freq = self.config.decoder_freq if self.config.structured_share < 1 else 0.0
         grad = torch.is_grad_enabled()
         dh, r = self.dh, self.rank
-        bases_v = self._v_bases(pre_v, batch.specs)
+        bases_v = self._v_bases(batch.specs, basis_u.device, basis_u.dtype)
         for s, spec in enumerate(batch.specs):
             g = batch.slot_graph[s]
             dest = None if out is None or grad else out[g].get(spec.name)
@@ -163,8 +201,9 @@ class TensorDecoder(nn.Module):
             rule = spec.rule
             if rule.mode == "matrix":
                 u = basis_u[:rule.rows] @ read_u[s].view(dh, r)
-                v = bases_v[rule.kernel][:rule.cols].reshape(-1, dh) @ read_v[s].view(dh, r)
-                w = decode_matrix(u, v, stds[s], slope, dest)
+                v = bases_v[rule.kernel][:rule.cols] @ read_v[s].view(dh, r)  # cols × K × r
+                v = (v - v.mean(dim=0, keepdim=True) if rule.cols > 1 else v).reshape(-1, r)
+                w = decode_matrix(u, v, stds[s], mixes[s], freq, dest)
             else:
                 w = e_parts[s]
                 if dest is not None:
@@ -180,33 +219,44 @@ def _center(x: torch.Tensor) -> torch.Tensor:
     return x - x.mean(dim=0, keepdim=True) if x.shape[0] > 1 else x
 
 
-def decode_matrix(u: torch.Tensor, v: torch.Tensor, target_std: torch.Tensor, slope: float,
+def decode_matrix(u: torch.Tensor, v: torch.Tensor, target_std: torch.Tensor, mix: torch.Tensor, freq: float,
                   dest: torch.Tensor | None = None, eps: float = 1e-8) -> torch.Tensor:
-    """``rows × cols`` matrix from factors, with zero mean and std ``target_std``.
+    """``rows × cols`` matrix with (near) zero mean and std ``target_std`` from rank-r factors.
 
-    ``U`` and ``V`` are centred over their rows (so every row and column of ``U V^T`` has zero
-    mean; a dimension of size 1 is left alone). Linear (``slope == 0``): the std follows exactly
-    from the r×r Gram matrices, ``mean(W²) = <UᵀU, VᵀV> / (rows·cols)``, and is folded into ``U``
-    before the one matmul. Nonlinear: ``W = tanh(slope · rms(U) rms(V)ᵀ / sqrt(r))``, its std
-    estimated on an evenly strided sub-grid of at most 64×256 entries (exact for small tensors).
+    ``U`` is centred over its rows here and ``V`` over its in-channels for each kernel position by
+    the caller, so every column of ``Z = U Vᵀ`` and every (row, kernel position) sum has zero mean
+    (a dimension of size 1 is left alone); ``Z`` is scaled to unit RMS exactly through the r×r
+    Gram matrices, ``mean(Z²) = <UᵀU, VᵀV> / (rows·cols)``. Then, with ``mix = (cos θ, sin θ)``::
+
+        W ∝ cos θ · Z + sin θ · √2 sin(freq · Z)
+
+    the structured low-rank part plus a high-rank part (the elementwise sine of a low-rank matrix
+    is full rank); its std is measured on a strided sub-grid of at most 64×256 entries and set to
+    ``target_std``. ``freq == 0`` gives the plain low-rank product (a single matmul).
     """
-    rows, cols, rank = u.shape[0], v.shape[0], u.shape[1]
-    u, v = _center(u), _center(v)
-    if slope == 0:
-        ms = (u.t() @ u).mul(v.t() @ v).sum() / (rows * cols)
-        u = u * (target_std * torch.rsqrt(ms + eps))
-        if dest is not None:
+    rows, cols = u.shape[0], v.shape[0]
+    u = _center(u)
+    ms = (u.t() @ u).mul(v.t() @ v).sum() / (rows * cols)
+    u = u * torch.rsqrt(ms + eps)
+    if freq == 0:  # pure low-rank: one matmul
+        u = u * target_std
+        if dest is not None and not torch.is_grad_enabled():
             return torch.mm(u, v.t(), out=dest.view(rows, cols)).view(dest.shape)
         return torch.mm(u, v.t())
-    u, v = _rms(u) * (slope / math.sqrt(rank)), _rms(v)
+    a, b = mix[0], mix[1] * math.sqrt(2.0)
     si = slice(None, None, max(1, rows // 64))
     sj = slice(None, None, max(1, cols // 256))
-    sample = torch.tanh(u[si] @ v[sj].t())
+    z = u[si] @ v[sj].t()
+    sample = a * z + b * torch.sin(freq * z)
     scale = target_std * torch.rsqrt(sample.pow(2).mean() + eps)
-    if dest is not None:
-        w = torch.mm(u, v.t(), out=dest.view(rows, cols))
-        return w.tanh_().mul_(scale).view(dest.shape)
-    return torch.tanh(torch.mm(u, v.t())) * scale
+    u = u * freq
+    if dest is not None and not torch.is_grad_enabled():
+        zk = torch.mm(u, v.t(), out=dest.view(rows, cols))
+        s = torch.sin(zk)
+        zk.mul_(scale * a / freq).addcmul_(s, scale * b)
+        return dest
+    zk = torch.mm(u, v.t())
+    return zk * (scale * a / freq) + torch.sin(zk) * (scale * b)
 
 
 def _rms(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from graphparam.graph.features import degrees, depth
 from graphparam.graph.ir import ArchGraph, Role
@@ -46,8 +47,8 @@ def _prod(value, default: int = 1) -> int:
 
 
 def node_features(graph: ArchGraph, rules: dict[tuple[int, int], "object"], acts: list[str | None]
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(kind index, activation-after index, float features)`` for every node.
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(kind index, activation-after index, float features, depth)`` for every node.
 
     ``rules[(node, k)]`` is the :class:`~graphparam.model.normalize.SlotRule` of the node's k-th slot
     (its decoded layout gives out/in sizes and kernel); ``acts`` the activation after each node.
@@ -95,19 +96,36 @@ def node_features(graph: ArchGraph, rules: dict[tuple[int, int], "object"], acts
     rel = np.stack([d / total, np.log1p(total) / 8.0], axis=1)
     feats = np.concatenate([log_size_encoding(sizes).reshape(n, -1), roles, flags, struct, rel], axis=1)
     assert feats.shape[1] == NODE_FEATURES, feats.shape
-    return kind, act, feats.astype(np.float32)
+    return kind, act, feats.astype(np.float32), d.astype(np.int64)
+
+
+def depth_encoding(depth: torch.Tensor, dim: int) -> torch.Tensor:
+    """Transformer-style sinusoidal encoding of integer depths: ``... × dim``, unit RMS per entry."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(1000.0) * torch.arange(half, device=depth.device, dtype=torch.float32) / half)
+    ang = depth.to(torch.float32)[..., None] * freqs
+    enc = torch.cat([torch.sin(ang), torch.cos(ang)], dim=-1) * math.sqrt(2.0)
+    return F.pad(enc, (0, dim - 2 * half))
 
 
 class NodeEmbedding(nn.Module):
-    """``h0 = Emb(kind) + Emb(activation after) + MLP(float features)``."""
+    """``h0 = Emb(kind) + Emb(activation after) + MLP(float features) + depth_scale * PE(depth)``.
+
+    The sinusoidal depth encoding keeps nodes of repeated, identical blocks apart: without it an
+    untrained GHN gives nearly the same weights to every layer of a plain deep net, which makes
+    nets without normalization explode (a weight-tied product).
+    """
 
     def __init__(self, hidden: int):
         super().__init__()
         self.kind = nn.Embedding(len(KINDS), hidden)
         self.act = nn.Embedding(len(KINDS) + 1, hidden)
         self.feats = nn.Sequential(nn.Linear(NODE_FEATURES, hidden), nn.GELU(), nn.Linear(hidden, hidden))
+        self.depth_scale = nn.Parameter(torch.tensor(1.0))
+        self.hidden = hidden
         nn.init.normal_(self.kind.weight, std=0.5)
         nn.init.normal_(self.act.weight, std=0.1)
 
-    def forward(self, kind: torch.Tensor, act: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
-        return self.kind(kind) + self.act(act) + self.feats(feats)
+    def forward(self, kind: torch.Tensor, act: torch.Tensor, feats: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+        return (self.kind(kind) + self.act(act) + self.feats(feats)
+                + self.depth_scale * depth_encoding(depth, self.hidden))

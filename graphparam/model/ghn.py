@@ -57,7 +57,7 @@ class GHN(nn.Module):
 
     def encode(self, batch: GraphBatch) -> torch.Tensor:
         """Node states ``B × N × hidden`` (padding rows are meaningless)."""
-        x = self.node_embed(batch.kind, batch.act, batch.feats)
+        x = self.node_embed(batch.kind, batch.act, batch.feats, batch.depth)
         return self.encoder(x, batch.pair)
 
     # ---- API ----------------------------------------------------------------------------------
