@@ -1,7 +1,16 @@
-"""graphparam: predict the parameters of unseen neural networks from their computation graph."""
+"""graphparam: predict the parameters of unseen neural networks from their computation graph.
+
+The public surface: ``trace`` / ``trace_onnx`` turn models into :class:`ArchGraph`; :class:`GHN`
+(configured by :class:`GHNConfig`) predicts their parameters; ``load`` and ``predict`` use the
+GHN shipped with the package.
+"""
 
 from graphparam.graph import ArchGraph, TraceError, UnsupportedOperation, trace
+from graphparam.graph.onnx import trace_onnx
+from graphparam.model import GHN, GHNConfig
+from graphparam.predict import load, predict, predict_onnx
 
 __version__ = "0.1.0"
 
-__all__ = ["ArchGraph", "TraceError", "UnsupportedOperation", "trace", "__version__"]
+__all__ = ["ArchGraph", "GHN", "GHNConfig", "TraceError", "UnsupportedOperation", "load", "predict",
+           "predict_onnx", "trace", "trace_onnx", "__version__"]

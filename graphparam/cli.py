@@ -17,25 +17,25 @@ def command(name: str):
     return wrap
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
+def _add_model_args(p: argparse.ArgumentParser, num_classes: int | None = None) -> None:
     p.add_argument("model", nargs="?", default="timm:resnet18",
                    help="timm:NAME, torchvision:NAME, zoo:SEED, real:NAME or a path to an .onnx file "
                         "(default: timm:resnet18)")
-    p.add_argument("--num-classes", type=int, default=None, help="classifier size (default: the model's own)")
+    p.add_argument("--num-classes", type=int, default=num_classes,
+                   help="classifier size (default: %(default)s; None keeps the model's own)")
     p.add_argument("--cifar-stem", action="store_true", help="3x3 stride-1 stem without max-pool (ResNets)")
     p.add_argument("--input-size", type=int, nargs=3, default=[3, 32, 32], metavar=("C", "H", "W"))
 
 
 def _resolve_graph(args: argparse.Namespace):
     from graphparam.graph import trace
-    from graphparam.sources import is_onnx_path, load_model
+    from graphparam.sources import is_onnx_path
 
     if is_onnx_path(args.model):
-        from graphparam.graph import trace_onnx
+        from graphparam.graph.onnx import trace_onnx
 
         return trace_onnx(args.model)
-    model = load_model(args.model, num_classes=args.num_classes, cifar_stem=args.cifar_stem)
-    return trace(model, tuple(args.input_size), name=args.model)
+    return trace(_model(args), tuple(args.input_size), name=args.model)
 
 
 @command("graph")
@@ -48,6 +48,97 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model(args: argparse.Namespace):
+    from graphparam.sources import load_model
+
+    return load_model(args.model, num_classes=args.num_classes, cifar_stem=args.cifar_stem)
+
+
+@command("predict")
+def cmd_predict(args: argparse.Namespace) -> int:
+    from graphparam.predict import load, predict_onnx
+    from graphparam.sources import is_onnx_path
+
+    ghn = load(args.ghn)
+    if is_onnx_path(args.model):
+        out = args.out or "predicted.onnx"
+        predict_onnx(args.model, out, ghn=ghn)
+    else:
+        from safetensors.torch import save_file
+
+        model = ghn.predict(_model(args), input_size=tuple(args.input_size))
+        out = args.out or "weights.safetensors"
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, out)
+    print(f"predicted parameters of {args.model} written to {out}")
+    return 0
+
+
+@command("eval")
+def cmd_eval(args: argparse.Namespace) -> int:
+    from graphparam.data import load_dataset
+    from graphparam.evaluate import evaluate
+    from graphparam.predict import load
+
+    data = load_dataset(args.data or "embedded", split="test")
+    if args.max_images:
+        data = data.subset(range(min(args.max_images, len(data))))
+    model = load(args.ghn).predict(_model(args), input_size=tuple(args.input_size))
+    result = evaluate(model, data, batch_size=args.batch_size)
+    print(f"{args.model}: zero-shot top-1 {100 * result.top1:.2f}% on {data.name} ({result.n} images, "
+          f"GHN {args.ghn}, no training)")
+    return 0
+
+
+@command("finetune")
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from graphparam.data import load_cifar10
+    from graphparam.finetune import compare_inits, plot_curves
+    from graphparam.predict import load
+
+    inits = ("ghn", "random") if args.init == "both" else (args.init,)
+    train, test = load_cifar10(args.data, split="train"), load_cifar10(args.data, split="test")
+    if args.test_images:
+        test = test.subset(range(min(args.test_images, len(test))))
+    results = compare_inits(lambda: _model(args), load(args.ghn) if "ghn" in inits else None, train, test,
+                            inits=inits, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                            max_steps_per_epoch=args.max_steps, input_size=tuple(args.input_size))
+    for init, res in results.items():
+        print(f"{init:>7}: " + "  ".join(f"epoch {i + 1}: {100 * a:.2f}%" for i, a in enumerate(res.test_top1)))
+    if args.png:
+        plot_curves(results, args.png)
+        print(f"curves written to {args.png}")
+    return 0
+
+
+@command("zoo")
+def cmd_zoo(args: argparse.Namespace) -> int:
+    import arch_zoo
+
+    if args.action == "list":
+        for name in arch_zoo.SPLITS:
+            members = arch_zoo.split(name) if name != "train" else None
+            print(f"{name:<8} {'endless stream by seed' if members is None else f'{len(members)} nets'}")
+    elif args.action == "show":
+        spec = arch_zoo.sample(args.seed, split=args.split)
+        print(spec.to_json())
+        model = spec.build(num_classes=10)
+        print(f"hash {spec.hash}, {sum(p.numel() for p in model.parameters()):,} parameters")
+    else:
+        for seed in range(args.seed, args.seed + args.n):
+            spec = arch_zoo.sample(seed, split=args.split)
+            n = sum(p.numel() for p in spec.build(num_classes=10).parameters())
+            print(f"seed {seed:>8}  {spec.family:<10} {n:>12,} params  hash {spec.hash}")
+    return 0
+
+
+@command("train")
+def cmd_train(args: argparse.Namespace) -> int:
+    from graphparam.train import main as train_main
+
+    rest = args.train_args
+    return train_main(rest[1:] if rest[:1] == ["--"] else rest) or 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graphparam", description="Predict neural-network parameters from "
                                      "computation graphs with a graph hypernetwork.")
@@ -55,6 +146,40 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("graph", help="trace a model and print (and optionally draw) its graph")
     _add_model_args(p)
     p.add_argument("--png", help="write a drawing of the graph to this PNG file")
+
+    p = sub.add_parser("predict", help="predict a model's parameters (safetensors, or a predicted .onnx copy)")
+    _add_model_args(p, num_classes=10)
+    p.add_argument("--ghn", default="cifar10", help="GHN name or checkpoint directory (default: %(default)s)")
+    p.add_argument("--out", help="output file (default: weights.safetensors, or predicted.onnx for ONNX input)")
+
+    p = sub.add_parser("eval", help="zero-shot accuracy of predicted parameters (no training)")
+    _add_model_args(p, num_classes=10)
+    p.add_argument("--ghn", default="cifar10", help="GHN name or checkpoint directory (default: %(default)s)")
+    p.add_argument("--data", help="CIFAR-10 npz / torchvision root / ImageFolder (default: the embedded "
+                                  "1,000 CIFAR-10 test images shipped in the package)")
+    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=250)
+
+    p = sub.add_parser("finetune", help="train from the GHN prediction and/or default init with one recipe")
+    _add_model_args(p, num_classes=10)
+    p.add_argument("--ghn", default="cifar10")
+    p.add_argument("--init", choices=["ghn", "random", "both"], default="both")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch (quick runs)")
+    p.add_argument("--data", help="CIFAR-10 source (default: $GRAPHPARAM_DATA or the shared copy)")
+    p.add_argument("--test-images", type=int, default=None)
+    p.add_argument("--png", default="finetune.png", help="plot of both curves (default: %(default)s)")
+
+    p = sub.add_parser("zoo", help="browse the architecture zoo")
+    p.add_argument("action", choices=["list", "show", "sample"], nargs="?", default="list")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", default="train")
+    p.add_argument("-n", type=int, default=5, help="how many nets 'sample' prints")
+
+    p = sub.add_parser("train", help="meta-train a GHN (all options: graphparam train --help)", add_help=False)
+    p.add_argument("train_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -65,7 +190,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     errors: list[type[BaseException]] = [ModelSourceError, TraceError, UnsupportedOperation, GraphError,
                                          FileNotFoundError, IsADirectoryError, PermissionError]
-    for module, name in (("graphparam.graph.onnx_frontend", "OnnxError"), ("graphparam.model.checkpoint",
+    for module, name in (("graphparam.graph.onnx", "OnnxError"), ("graphparam.model.checkpoint",
                          "CheckpointError"), ("graphparam.data", "DatasetNotFoundError")):
         try:
             errors.append(getattr(__import__(module, fromlist=[name]), name))
@@ -75,6 +200,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:  # the training command owns all of its flags, --help included
+        argv = ["train", "--", *argv[1:]] if len(argv) > 1 else argv
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
