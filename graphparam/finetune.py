@@ -50,8 +50,8 @@ from graphparam.data.imageset import ImageSet
 from graphparam.data.stream import BatchStream
 from graphparam.evaluate import EVAL_BATCH_SIZE, evaluate
 
-__all__ = ["FinetuneResult", "finetune", "compare_inits", "plot_curves", "make_optimizer", "lr_at",
-           "default_device"]
+__all__ = ["FinetuneResult", "finetune", "compare_inits", "plot_curves", "format_results", "make_optimizer",
+           "lr_at", "default_device"]
 
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -295,6 +295,20 @@ def compare_inits(make_model: Callable[[], nn.Module], ghn=None, train: ImageSet
         results[name] = res
         del model
     return results
+
+
+def format_results(results: Mapping[str, FinetuneResult]) -> str:
+    """A plain-text table: test top-1 (%) per epoch and time, one row per initialization."""
+    if not results:
+        return ""
+    epochs = max(len(r.test_top1) for r in results.values())
+    width = max(6, *(len(k) for k in results))
+    head = f"{'init':<{width}} " + " ".join(f"{'ep' + str(e):>6}" for e in range(epochs)) + "   seconds"
+    rows = [head]
+    for name, r in results.items():
+        cells = " ".join(f"{100 * v:6.2f}" for v in r.test_top1)
+        rows.append(f"{name:<{width}} {cells}   {r.seconds:7.1f}" + ("  (diverged)" if r.diverged else ""))
+    return "\n".join(rows)
 
 
 _COLORS = {"ghn": "tab:blue", "random": "tab:orange", "default": "tab:orange"}

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from graphparam.data import ImageSet
-from graphparam.finetune import FinetuneResult, compare_inits, finetune, lr_at, plot_curves
+from graphparam.finetune import FinetuneResult, compare_inits, finetune, format_results, lr_at, plot_curves
 from graphparam.model import GHN, GHNConfig
 
 
@@ -86,3 +86,10 @@ def test_compare_inits_ghn_vs_random_same_recipe(tmp_path):
     plot_curves(res, tmp_path / "one.png")
     plot_curves({"netA": res, "netB": res}, tmp_path / "grid.png")
     assert (tmp_path / "one.png").stat().st_size > 0 and (tmp_path / "grid.png").stat().st_size > 0
+
+
+def test_format_results_one_row_per_init():
+    r = FinetuneResult("ghn", 2, 1, [0.1, 0.2, 0.3], [1.0, 1.0, 1.0], [2.0, 2.0], 3.0, 2.0)
+    text = format_results({"ghn": r, "random": r})
+    assert text.splitlines()[0].split()[:4] == ["init", "ep0", "ep1", "ep2"]
+    assert "30.00" in text and len(text.splitlines()) == 3
