@@ -40,7 +40,7 @@ class GHNConfig:
     embed_std: float = 0.02          # std of embeddings, positional embeddings, class tokens
     layer_scale_init: float = 0.1    # layer scales in [init/10, init*10], init at start
     decoder_freq: float = 6.0        # frequency of the high-rank part sin(freq * Z) of a decoded weight
-    structured_share: float = 0.1    # share of a weight's variance in the low-rank part at init (1 = pure low rank)
+    structured_share: float = 0.05   # share of a weight's variance in the low-rank part at init (1 = pure low rank)
     # memory
     attn_block: int = 512
     dense_attn_limit: int = 32 * 1024 * 1024

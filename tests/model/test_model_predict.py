@@ -1,0 +1,183 @@
+"""Every parameter of a sample of models gets a finite tensor of exactly its shape; batching,
+gradients, autocast and the structure of decoded weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.func import functional_call
+
+from graphparam.graph import trace
+from graphparam.model import GHN, GHNConfig
+from model_nets import OddShapes, TokenNet
+
+timm = pytest.importorskip("timm")
+torchvision = pytest.importorskip("torchvision")
+
+
+@pytest.fixture(scope="module")
+def ghn() -> GHN:
+    torch.manual_seed(0)
+    return GHN(GHNConfig.named("tiny")).eval()
+
+
+MODELS = {
+    "timm_resnet18": (lambda: timm.create_model("resnet18", num_classes=10), (3, 32, 32)),
+    "timm_vit_tiny": (lambda: timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=4, num_classes=10),
+                      (3, 32, 32)),
+    "timm_convnext_atto": (lambda: timm.create_model("convnext_atto", num_classes=10), (3, 32, 32)),
+    "timm_mobilenetv3_small_050": (lambda: timm.create_model("mobilenetv3_small_050"), (3, 32, 32)),
+    "tv_squeezenet1_1": (lambda: torchvision.models.squeezenet1_1(), (3, 64, 64)),
+    "tv_shufflenet_v2_x0_5": (lambda: torchvision.models.shufflenet_v2_x0_5(num_classes=10), (3, 32, 32)),
+    "odd_shapes": (OddShapes, (3, 32, 32)),
+    "tokens_attention_embedding": (TokenNet, (16,)),
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_parameter_predicted_with_its_shape(ghn, name):
+    make, size = MODELS[name]
+    torch.manual_seed(0)
+    model = make()
+    graph = trace(model, size)
+    tensors = ghn.predict_tensors(graph)
+    params = dict(model.named_parameters())
+    assert set(tensors) == set(params)
+    for pname, p in params.items():
+        t = tensors[pname]
+        assert t.shape == p.shape, pname
+        assert t.dtype == torch.float32
+        assert torch.isfinite(t).all(), pname
+    # predict() fills the model in place and the model still runs
+    before = {k: v.clone() for k, v in params.items()}
+    assert ghn.predict(model, size) is model
+    for pname, p in model.named_parameters():
+        torch.testing.assert_close(p.detach(), tensors[pname], rtol=1e-5, atol=1e-6, msg=pname)
+        assert p.numel() <= 1 or not torch.equal(p, before[pname]) or p.std() == 0, pname
+    model.train()
+    with torch.no_grad():
+        out = model(torch.randn(4, *size))
+    assert torch.isfinite(out).all()
+
+
+def test_odd_shapes_values_follow_their_roles(ghn):
+    model = OddShapes()
+    t = ghn.predict_tensors(trace(model, (3, 32, 32)))
+    assert t["stem.weight"].shape == (24, 3, 11, 11)
+    assert t["dw.weight"].shape == (24, 1, 5, 5)
+    assert t["head.weight"].shape == (1000, 4096)
+    # weights: zero mean, std gain/sqrt(fan_in) (learned factor is exactly 1 untrained)
+    for name, fan_in, gain in (("head.weight", 4096, 1.0), ("wide.weight", 8, 2 ** 0.5), ("dw.weight", 25, 1.0),
+                               ("grouped.weight", 6 * 9, 1.0)):
+        w = t[name]
+        assert abs(float(w.std(correction=0)) - gain / fan_in ** 0.5) < 0.1 * gain / fan_in ** 0.5, name
+    # norm scales near 1, shifts and biases near 0, PReLU slopes in [0, 0.5]
+    for name in ("gn.weight", "inorm.weight", "ln.weight"):
+        assert ((t[name] - 1).abs() <= 0.5).all()
+    for name in ("gn.bias", "ln.bias", "stem.bias", "head.bias"):
+        assert (t[name].abs() <= 0.1).all()
+    assert ((t["act.weight"] >= 0) & (t["act.weight"] <= 0.5)).all()
+
+
+def test_no_repeated_rows_in_wide_layers(ghn):
+    t = ghn.predict_tensors(trace(OddShapes(), (3, 32, 32)))
+    for name in ("head.weight", "wide.weight"):
+        w = t[name]
+        assert torch.unique(w, dim=0).shape[0] == w.shape[0], name
+    cols = t["head.weight"].t()
+    assert torch.unique(cols, dim=0).shape[0] == cols.shape[0]
+    # and no tiling: a row is not a copy of the row one block further down
+    w = t["head.weight"]
+    for block in (16, 32, 64, 128):
+        assert not torch.allclose(w[:block], w[block:2 * block])
+
+
+def test_token_net_roles(ghn):
+    t = ghn.predict_tensors(trace(TokenNet(), (16,)))
+    for name in ("embed.weight", "pos", "cls"):
+        assert 0.01 < float(t[name].std(correction=0)) < 0.04, name
+    assert ((t["gamma"] > 0) & (t["gamma"] <= 1)).all()
+    assert t["attn.in_proj_weight"].shape == (192, 64)
+
+
+def test_predict_many_equals_single_predictions(ghn):
+    makers = [lambda: timm.create_model("resnet18", num_classes=10), OddShapes, TokenNet,
+              lambda: timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=4, num_classes=10)]
+    sizes = [(3, 32, 32), (3, 32, 32), (16,), (3, 32, 32)]
+    graphs = [trace(m(), s) for m, s in zip(makers, sizes)]
+    batched = ghn(graphs)
+    for graph, out in zip(graphs, batched):
+        single = ghn([graph])[0]
+        assert set(single) == set(out)
+        for name in single:
+            torch.testing.assert_close(out[name], single[name], rtol=1e-4, atol=1e-5, msg=name)
+    # and predict_many fills the same values as predict
+    a = [m() for m in makers[:2]]
+    b = [m() for m in makers[:2]]
+    ghn.predict_many(a, (3, 32, 32))
+    for m in b:
+        ghn.predict(m, (3, 32, 32))
+    for ma, mb in zip(a, b):
+        for (n, pa), (_, pb) in zip(ma.named_parameters(), mb.named_parameters()):
+            torch.testing.assert_close(pa, pb, rtol=1e-4, atol=1e-5, msg=n)
+
+
+def test_gradients_flow_through_functional_call():
+    torch.manual_seed(0)
+    ghn = GHN(GHNConfig.named("tiny")).train()
+    models = [timm.create_model("resnet18", num_classes=10), TokenNet()]
+    graphs = [trace(models[0], (3, 32, 32)), trace(models[1], (16,))]
+    params = ghn(graphs)
+    loss = functional_call(models[0], params[0], (torch.randn(4, 3, 32, 32),)).logsumexp(1).mean()
+    loss = loss + functional_call(models[1], params[1], (torch.rand(4, 16),)).logsumexp(1).mean()
+    loss.backward()
+    missing = [n for n, p in ghn.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()
+               or p.grad.abs().sum() == 0]
+    assert not missing, missing
+    # the models' own parameters are untouched by functional_call
+    assert all(p.grad is None for p in models[0].parameters())
+
+
+def test_bf16_autocast_is_finite(ghn):
+    graph = trace(timm.create_model("resnet18", num_classes=10), (3, 32, 32))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = ghn([graph])[0]
+    ref = ghn([graph])[0]
+    for name, t in out.items():
+        assert t.dtype == torch.float32 and torch.isfinite(t).all(), name
+        assert t.shape == ref[name].shape
+
+
+def test_embed_returns_node_states(ghn):
+    graphs = [trace(OddShapes(), (3, 32, 32)), trace(TokenNet(), (16,))]
+    states = ghn.embed(graphs)
+    assert [s.shape for s in states] == [(len(g), ghn.config.hidden) for g in graphs]
+    assert all(torch.isfinite(s).all() for s in states)
+
+
+def test_chunked_attention_matches_dense():
+    torch.manual_seed(0)
+    dense = GHN(GHNConfig.named("tiny")).eval()
+    chunked = GHN(GHNConfig.named("tiny", dense_attn_limit=1, attn_block=16)).eval()
+    chunked.load_state_dict(dense.state_dict())
+    graph = trace(timm.create_model("resnet18", num_classes=10), (3, 32, 32))
+    a, b = dense.embed([graph])[0], chunked.embed([graph])[0]
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_tied_parameters_are_predicted_once(ghn):
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(16, 16)
+            self.b = nn.Linear(16, 16)
+            self.b.weight = self.a.weight
+
+        def forward(self, x):
+            return self.b(torch.relu(self.a(x)))
+
+    model = Tied()
+    ghn.predict(model, (16,))
+    assert model.a.weight is model.b.weight
+    assert torch.isfinite(model.a.weight).all()
