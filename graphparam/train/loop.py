@@ -261,18 +261,22 @@ class Trainer:
             error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             traceback.print_exc(file=sys.stderr)
             loss, sums, bad_local = None, None, True
+        # one all-reduce: loss sums, correct count, "skip" flag, and which nets had a non-finite loss
         zero = torch.zeros((), device=self.device)
-        stats = torch.stack([
+        net_bad = torch.zeros(cfg.meta_batch, device=self.device)
+        for i, ce in (sums["per_net"] if sums else []):
+            net_bad[i] = float(not bool(torch.isfinite(ce)))
+        stats = torch.cat([torch.stack([
             sums["ce_sum"].float() if sums else zero, sums["pen_sum"].float() if sums else zero,
-            sums["correct"] if sums else zero, torch.as_tensor(float(bad_local), device=self.device)])
+            sums["correct"] if sums else zero, torch.as_tensor(float(bad_local), device=self.device)]), net_bad])
         D.all_reduce(stats, self.info)
-        ce_sum, pen_sum, correct, bad = stats.tolist()
+        ce_sum, pen_sum, correct, bad = stats[:4].tolist()
 
         grad_norm = float("nan")
         reason = None
         if bad > 0:
             reason = error or "non-finite loss"
-            bad_nets = [archs[i] for i, ce in (sums["per_net"] if sums else []) if not torch.isfinite(ce)]
+            bad_nets = [archs[i] for i, flag in enumerate(stats[4:].tolist()) if flag > 0]
         else:
             loss.backward()
             params = [p for p in self.ghn.parameters() if p.grad is not None]
