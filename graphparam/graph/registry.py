@@ -83,7 +83,7 @@ def module_rule(module: nn.Module) -> OpRule | None:
 
 
 def function_rule(fn: Any) -> OpRule | None:
-    _register_timm()
+    _register_library_rows()
     try:
         return _FUNCTIONS.get(fn)
     except TypeError:  # unhashable target
@@ -236,19 +236,20 @@ register("concat", functions=[torch.cat, torch.stack, torch.concat, torch.concat
          aten=[_aten.cat, _aten.stack, _aten.concat], onnx=["Concat", "ConcatFromSequence"])
 register("reshape",
          modules=[nn.Flatten, nn.Unflatten, nn.PixelShuffle, nn.PixelUnshuffle, nn.ChannelShuffle],
-         functions=[torch.flatten, torch.reshape, torch.transpose, torch.permute, torch.squeeze,
+         functions=[torch.flatten, torch.reshape, torch.transpose, torch.permute, torch.squeeze, torch.swapaxes,
+                    torch.swapdims, torch.moveaxis,
                     torch.unsqueeze, torch.roll, torch.movedim, F.pixel_shuffle, F.pixel_unshuffle,
                     torch.channel_shuffle, F.unfold, F.fold, torch.t],
          methods=["view", "reshape", "flatten", "permute", "transpose", "contiguous", "squeeze", "unsqueeze",
                   "expand", "expand_as", "repeat", "unflatten", "roll", "movedim", "t", "view_as", "type_as",
-                  "to", "float", "half", "type", "long", "int", "bool", "double", "clone", "detach", "unfold", "flip", "masked_fill",
+                  "to", "float", "half", "type", "swapaxes", "swapdims", "moveaxis", "long", "int", "bool", "double", "clone", "detach", "unfold", "flip", "masked_fill",
                   "bfloat16", "reshape_as", "repeat_interleave", "tile"],
          aten=[_aten.view, _aten.reshape, _aten.permute, _aten.transpose, _aten.flatten, _aten.squeeze,
                _aten.unsqueeze, _aten.expand, _aten.clone, _aten.contiguous, _aten._unsafe_view,
                _aten.t, _aten.roll, _aten.repeat, _aten.unflatten, _aten.pixel_shuffle, _aten.pixel_unshuffle,
                _aten.alias, _aten._to_copy, _aten.to, _aten.lift_fresh_copy, _aten.detach, _aten.flip,
                _aten.channel_shuffle, _aten.im2col, _aten.col2im, _aten.masked_fill, _aten.unfold,
-               _aten.movedim, _aten.type_as, _aten.reshape_as, _aten.repeat_interleave, _aten.expand_as, _aten.view_as],
+               _aten.movedim, _aten.type_as, _aten.reshape_as, _aten.swapaxes, _aten.repeat_interleave, _aten.expand_as, _aten.view_as],
          onnx=["Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Expand", "Identity", "Cast", "CastLike",
                "Tile", "DepthToSpace", "SpaceToDepth"])
 register("slice", functions=[operator.getitem, torch.split, torch.chunk, torch.unbind, torch.narrow,
@@ -300,8 +301,9 @@ register("constant", functions=[torch.zeros, torch.ones, torch.arange, torch.ful
          onnx=["Constant"])
 
 
-# ---- timm's functions that fx must not trace into (timm.layers.get_notrace_functions) -----------
-_TIMM_ROWS = {
+# ---- helpers of model libraries that fx keeps as calls (timm's notrace functions, torchvision.ops) ---
+_LIBRARY_ROWS = {
+    "dropout": [("torchvision.ops.stochastic_depth", "stochastic_depth")],
     "reshape": [("timm.models.swin_transformer", "window_reverse"),
                 ("timm.models.swin_transformer_v2", "window_reverse"),
                 ("timm.models.swin_transformer_v2_cr", "window_reverse"),
@@ -317,18 +319,18 @@ _TIMM_ROWS = {
                ("timm.layers.pos_embed", "resample_abs_pos_embed_nhwc")],
     "add": [("timm.layers.attention", "maybe_add_mask")],
 }
-_timm_done = False
+_library_rows_done = False
 
 
-def _register_timm() -> None:
-    """Rows for timm's autowrapped helpers, added on first use so importing graphparam stays light."""
-    global _timm_done
-    if _timm_done:
+def _register_library_rows() -> None:
+    """Rows for model libraries' helpers, added on first use so importing graphparam stays light."""
+    global _library_rows_done
+    if _library_rows_done:
         return
-    _timm_done = True
+    _library_rows_done = True
     import importlib
 
-    for kind, places in _TIMM_ROWS.items():
+    for kind, places in _LIBRARY_ROWS.items():
         fns = []
         for module, attr in places:
             try:
