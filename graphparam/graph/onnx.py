@@ -15,6 +15,14 @@ else a heuristic (float initializers that the data path reads, except BatchNorm 
 ONNX argument positions differ from torch's for some operations (BatchNormalization takes scale
 and bias at 1 and 2, Gather takes the table at 0), so ownership positions for ONNX op types are
 in :data:`ONNX_PARAM_ARGS`; the op *kinds* come from the registry (:func:`registry.onnx_rule`).
+
+A few exporter decompositions are mapped back to what the torch graph has, so that both front
+ends give the same graph: ``MatMul(x, Transpose(W)) + Add(b)`` is one ``linear`` owning weight and
+bias; ``Transpose``/``Cast``/``Identity`` of a parameter is the parameter; ``Identity`` of data and
+the ``Squeeze`` that completes a ``Slice`` into a select are no nodes; ``x * Sigmoid(x)`` is one
+``silu``; a ``ReduceMean`` of
+N×C×H×W to N×C×1×1 is a ``global_pool``; ``Gather`` is an ``embedding`` only when the table is a
+parameter and the indices come from the data (else ``slice``).
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ from graphparam.graph.builder import ParamRef, RawOp, build_graph
 from graphparam.graph.ir import ArchGraph, Role
 from graphparam.graph.registry import OpRule, UnsupportedOperation
 
-__all__ = ["ONNX_PARAM_ARGS", "OnnxError", "PARAMS_METADATA_KEY", "export_onnx", "load_onnx", "trace_onnx",
+__all__ = ["DEFAULT_OPSET", "ONNX_PARAM_ARGS", "OnnxError", "PARAMS_METADATA_KEY", "export_onnx", "load_onnx", "trace_onnx",
            "write_initializers"]
 
 PARAMS_METADATA_KEY = "graphparam.parameters"
@@ -173,9 +181,32 @@ def _where(node: onnx.NodeProto, i: int) -> str:
     return name
 
 
+def _without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with large float initializers turned into typed graph inputs: shape inference
+    needs their shapes, not their values, and would otherwise copy every weight twice."""
+    light = onnx.ModelProto(ir_version=model.ir_version)
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    g, src = light.graph, model.graph
+    g.name = src.name
+    g.node.extend(src.node)
+    g.input.extend(src.input)
+    g.output.extend(src.output)
+    g.value_info.extend(src.value_info)
+    listed = {vi.name for vi in src.input}
+    for t in src.initializer:
+        if t.data_type in _FLOAT_TYPES and int(np.prod(t.dims, dtype=np.int64)) > 64:
+            if t.name not in listed:
+                g.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+        else:
+            g.initializer.append(t)
+    return light
+
+
 def _shape_map(model: onnx.ModelProto) -> dict[str, tuple[int | None, ...]]:
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(_without_weights(model), check_type=False,
+                                                     strict_mode=False)
     except Exception:  # shapes are optional: a model shape inference cannot handle still traces
         inferred = model
     shapes: dict[str, tuple[int | None, ...]] = {}
@@ -251,7 +282,8 @@ def _attrs(node: onnx.NodeProto, kind: str, refs: Mapping[int, ParamRef]) -> dic
                 in_c *= groups
             attrs["in_channels"], attrs["out_channels"] = in_c, out_c
     if kind == "linear" and weight is not None and len(weight.shape) == 2:
-        out_f, in_f = weight.shape if raw.get("transB", 1 if node.op_type != "Gemm" else 0) else weight.shape[::-1]
+        trans_b = raw.get("transB", 0) if node.op_type == "Gemm" else 1  # fused MatMul: torch's [out, in]
+        out_f, in_f = weight.shape if trans_b else weight.shape[::-1]
         attrs["in_features"], attrs["out_features"] = int(in_f), int(out_f)
     return attrs
 
@@ -296,6 +328,8 @@ def trace_onnx(source: str | os.PathLike | bytes | onnx.ModelProto, *, strict: b
     graph_outputs = {o.name for o in graph.output}
     producer = {o: j for j, node in enumerate(graph.node) for o in node.output if o}
     fused: dict[int, int] = {}  # index of an Add folded into a linear → index of that linear's MatMul
+    silu = _silu_pairs(graph, consumers, graph_outputs)  # Mul index → Sigmoid index, for x * sigmoid(x)
+    silu_sigmoids = set(silu.values())
 
     for j, node in enumerate(graph.node):
         meta = _META_INPUTS.get(node.op_type, ())
@@ -304,6 +338,11 @@ def trace_onnx(source: str | os.PathLike | bytes | onnx.ModelProto, *, strict: b
         if j in fused:  # bias Add of a linear: its output is the linear's
             produced[node.output[0]] = produced[graph.node[fused[j]].output[0]]
             continue
+        if j in silu_sigmoids:  # computed by the Mul that follows, as one silu
+            continue
+        if j in silu:
+            x = graph.node[silu[j]].input[0]
+            live = [(0, x)] if x in ref or x in produced else []
         if not live and node.op_type not in _CONTROL_FLOW:
             continue  # constant, or computed only from constants and shapes
         if node.op_type in _VIEW_OPS and live[0][0] == 0 and live[0][1] in ref and len(live) == 1:
@@ -325,6 +364,8 @@ def trace_onnx(source: str | os.PathLike | bytes | onnx.ModelProto, *, strict: b
             rule = _SLICE  # indexing with constant indices is slicing, not an embedding lookup
         if node.op_type == "ReduceMean" and rule is not None and _is_global_pool(node, shapes):
             rule = OpRule("global_pool")  # adaptive_avg_pool2d(x, 1) exports as a mean over H, W
+        if j in silu:
+            rule = OpRule("silu")
         if node.op_type == "MatMul" and len(node.input) > 1 and node.input[1] in transposed:
             rule = OpRule("linear", {1: W, 2: B})
             bias = _linear_bias(node, j, graph, consumers, graph_outputs, ref)
@@ -386,6 +427,23 @@ def _folds_into_producer(node: onnx.NodeProto, live: list[tuple[int, str]], grap
             and len(consumers.get(src, ())) == 1 and src not in graph_outputs)
 
 
+def _silu_pairs(graph: onnx.GraphProto, consumers: Mapping[str, list[int]],
+                graph_outputs: set[str]) -> dict[int, int]:
+    """``Mul(x, Sigmoid(x))`` (how SiLU exports) as Mul index → Sigmoid index, where the sigmoid
+    has no other reader."""
+    pairs: dict[int, int] = {}
+    for j, node in enumerate(graph.node):
+        if node.op_type != "Sigmoid" or node.domain not in ("", "ai.onnx") or not node.input:
+            continue
+        out, users = node.output[0], consumers.get(node.output[0], [])
+        if len(users) != 1 or out in graph_outputs:
+            continue
+        mul = graph.node[users[0]]
+        if mul.op_type == "Mul" and sorted(mul.input) == sorted([node.input[0], out]):
+            pairs[users[0]] = j
+    return pairs
+
+
 def _linear_bias(node: onnx.NodeProto, j: int, graph: onnx.GraphProto, consumers: Mapping[str, list[int]],
                  graph_outputs: set[str], ref: Mapping[str, ParamRef]) -> tuple[int, str] | None:
     """The ``Add`` of a 1-D parameter that is the only reader of a linear MatMul's output, if any."""
@@ -406,23 +464,26 @@ def _linear_bias(node: onnx.NodeProto, j: int, graph: onnx.GraphProto, consumers
 
 # ---- export and writing tensors ------------------------------------------------------------------
 def export_onnx(model, input_size: Sequence[int], path: str | os.PathLike | None = None, *,
-                opset: int | None = DEFAULT_OPSET) -> onnx.ModelProto:
-    """Export ``model`` (in eval mode, batch 1) so that every used parameter is one initializer of the same name.
+                opset: int | None = DEFAULT_OPSET, example=None) -> onnx.ModelProto:
+    """Export ``model`` (eval mode, batch 1) so that each used parameter is one initializer of the same name.
 
-    Uses torch's dynamo exporter with ``optimize=False``: no BatchNorm folding, no constant folding,
-    no renaming; opset :data:`DEFAULT_OPSET` unless ``opset`` says otherwise (None: torch's default). BatchNorm running statistics stay separate initializers. The names of the
-    exported parameters are stored in the model metadata (``graphparam.parameters``), which
+    Uses torch's dynamo exporter with ``optimize=False``: no BatchNorm folding, no constant
+    folding, no renaming; BatchNorm running statistics stay initializers of their own. Opset
+    :data:`DEFAULT_OPSET` unless ``opset`` says otherwise (None: torch's default). ``example``
+    replaces the random ``1 × input_size`` input (token ids for an embedding model). The exported
+    parameter names are stored in the model metadata (``graphparam.parameters``), which
     :func:`trace_onnx` reads. Writes ``path`` when given and returns the model.
     """
     import torch
 
-    size = tuple(input_size)
-    if not size or not all(isinstance(s, int) and s > 0 for s in size):
-        raise ValueError(f"input_size must be a tuple of positive ints such as (3, 224, 224), got {input_size!r}")
-    param = next(iter(model.parameters()), None)
-    device = param.device if param is not None else torch.device("cpu")
-    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-    example = torch.randn(1, *size, device=device, dtype=dtype)
+    if example is None:
+        size = tuple(input_size)
+        if not size or not all(isinstance(s, int) and s > 0 for s in size):
+            raise ValueError(f"input_size must be a tuple of positive ints such as (3, 224, 224), got {input_size!r}")
+        param = next(iter(model.parameters()), None)
+        device = param.device if param is not None else torch.device("cpu")
+        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+        example = torch.randn(1, *size, device=device, dtype=dtype)
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
