@@ -184,44 +184,63 @@ class TensorDecoder(nn.Module):
         return bases
 
     def _assemble(self, batch: GraphBatch, basis_u, read_u, read_v, vec, std, mix, out):
+        """Matrices are decoded in groups of slots with the same layout (one batched op per step,
+        few Python-level ops even for hundreds of slots); vectors are split from ``vec``."""
         result: list[dict[str, torch.Tensor]] = [{} for _ in range(batch.num_graphs)]
-        e_parts = torch.split(vec, [batch.e_off[i + 1] - batch.e_off[i] for i in range(len(batch.specs))])
-        stds = std.unbind(0)
-        mixes = mix.unbind(0)
-        freq = self.config.decoder_freq if self.config.structured_share < 1 else 0.0
         grad = torch.is_grad_enabled()
-        dh, r = self.dh, self.rank
-        bases_v = self._v_bases(batch.specs, basis_u.device, basis_u.dtype)
-        for s, spec in enumerate(batch.specs):
-            g = batch.slot_graph[s]
-            dest = None if out is None or grad else out[g].get(spec.name)
-            if dest is not None and not (dest.dtype == torch.float32 and dest.device == basis_u.device
+        dev = basis_u.device
+
+        def destination(s: int, spec) -> torch.Tensor | None:
+            if out is None or grad:
+                return None
+            dest = out[batch.slot_graph[s]].get(spec.name)
+            if dest is not None and not (dest.dtype == torch.float32 and dest.device == dev
                                          and dest.is_contiguous() and tuple(dest.shape) == spec.shape):
-                dest = None  # incompatible destination: decode, then copy
-            rule = spec.rule
-            if rule.mode == "matrix":
-                u = basis_u[:rule.rows] @ read_u[s].view(dh, r)
-                v = bases_v[rule.kernel][:rule.cols] @ read_v[s].view(dh, r)  # cols × K × r
-                v = (v - v.mean(dim=0, keepdim=True) if rule.cols > 1 else v).reshape(-1, r)
-                w = decode_matrix(u, v, stds[s], mixes[s], freq, dest)
+                return None  # incompatible destination: decode, then copy
+            return dest
+
+        def store(s: int, spec, w: torch.Tensor, dest: torch.Tensor | None) -> None:
+            g = batch.slot_graph[s]
+            if dest is None:
+                w = w.reshape(spec.shape)
+                if out is not None and not grad and spec.name in out[g]:
+                    out[g][spec.name].copy_(w)
+            result[g][spec.name] = w if dest is None else dest
+
+        e_parts = torch.split(vec, [batch.e_off[i + 1] - batch.e_off[i] for i in range(len(batch.specs))])
+        groups: dict[tuple[int, int, tuple[int, int]], list[int]] = {}
+        for s, spec in enumerate(batch.specs):
+            if spec.rule.mode == "matrix":
+                groups.setdefault((spec.rule.rows, spec.rule.cols, spec.rule.kernel), []).append(s)
             else:
-                w = e_parts[s]
+                dest = destination(s, spec)
                 if dest is not None:
-                    dest.copy_(w.view(dest.shape))
-            w = dest if dest is not None else w.reshape(spec.shape)
-            if out is not None and dest is None and spec.name in out[g] and not grad:
-                out[g][spec.name].copy_(w)
-            result[g][spec.name] = w
+                    dest.copy_(e_parts[s].view(dest.shape))
+                store(s, spec, e_parts[s], dest)
+        if not groups:
+            return result
+        freq = self.config.decoder_freq if self.config.structured_share < 1 else 0.0
+        dh, r = self.dh, self.rank
+        bases_v = self._v_bases(batch.specs, dev, basis_u.dtype)
+        for (rows, cols, kernel), slots in groups.items():
+            idx = torch.tensor(slots, device=dev)
+            n = len(slots)
+            u = torch.matmul(basis_u[:rows], read_u.index_select(0, idx).view(n, dh, r))   # n × rows × r
+            v = torch.matmul(bases_v[kernel][:cols].reshape(-1, dh), read_v.index_select(0, idx).view(n, dh, r))
+            if cols > 1:  # centre over in-channels, for every kernel position
+                v = v.view(n, cols, -1, r)
+                v = (v - v.mean(dim=1, keepdim=True)).view(n, -1, r)
+            dests = [destination(s, batch.specs[s]) for s in slots]
+            ws = decode_matrices(u, v, std.index_select(0, idx), mix.index_select(0, idx), freq, dests)
+            for s, w, dest in zip(slots, ws, dests):
+                store(s, batch.specs[s], w, dest)
         return result
 
 
-def _center(x: torch.Tensor) -> torch.Tensor:
-    return x - x.mean(dim=0, keepdim=True) if x.shape[0] > 1 else x
-
-
-def decode_matrix(u: torch.Tensor, v: torch.Tensor, target_std: torch.Tensor, mix: torch.Tensor, freq: float,
-                  dest: torch.Tensor | None = None, eps: float = 1e-8) -> torch.Tensor:
-    """``rows × cols`` matrix with (near) zero mean and std ``target_std`` from rank-r factors.
+def decode_matrices(u: torch.Tensor, v: torch.Tensor, target_std: torch.Tensor, mix: torch.Tensor, freq: float,
+                    dests: list[torch.Tensor | None] | None = None, eps: float = 1e-8) -> list[torch.Tensor]:
+    """``n`` matrices ``rows × cols`` with (near) zero mean and std ``target_std`` from rank-r factors
+    ``u`` (n × rows × r) and ``v`` (n × cols × r).
 
     ``U`` is centred over its rows here and ``V`` over its in-channels for each kernel position by
     the caller, so every column of ``Z = U Vᵀ`` and every (row, kernel position) sum has zero mean
@@ -232,32 +251,35 @@ def decode_matrix(u: torch.Tensor, v: torch.Tensor, target_std: torch.Tensor, mi
 
     the structured low-rank part plus a high-rank part (the elementwise sine of a low-rank matrix
     is full rank); its std is measured on a strided sub-grid of at most 64×256 entries and set to
-    ``target_std``. ``freq == 0`` gives the plain low-rank product (a single matmul).
+    ``target_std``. ``freq == 0`` gives the plain low-rank product (a single matmul). Without
+    autograd, matrices are written straight into ``dests`` where given (e.g. model parameters).
     """
-    rows, cols = u.shape[0], v.shape[0]
-    u = _center(u)
-    ms = (u.t() @ u).mul(v.t() @ v).sum() / (rows * cols)
-    u = u * torch.rsqrt(ms + eps)
+    n, rows, _ = u.shape
+    cols = v.shape[1]
+    if rows > 1:
+        u = u - u.mean(dim=1, keepdim=True)
+    ms = (u.transpose(1, 2) @ u).mul(v.transpose(1, 2) @ v).sum((1, 2)) / (rows * cols)
+    u = u * torch.rsqrt(ms + eps)[:, None, None]
+    in_place = not torch.is_grad_enabled() and dests is not None and any(d is not None for d in dests)
     if freq == 0:  # pure low-rank: one matmul
-        u = u * target_std
-        if dest is not None and not torch.is_grad_enabled():
-            return torch.mm(u, v.t(), out=dest.view(rows, cols)).view(dest.shape)
-        return torch.mm(u, v.t())
-    a, b = mix[0], mix[1] * math.sqrt(2.0)
-    si = slice(None, None, max(1, rows // 64))
-    sj = slice(None, None, max(1, cols // 256))
-    z = u[si] @ v[sj].t()
-    sample = a * z + b * torch.sin(freq * z)
-    scale = target_std * torch.rsqrt(sample.pow(2).mean() + eps)
+        u = u * target_std[:, None, None]
+        if not in_place:
+            return list(torch.bmm(u, v.transpose(1, 2)).unbind(0))
+        return [torch.mm(u[i], v[i].t(), out=d.view(rows, cols)) if d is not None else torch.mm(u[i], v[i].t())
+                for i, d in enumerate(dests)]
+    a, b = mix[:, 0], mix[:, 1] * math.sqrt(2.0)
+    z = u[:, ::max(1, rows // 64)] @ v[:, ::max(1, cols // 256)].transpose(1, 2)
+    sample = a[:, None, None] * z + b[:, None, None] * torch.sin(freq * z)
+    scale = target_std * torch.rsqrt(sample.pow(2).mean((1, 2)) + eps)
+    alpha, beta = scale * a / freq, scale * b
     u = u * freq
-    if dest is not None and not torch.is_grad_enabled():
-        zk = torch.mm(u, v.t(), out=dest.view(rows, cols))
-        s = torch.sin(zk)
-        zk.mul_(scale * a / freq).addcmul_(s, scale * b)
-        return dest
-    zk = torch.mm(u, v.t())
-    return zk * (scale * a / freq) + torch.sin(zk) * (scale * b)
-
-
-def _rms(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps)
+    if not in_place:
+        zk = torch.bmm(u, v.transpose(1, 2))
+        return list((zk * alpha[:, None, None] + torch.sin(zk) * beta[:, None, None]).unbind(0))
+    result = []
+    for i, d in enumerate(dests):
+        zk = torch.mm(u[i], v[i].t(), out=d.view(rows, cols)) if d is not None else torch.mm(u[i], v[i].t())
+        sin = torch.sin(zk)  # before zk is scaled in place
+        zk.mul_(alpha[i]).addcmul_(sin, beta[i])
+        result.append(zk)
+    return result

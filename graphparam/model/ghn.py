@@ -83,14 +83,21 @@ class GHN(nn.Module):
         return self([graph])[0]
 
     @torch.no_grad()
-    def predict(self, model: nn.Module, input_size: Sequence[int] = (3, 32, 32)) -> nn.Module:
-        """Trace ``model``, predict all its parameters and write them in place; returns ``model``."""
-        return self.predict_many([model], input_size)[0]
+    def predict(self, model: nn.Module, input_size: Sequence[int] = (3, 32, 32),
+                graph: ArchGraph | None = None) -> nn.Module:
+        """Trace ``model`` (unless its ``graph`` is given), predict all its parameters and write
+        them in place (float32 parameters on the GHN's device are written without a copy);
+        returns ``model``."""
+        return self.predict_many([model], input_size, None if graph is None else [graph])[0]
 
     @torch.no_grad()
-    def predict_many(self, models: Sequence[nn.Module], input_size: Sequence[int] = (3, 32, 32)) -> list[nn.Module]:
+    def predict_many(self, models: Sequence[nn.Module], input_size: Sequence[int] = (3, 32, 32),
+                     graphs: Sequence[ArchGraph] | None = None) -> list[nn.Module]:
         """Like :meth:`predict` for several models, with one batched encoder pass."""
-        graphs = [trace(m, tuple(input_size)) for m in models]
+        if graphs is None:
+            graphs = [trace(m, tuple(input_size)) for m in models]
+        if len(graphs) != len(models):
+            raise ValueError(f"{len(models)} models but {len(graphs)} graphs")
         batch = self.collate(graphs)
         dests = [dict(m.named_parameters()) for m in models]
         predicted = self.decoder(self.encode(batch), batch, out=dests)
