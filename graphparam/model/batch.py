@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from graphparam.graph.ir import ArchGraph, ParamSlot
-from graphparam.model.embed import ROLE_INDEX, node_features, log_size_encoding
+from graphparam.model.embed import LOG_DIM, ROLE_INDEX, log_size_encoding, node_features
 from graphparam.model.normalize import TRANSFORM_INDEX, SlotRule, activation_after, slot_rule
 
-SLOT_FEATURES = 4 * (1 + 2 * 4) + 1
+SLOT_FEATURES = 4 * LOG_DIM + 1
 
 
 @dataclass
@@ -170,7 +170,7 @@ def collate(graphs: list[ArchGraph], max_distance: int = 8, embed_std: float = 0
 
     e_slot, e_idx, e_off = _rows(np.where(is_mat, 0, rows))
     slot_feats = np.concatenate([
-        log_size_encoding(np.stack([rows, cols, kh, kw], axis=1)).reshape(len(specs), -1),
+        log_size_encoding(np.stack([rows, cols, kh, kw], axis=1)).reshape(len(specs), 4 * LOG_DIM),
         is_mat[:, None].astype(np.float64)], axis=1).astype(np.float32)
 
     t = lambda a, dt=torch.long: torch.as_tensor(a, dtype=dt)  # noqa: E731

@@ -151,7 +151,6 @@ class TensorDecoder(nn.Module):
         dev = c.device
         pe = index_encoding(batch.max_index, self.freqs, dev).to(c.dtype)
         basis_u = F.gelu(self.pe_u(pe))
-        pre_v = None
         read_u, read_v = self.read_u(c), self.read_v(c)
         e_read = self.read_e(c)
         basis_e = F.gelu(self.pe_e(pe))
