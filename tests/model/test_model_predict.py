@@ -181,3 +181,42 @@ def test_tied_parameters_are_predicted_once(ghn):
     ghn.predict(model, (16,))
     assert model.a.weight is model.b.weight
     assert torch.isfinite(model.a.weight).all()
+
+
+def test_scalar_conv3d_and_parameterless_models(ghn):
+    class Mixed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.temperature = nn.Parameter(torch.tensor(1.0))
+            self.conv = nn.Conv3d(2, 4, (3, 5, 7), padding=(1, 2, 3))
+            self.fc = nn.Linear(4, 1)
+
+        def forward(self, x):
+            return self.fc(self.conv(x).mean((2, 3, 4))) * self.temperature
+
+    class Free(nn.Module):
+        def forward(self, x):
+            return torch.relu(x)
+
+    mixed, free = trace(Mixed(), (2, 6, 6, 6)), trace(Free(), (3, 8, 8))
+    out = ghn([free, mixed])
+    assert out[0] == {}
+    assert out[1]["temperature"].shape == () and torch.isfinite(out[1]["temperature"])
+    assert out[1]["conv.weight"].shape == (4, 2, 3, 5, 7)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_predict_matches_cpu(ghn):
+    model = timm.create_model("resnet18", num_classes=10)
+    graph = trace(model, (3, 32, 32))
+    cpu = ghn.predict_tensors(graph)
+    gpu_ghn = GHN(ghn.config).cuda().eval()
+    gpu_ghn.load_state_dict(ghn.state_dict())
+    gpu = gpu_ghn.predict_tensors(graph)
+    for name, t in cpu.items():
+        assert gpu[name].device.type == "cuda"
+        torch.testing.assert_close(gpu[name].cpu(), t, rtol=1e-3, atol=1e-4, msg=name)
+    gpu_ghn.predict(model.cuda(), graph=graph)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = gpu_ghn([graph])[0]
+    assert all(torch.isfinite(v).all() for v in out.values())
