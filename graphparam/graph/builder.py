@@ -170,4 +170,4 @@ def _refine(nodes: list[Node], edges: list[tuple[int, int]]) -> None:
                 node.kind = "dwconv"
         if node.params:
             after = [nodes[j].kind for j in succ[i] if nodes[j].kind in ACTIVATION_KINDS]
-            node.attrs["act_after"] = after[0] if after else None
+            node.attrs["act_after"] = after[0] if after else node.attrs.get("act_after")

@@ -66,6 +66,10 @@ def _module_attrs(mod: nn.Module) -> dict[str, Any]:
         value = getattr(mod, key, None)
         if isinstance(value, (int, tuple, list)) and not isinstance(value, bool):
             attrs[key] = tuple(value) if isinstance(value, (tuple, list)) else int(value)
+    inner = getattr(mod, "act", None)  # fused norm+activation leaves such as timm's BatchNormAct2d
+    rule = registry.module_rule(inner) if isinstance(inner, nn.Module) else None
+    if rule is not None and rule.kind in registry.ACTIVATION_KINDS:
+        attrs["act_after"] = rule.kind
     return attrs
 
 
