@@ -206,7 +206,7 @@ def _genotype(draw: _Draw, cfg: GeneratorConfig, attention_ok: bool) -> tuple[tu
 def _sample_dag(draw: _Draw, cfg: GeneratorConfig) -> ArchSpec:
     n = draw.int(*cfg.cells, cfg.skew)
     widths = _stage_widths(draw, cfg)
-    stem_stride = 2 if draw.chance(0.1) else 1
+    stem_stride = 2 if draw.chance(0.25) else 1
     stem = StemSpec("conv", widths[0], kernel=draw.choice((3, 3, 5)), stride=stem_stride)
     sizes = _stage_sizes(draw, n)
     res = cfg.image_size // stem_stride
@@ -268,7 +268,7 @@ def _sample_mobilenet(draw: _Draw, cfg: GeneratorConfig) -> ArchSpec:
     n = draw.int(*cfg.cells, cfg.skew)
     widths = _stage_widths(draw, cfg)
     se_prob = draw.choice((0.0, 0.5, 1.0))
-    stem = StemSpec("conv", widths[0], kernel=3)
+    stem = StemSpec("conv", widths[0], kernel=3, stride=draw.choice((1, 2)))
     cells, c_in = [], widths[0]
     for stage, size in enumerate(_stage_sizes(draw, n)):
         for i in range(size):
@@ -331,9 +331,9 @@ def _sample_vit(draw: _Draw, cfg: GeneratorConfig) -> ArchSpec:
     n = draw.int(*cfg.cells)
     dims = [w for w in WIDTHS if max(32, cfg.channels[0]) <= w <= max(32, cfg.channels[1] * 3 // 4)]
     dim = draw.choice(dims, cfg.skew)
-    patch = draw.weighted(((2, 1.0), (4, 3.0), (8, 1.0)))
-    if patch == 2:
-        dim = min(dim, 96)
+    patch = draw.weighted(((2, 0.5), (4, 3.0), (8, 1.5)))
+    if patch == 2:  # 256 tokens: keep it narrow, attention cost grows with tokens squared
+        dim = min(dim, 48)
     head_dim = draw.choice([h for h in (16, 32, 64) if dim % h == 0 and dim // h <= 12] or [dim])
     ratio = draw.choice((2, 3, 4))
     layer_scale = draw.choice((0.0, 0.0, 1e-5, 1e-4, 0.1))
