@@ -49,8 +49,6 @@ from graphparam.train.signals import StopFlag
 __all__ = ["Trainer", "TrainResult", "train", "MAX_CONSECUTIVE_SKIPS", "step_seed"]
 
 MAX_CONSECUTIVE_SKIPS = 20
-HORIZON_FRACTION = 0.05   # with only a time budget, fix the cosine horizon after this share of it
-HORIZON_SAFETY = 0.97     # ... aiming this share of the remaining time at steps (evals, checkpoints)
 
 
 @dataclass
@@ -207,6 +205,8 @@ class Trainer:
         self.ghn.load_state_dict(loaded.state_dict())
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
+        # the horizon is this run's --steps (None: anneal over the time budget), whatever was saved
+        self.schedule.total_steps = None
         if self.config.steps is not None:
             self.schedule.set_total(self.config.steps)
         _set_rng_state(state["rng"])
@@ -249,7 +249,8 @@ class Trainer:
         t0 = time.perf_counter()
         archs = self.archs.take(cfg.meta_batch)
         x, y = next(self.batches)
-        lr = self.schedule.apply(self.step)
+        progress = None if cfg.time_budget is None else self.elapsed / cfg.time_budget
+        lr = self.schedule.apply(self.step, progress)
         torch.manual_seed(step_seed(cfg.seed, self.step, self.info.rank))
         self.optimizer.zero_grad(set_to_none=True)
 
@@ -308,18 +309,6 @@ class Trainer:
         return record
 
     # ---- the run ------------------------------------------------------------------------------
-    def _fix_horizon(self, session_steps: int, session_time: float) -> int:
-        """Rank 0's estimate of the total step count that fits the time budget (0: not yet)."""
-        cfg = self.config
-        if (cfg.steps is not None or cfg.time_budget is None or self.schedule.total_steps is not None
-                or not self.info.is_main):
-            return 0
-        if self.elapsed < HORIZON_FRACTION * cfg.time_budget or session_steps < 5 or self.step < cfg.warmup_steps:
-            return 0
-        per_step = session_time / session_steps
-        remaining = max(0.0, cfg.time_budget - self.elapsed) * HORIZON_SAFETY
-        return self.step + max(1, int(remaining / per_step))
-
     def run(self) -> TrainResult:
         cfg = self.config
         main = self.info.is_main
@@ -338,7 +327,7 @@ class Trainer:
         bar = self._progress_bar() if main and cfg.progress else None
         loss_avg, acc_avg = RunningMean(0.9), RunningMean(0.9)
         self._last_save = time.monotonic()
-        session_start, session_steps, session_time = time.perf_counter(), 0, 0.0
+        session_start = time.perf_counter()
         elapsed_at_start = self.elapsed
         stopped_by, last_loss, path = "steps", None, None
         with StopFlag() as stop:
@@ -346,12 +335,9 @@ class Trainer:
                 if cfg.steps is not None and self.step >= cfg.steps:
                     stopped_by = "steps"
                     break
-                t0 = time.perf_counter()
                 record = self.train_step()
                 self.elapsed = elapsed_at_start + (time.perf_counter() - session_start)
                 record["elapsed"] = self.elapsed
-                session_steps += 1
-                session_time += time.perf_counter() - t0
                 if record["kind"] == "train":
                     last_loss = record["loss"]
                     loss_avg.update(record["loss"])
@@ -377,20 +363,15 @@ class Trainer:
                                   f"({val['nets']} nets, {val['images']} images, {val['seconds']:.0f}s)")
 
                 # control: the same decision on every rank
+                # (rank 0's clock decides the budget; the learning rate follows rank 0's elapsed time
+                # only approximately on other ranks, so keep them in step: use rank 0's elapsed)
                 over = cfg.time_budget is not None and self.elapsed >= cfg.time_budget
-                horizon = self._fix_horizon(session_steps, session_time)
-                ctrl = torch.tensor([float(bool(stop)), float(over and main), float(horizon)], dtype=torch.float64)
+                ctrl = torch.tensor([float(bool(stop)), float(over and main), self.elapsed if main else 0.0],
+                                    dtype=torch.float64)
                 if self.info.enabled:
                     ctrl = ctrl.to(self.device)
                 D.all_reduce(ctrl, self.info)
-                stop_any, over_any, horizon = (float(v) for v in ctrl.tolist())
-                if horizon > 0:
-                    self.schedule.set_total(int(horizon))
-                    if main:
-                        self.log.write({"kind": "event", "event": "horizon", "step": self.step,
-                                        "total_steps": int(horizon)})
-                        if bar is not None:
-                            bar.total = int(horizon)
+                stop_any, over_any, self.elapsed = (float(v) for v in ctrl.tolist())
 
                 if bar is not None:
                     bar.update(1)

@@ -59,3 +59,31 @@ def test_non_finite_step_is_skipped_and_logged(tmp_path, capsys):
     assert all(torch.equal(states[1][k], states[2][k]) for k in states[1])        # no update at step 2
     assert not all(torch.equal(states[2][k], states[3][k]) for k in states[2])    # training went on
     assert [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl", "train")] == [1, 3]
+
+
+class _FakeClock:
+    """Stands in for the ``time`` module of the loop: every reading advances by 0.25 s."""
+
+    def __init__(self):
+        import time
+
+        self._time, self.now = time, 0.0
+
+    def perf_counter(self):
+        self.now += 0.25
+        return self.now
+
+    monotonic = perf_counter
+
+    def __getattr__(self, name):
+        return getattr(self._time, name)
+
+
+def test_time_budget_stops_the_run_and_anneals_the_rate(tmp_path, monkeypatch):
+    import graphparam.train.loop as loop
+
+    monkeypatch.setattr(loop, "time", _FakeClock())
+    trainer, result = run_tiny(tmp_path, steps=None, time_budget=3.0, warmup_steps=1)
+    assert result.stopped_by == "time_budget" and result.elapsed >= 3.0 and 3 <= result.steps < 12
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "metrics.jsonl", "train")]
+    assert lrs[0] == 3e-3 and all(a > b for a, b in zip(lrs[1:], lrs[2:])) and lrs[-1] < 1e-3
