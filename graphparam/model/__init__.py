@@ -1,4 +1,24 @@
-"""The graph hypernetwork (GHN): encoder, tensor decoders, normalization, checkpoints."""
+"""The graph hypernetwork (GHN): predicts every parameter of a network from its computation graph.
+
+API::
+
+    from graphparam.model import GHN, GHNConfig
+    ghn = GHN(GHNConfig.named("small"))               # tiny | small | base | large
+    ghn.predict(model, input_size=(3, 32, 32))        # trace + predict, fills model in place
+    ghn.predict_many(models, input_size=(3, 32, 32))  # one batched encoder pass
+    tensors = ghn.predict_tensors(graph)              # {param name: tensor}, no autograd
+    params = ghn(graphs)                              # differentiable, list of dicts, float32
+    states = ghn.embed(graphs)                        # node states per graph, N_g × hidden
+    ghn.save("dir"); GHN.from_pretrained("dir")       # safetensors + config.json, never pickle
+
+Pipeline (one concept per module): :mod:`.batch` (graphs → padded tensors and a slot table,
+cached per graph) → :mod:`.embed` (node embedding) → :mod:`.transformer` (graph transformer
+with shortest-path attention biases) → :mod:`.decoder` (coordinate-conditioned low-rank + sine
+decoder, any shape) → :mod:`.normalize` (operation-dependent scaling) ; :mod:`.checkpoint`.
+
+BatchNorm policy: predicted parameters come without running statistics; nets are run with batch
+statistics (train-mode BatchNorm) both in training and in zero-shot evaluation.
+"""
 
 from graphparam.model.batch import GraphBatch, collate
 from graphparam.model.checkpoint import PRETRAINED, CheckpointError

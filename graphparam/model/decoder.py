@@ -33,6 +33,7 @@ the normalization run in float32 even under autocast.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -48,16 +49,20 @@ KERNEL_FREQS = (0.5, 1.0, 2.0)
 KERNEL_FEATURES = 2 * (2 + 2 * len(KERNEL_FREQS))
 
 
+@functools.lru_cache(maxsize=64)
 def index_encoding(n: int, freqs: int, device: torch.device) -> torch.Tensor:
-    """Sines and cosines of channel indices ``0..n-1`` at periods ``2**(j + 0.5)``: ``n × 2*freqs``."""
-    periods = 2.0 ** (torch.arange(freqs, device=device, dtype=torch.float32) + 0.5)
-    ang = torch.arange(n, device=device, dtype=torch.float32)[:, None] * (2 * math.pi / periods)
-    return torch.cat([torch.sin(ang), torch.cos(ang)], dim=1)
+    """Sines and cosines of channel indices ``0..n-1`` at periods ``2**(j + 0.5)``: ``n × 2*freqs``
+    (a constant: cached per size and device)."""
+    with torch.inference_mode(False), torch.no_grad():  # a plain constant, usable under autograd later
+        periods = 2.0 ** (torch.arange(freqs, device=device, dtype=torch.float32) + 0.5)
+        ang = torch.arange(n, device=device, dtype=torch.float32)[:, None] * (2 * math.pi / periods)
+        return torch.cat([torch.sin(ang), torch.cos(ang)], dim=1)
 
 
 _M32 = 0xFFFFFFFF
 
 
+@functools.lru_cache(maxsize=64)
 def index_hash_encoding(n: int, dims: int, device: torch.device, positions: int = 1) -> torch.Tensor:
     """Pseudo-random features of channel indices ``0..n-1`` (unit variance, uniform).
 
@@ -68,17 +73,19 @@ def index_hash_encoding(n: int, dims: int, device: torch.device, positions: int 
     the taps of one kernel, get unrelated features at init: no spurious alignment between
     consecutive layers and no spatially constant kernels, either of which makes deep nets without
     normalization explode. The mapping is fixed, so a trained GHN can still learn to coordinate
-    channels across layers and to shape kernels (through the kernel-offset features).
+    channels across layers and to shape kernels (through the kernel-offset features). A constant:
+    cached per size and device.
     """
-    i = torch.arange(n, device=device, dtype=torch.int64)[:, None, None]
-    k = torch.arange(positions, device=device, dtype=torch.int64)[None, :, None]
-    j = torch.arange(dims, device=device, dtype=torch.int64)[None, None, :]
-    x = (i * 0x9E3779B1 + j * 0x7FEB352D + k * 0x165667B1 + 0x27D4EB2F) & _M32
-    for mult in (0x2C1B3C6D, 0x297A2D39, 0x3B9AC9FB):
-        x = x ^ (x >> 15)
-        x = (x * mult) & _M32
-    x = x ^ (x >> 16)
-    return (x.to(torch.float32) * (2.0 / 2 ** 32) - 1.0) * math.sqrt(3.0)
+    with torch.inference_mode(False), torch.no_grad():
+        i = torch.arange(n, device=device, dtype=torch.int64)[:, None, None]
+        k = torch.arange(positions, device=device, dtype=torch.int64)[None, :, None]
+        j = torch.arange(dims, device=device, dtype=torch.int64)[None, None, :]
+        x = (i * 0x9E3779B1 + j * 0x7FEB352D + k * 0x165667B1 + 0x27D4EB2F) & _M32
+        for mult in (0x2C1B3C6D, 0x297A2D39, 0x3B9AC9FB):
+            x = x ^ (x >> 15)
+            x = (x * mult) & _M32
+        x = x ^ (x >> 16)
+        return (x.to(torch.float32) * (2.0 / 2 ** 32) - 1.0) * math.sqrt(3.0)
 
 
 def kernel_encoding(kh: int, kw: int, device: torch.device) -> torch.Tensor:
@@ -154,8 +161,9 @@ class TensorDecoder(nn.Module):
         read_u, read_v = self.read_u(c), self.read_v(c)
         e_read = self.read_e(c)
         basis_e = F.gelu(self.pe_e(pe))
-        e = ((basis_e.index_select(0, batch.e_idx) * e_read[:, :-1].index_select(0, batch.e_slot)).sum(1)
-             + e_read[:, -1].index_select(0, batch.e_slot))
+        # every (channel index, slot) value at once, then pick the elements of the vector slots
+        table = torch.addmm(e_read[:, -1], basis_e, e_read[:, :-1].t())  # max_index × S
+        e = table.reshape(-1).index_select(0, batch.e_idx * e_read.shape[0] + batch.e_slot)
         gains = self.log_gain(c)
         with torch.autocast(device_type=dev.type, enabled=False):
             vec = vector_transform(e.float(), batch.slot_transform.index_select(0, batch.e_slot),
@@ -276,9 +284,10 @@ def decode_matrices(u: torch.Tensor, v: torch.Tensor, target_std: torch.Tensor, 
         zk = torch.bmm(u, v.transpose(1, 2))
         return list((zk * alpha[:, None, None] + torch.sin(zk) * beta[:, None, None]).unbind(0))
     result = []
+    buffer = torch.empty(rows, cols, device=u.device)  # one scratch for the sines of the group
     for i, d in enumerate(dests):
         zk = torch.mm(u[i], v[i].t(), out=d.view(rows, cols)) if d is not None else torch.mm(u[i], v[i].t())
-        sin = torch.sin(zk)  # before zk is scaled in place
+        sin = torch.sin(zk, out=buffer)  # before zk is scaled in place
         zk.mul_(alpha[i]).addcmul_(sin, beta[i])
         result.append(zk)
     return result
