@@ -126,6 +126,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(RESULTS / "train_steptime"), help="writes OUT.md and OUT.json")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    code = _git_state()  # at the start: the code this process imports
     import arch_zoo
     from graphparam.train import TrainConfig, Trainer
     from graphparam.train.data import training_images
@@ -188,13 +189,29 @@ def main(argv=None) -> int:
             "ghn": args.ghn, "ghn_parameters": trainer.ghn.num_parameters(), "meta_batch": m, "batch_size": b,
             "threads": torch.get_num_threads(), "torch": torch.__version__, "cpu": _cpu_name(),
             "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "load_average_after": [round(v, 2) for v in load]}
+            "load_average_after": [round(v, 2) for v in load], "code": code}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "groups": rows}, indent=1) + "\n")
     out.with_suffix(".md").write_text(_markdown(meta, rows))
     print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}", file=sys.stderr)
     return 0
+
+
+def _git_state() -> str:
+    """HEAD commit, and whether the code this run imports differs from it (others edit the tree)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "graphparam", "arch_zoo"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.split("\n")
+        dirty = sorted(line[3:] for line in dirty if line.strip() and not line[3:].startswith("graphparam/train"))
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (f" with uncommitted changes in {', '.join(dirty)}" if dirty else " (clean)")
 
 
 def _cpu_name() -> str:
@@ -216,7 +233,7 @@ def _markdown(meta: dict, rows: list[dict]) -> str:
         f"Command: `{meta['command']}`",
         "",
         f"Machine: {meta['cpu']}, {meta['cpu_count']} cores visible, {meta['threads']} torch threads, "
-        f"torch {meta['torch']}, Python {meta['python']}. Load average right after the run: "
+        f"torch {meta['torch']}, Python {meta['python']}, code at {meta['code']}. Load average right after the run: "
         f"{', '.join(map(str, meta['load_average_after']))} (the cores are shared with other jobs, so "
         "absolute times are noisy; ratios within a group are measured back to back).",
         "",
@@ -227,8 +244,9 @@ def _markdown(meta: dict, rows: list[dict]) -> str:
         "`ghn warm` = the same nets cached; `plain` = forward + backward + AdamW of the same nets with their own "
         "parameters on the same images. Medians of repeats.",
         "",
-        "CPU seconds (`time.process_time`, all threads of the process) are the stable measure on a shared "
-        "machine; wall seconds include waiting for the cores.",
+        "CPU seconds (`time.process_time`, all threads of the process) are less sensitive to other jobs than wall "
+        "seconds (which include waiting for the cores), but still vary between runs on shared cores (the plain step of group 0 "
+        "took 1.78 CPU s in one run of this script and 0.99 in the next); compare GHN and plain within a group.",
         "",
         "| group | seeds | net params (min-max) | ghn cold CPU s | ghn warm CPU s | plain CPU s | warm / plain (CPU) "
         "| ghn cold wall s | ghn warm wall s | plain wall s |",
