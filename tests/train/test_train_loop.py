@@ -87,3 +87,26 @@ def test_time_budget_stops_the_run_and_anneals_the_rate(tmp_path, monkeypatch):
     assert result.stopped_by == "time_budget" and result.elapsed >= 3.0 and 3 <= result.steps < 12
     lrs = [r["lr"] for r in read_metrics(tmp_path / "metrics.jsonl", "train")]
     assert lrs[0] == 3e-3 and all(a > b for a, b in zip(lrs[1:], lrs[2:])) and lrs[-1] < 1e-3
+
+
+def test_non_finite_gradient_step_is_skipped(tmp_path, monkeypatch):
+    real = torch.nn.utils.clip_grad_norm_
+    calls = []
+
+    def clip(params, max_norm, *args, **kwargs):
+        calls.append(1)
+        norm = real(params, max_norm, *args, **kwargs)
+        if len(calls) == 2:                       # step 2: poison the gradient
+            for p in params:
+                p.grad.fill_(float("nan"))
+            return torch.tensor(float("nan"))
+        return norm
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", clip)
+    states = {}
+    _, result = run_tiny(tmp_path, steps=3, on_step=lambda t, r: states.__setitem__(r["step"], ghn_state(t.ghn)))
+    assert (result.steps, result.skipped) == (3, 1)
+    skip, = read_metrics(tmp_path / "metrics.jsonl", "skip")
+    assert skip["step"] == 2 and skip["reason"] == "non-finite gradient" and len(skip["nets"]) == 2
+    assert all(torch.equal(states[1][k], states[2][k]) for k in states[1])
+    assert all(torch.isfinite(v).all() for v in states[3].values())
