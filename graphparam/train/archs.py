@@ -32,6 +32,7 @@ class Arch:
     net: nn.Module
     graph: ArchGraph
     num_params: int
+    param_names: frozenset = frozenset()
 
     @property
     def hash(self) -> str:
@@ -49,7 +50,8 @@ def build_arch(seed: int, spec, device: torch.device | str = "cpu", num_classes:
         net = spec.build(num_classes=num_classes)
         graph = trace(net, input_size, name=f"zoo:{seed}")
     net = net.to(device).train()
-    return Arch(seed, spec, net, graph, sum(p.numel() for p in net.parameters()))
+    return Arch(seed, spec, net, graph, sum(p.numel() for p in net.parameters()),
+                frozenset(name for name, _ in net.named_parameters()))
 
 
 class ArchCache:
@@ -115,7 +117,7 @@ class ArchSource:
             self.position = seed + 1
             arch = self.cache.get(spec.hash, lambda: build_arch(seed, spec, self.device))
             if arch.seed != seed:  # same net under another seed: report the seed it was drawn with
-                arch = Arch(seed, spec, arch.net, arch.graph, arch.num_params)
+                arch = Arch(seed, spec, arch.net, arch.graph, arch.num_params, arch.param_names)
             if self.max_params is not None and arch.num_params > self.max_params:
                 self.skipped += 1
                 continue

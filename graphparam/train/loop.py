@@ -230,6 +230,10 @@ class Trainer:
         correct = 0
         per_net = []
         for i, params in zip(mine, predicted):
+            missing = archs[i].param_names - params.keys()
+            if missing:  # functional_call would silently use the net's own initial tensors
+                raise ValueError(f"the GHN predicted no tensor for {len(missing)} parameter(s) of net seed "
+                                 f"{archs[i].seed}, e.g. {sorted(missing)[0]!r}")
             xi, yi = x[i * b:(i + 1) * b], y[i * b:(i + 1) * b]
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
                 out = _logits(torch.func.functional_call(archs[i].net, params, (xi,)))

@@ -110,3 +110,20 @@ def test_non_finite_gradient_step_is_skipped(tmp_path, monkeypatch):
     assert skip["step"] == 2 and skip["reason"] == "non-finite gradient" and len(skip["nets"]) == 2
     assert all(torch.equal(states[1][k], states[2][k]) for k in states[1])
     assert all(torch.isfinite(v).all() for v in states[3].values())
+
+
+def test_net_with_unpredicted_parameters_is_skipped_not_half_predicted(tmp_path, monkeypatch):
+    import graphparam.train.archs as archs
+
+    real = archs.build_arch
+
+    def build_with_extra(seed, spec, *args, **kwargs):
+        arch = real(seed, spec, *args, **kwargs)
+        if seed == 1:   # a parameter the graph does not know (so the GHN cannot predict it)
+            arch.param_names = arch.param_names | {"not.in.the.graph"}
+        return arch
+
+    monkeypatch.setattr(archs, "build_arch", build_with_extra)
+    _, result = run_tiny(tmp_path, steps=2)
+    skip, = read_metrics(tmp_path / "metrics.jsonl", "skip")
+    assert skip["step"] == 1 and "predicted no tensor" in skip["reason"] and result.skipped == 1
