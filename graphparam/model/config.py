@@ -21,7 +21,8 @@ class GHNConfig:
     ``decoder_hidden`` (see :mod:`graphparam.model.decoder`).
 
     ``attn_block`` bounds memory: attention is computed over query blocks of at most that many
-    nodes when ``B * heads * N * N`` exceeds ``dense_attn_limit`` floats.
+    nodes when ``B * heads * N * N`` exceeds ``dense_attn_limit`` floats. ``predict_many`` splits
+    its graphs into size buckets of at most ``bucket_pairs`` padded node pairs.
     """
 
     hidden: int = 128
@@ -44,6 +45,7 @@ class GHNConfig:
     # memory
     attn_block: int = 512
     dense_attn_limit: int = 32 * 1024 * 1024
+    bucket_pairs: int = 4 * 1024 * 1024  # predict_many: padded B*N*N per encoder pass
 
     def __post_init__(self) -> None:
         if self.hidden % self.heads:

@@ -93,18 +93,21 @@ class GHN(nn.Module):
     @torch.no_grad()
     def predict_many(self, models: Sequence[nn.Module], input_size: Sequence[int] = (3, 32, 32),
                      graphs: Sequence[ArchGraph] | None = None) -> list[nn.Module]:
-        """Like :meth:`predict` for several models, with one batched encoder pass."""
+        """Like :meth:`predict` for several models, batched: one encoder pass, or one per size
+        bucket when the padded batch would exceed ``config.bucket_pairs`` node pairs (graphs are
+        then sorted by size so that little is padded)."""
         if graphs is None:
             graphs = [trace(m, tuple(input_size)) for m in models]
         if len(graphs) != len(models):
             raise ValueError(f"{len(models)} models but {len(graphs)} graphs")
-        batch = self.collate(graphs)
-        dests = [dict(m.named_parameters()) for m in models]
-        predicted = self.decoder(self.encode(batch), batch, out=dests)
-        for model, tensors in zip(models, predicted):
-            missing = [name for name, _ in model.named_parameters() if name not in tensors]
-            if missing:
-                raise KeyError(f"no prediction for parameter(s) {', '.join(missing[:5])}")
+        for bucket in size_buckets([len(g) for g in graphs], self.config.bucket_pairs):
+            batch = self.collate([graphs[i] for i in bucket])
+            dests = [dict(models[i].named_parameters()) for i in bucket]
+            predicted = self.decoder(self.encode(batch), batch, out=dests)
+            for i, tensors in zip(bucket, predicted):
+                missing = [name for name, _ in models[i].named_parameters() if name not in tensors]
+                if missing:
+                    raise KeyError(f"no prediction for parameter(s) {', '.join(missing[:5])}")
         return list(models)
 
     # ---- checkpoints --------------------------------------------------------------------------
@@ -120,6 +123,22 @@ class GHN(nn.Module):
         from graphparam.model.checkpoint import load
 
         return load(name_or_path, device)
+
+
+def size_buckets(sizes: Sequence[int], max_pairs: int) -> list[list[int]]:
+    """Indices grouped so that each group's padded size ``len(group) * max(N)**2`` stays within
+    ``max_pairs`` (a single graph always forms a group); everything in one group if it fits."""
+    if not sizes or len(sizes) * max(sizes) ** 2 <= max_pairs:
+        return [list(range(len(sizes)))]
+    buckets: list[list[int]] = []
+    current: list[int] = []
+    for i in sorted(range(len(sizes)), key=lambda k: sizes[k]):
+        if current and (len(current) + 1) * sizes[i] ** 2 > max_pairs:
+            buckets.append(current)
+            current = []
+        current.append(i)
+    buckets.append(current)
+    return buckets
 
 
 @torch.no_grad()

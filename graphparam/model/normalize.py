@@ -69,6 +69,9 @@ def activation_after(graph: ArchGraph, index: int, succ: list[list[int]], depth:
                 if kind in ACTIVATION_KINDS:
                     return kind
                 if kind in _PASS_THROUGH:
+                    fused = graph.nodes[j].attrs.get("act_after")  # e.g. timm's BatchNormAct2d
+                    if fused in ACTIVATION_KINDS:
+                        return fused
                     nxt.append(j)
         frontier = nxt
         if not frontier:

@@ -102,6 +102,8 @@ class GraphTransformer(nn.Module):
     def forward(self, x: torch.Tensor, pair: torch.Tensor) -> torch.Tensor:
         b, n = pair.shape[:2]
         block = None if b * self.heads * n * n <= self.dense_attn_limit else self.attn_block
+        if block is None:
+            pair = pair.long()  # once for all layers (blocks convert their slice on the fly)
         for layer in self.layers:
             x = layer(x, pair, block)
         return self.norm(x)
