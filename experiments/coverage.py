@@ -102,8 +102,9 @@ def write_report(rows: list[dict], command: str) -> None:
     (RESULTS / "coverage.json").write_text(json.dumps(rows, indent=1))
     lines = ["# Trace coverage", "", f"Command: `{command}`", "",
              "Covered = traced with `strict=True` and the graph owns exactly the model's parameter count "
-             "(every tensor owned by one node). Time is trace + IR at the model's default input size, on this "
-             "2-core CPU, including one forward pass for shapes.", ""]
+             "(every tensor owned by one node). Time is trace + IR at the model's default input size on this "
+             "2-core CPU, measured while other jobs shared the cores (so an upper bound; see bench_trace.md for "
+             "quiet timings). The front end is fx unless torch.fx could not follow the model's Python.", ""]
     for source in ("timm", "torchvision"):
         part = [r for r in rows if r["source"] == source]
         if not part:
