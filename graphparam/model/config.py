@@ -17,8 +17,11 @@ class GHNConfig:
 
     Encoder: node embedding of width ``hidden``, then ``layers`` pre-norm graph-transformer
     layers with ``heads`` heads whose attention is biased by forward/backward shortest-path
-    distances capped at ``max_distance``. Decoder: rank-``rank`` factors from MLPs of width
-    ``decoder_hidden`` (see :mod:`graphparam.model.decoder`).
+    distances capped at ``max_distance``. Decoder: rank-``rank`` factors read out per slot from
+    shared channel bases of width ``decoder_hidden``; a weight is ``cos θ · Z + sin θ · √2
+    sin(decoder_freq · Z)`` of the low-rank ``Z``, with ``cos² θ = structured_share`` at init and
+    θ learned per slot (see :mod:`graphparam.model.decoder`). Vector and weight scales are bounded
+    by the fields below (:mod:`graphparam.model.normalize`).
 
     ``attn_block`` bounds memory: attention is computed over query blocks of at most that many
     nodes when ``B * heads * N * N`` exceeds ``dense_attn_limit`` floats. ``predict_many`` splits
