@@ -125,7 +125,8 @@ def _model_device_dtype(model: torch.nn.Module) -> tuple[torch.device | None, to
     return (tensors[0].device if tensors else None), torch.float32
 
 
-def _logits(out) -> torch.Tensor:
+def logits_of(out) -> torch.Tensor:
+    """The logits in a model's output: a tensor, the first of a tuple, or ``out["logits"]``."""
     if isinstance(out, torch.Tensor):
         return out
     if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
@@ -168,7 +169,7 @@ def evaluate(model: torch.nn.Module, data: ImageSet, batch_size: int = EVAL_BATC
                         disable=not progress):
             x = normalize(images[idx], dtype=dtype)
             y = labels[idx]
-            logits = _logits(model(x)).float()
+            logits = logits_of(model(x)).float()
             loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
             correct += (logits.argmax(1) == y).sum()
     n = len(data)

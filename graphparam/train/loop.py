@@ -38,6 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from graphparam.evaluate import logits_of
 from graphparam.train import distributed as D
 from graphparam.train.archs import Arch, ArchSource
 from graphparam.train.checkpoint import GHN_DIR, atomic_write_text, latest_checkpoint, load_checkpoint, save_checkpoint
@@ -96,14 +97,6 @@ def _param_penalty(params: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean over tensors of the mean squared predicted value."""
     terms = [p.float().pow(2).mean() for p in params.values()]
     return torch.stack(terms).mean()
-
-
-def _logits(out) -> torch.Tensor:
-    if isinstance(out, (tuple, list)):
-        out = out[0]
-    if isinstance(out, dict):
-        out = out["logits"]
-    return out
 
 
 class Trainer:
@@ -236,7 +229,7 @@ class Trainer:
                                  f"{archs[i].seed}, e.g. {sorted(missing)[0]!r}")
             xi, yi = x[i * b:(i + 1) * b], y[i * b:(i + 1) * b]
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                out = _logits(torch.func.functional_call(archs[i].net, params, (xi,)))
+                out = logits_of(torch.func.functional_call(archs[i].net, params, (xi,)))
             ce = F.cross_entropy(out.float(), yi)
             pen = _param_penalty(params)
             ce_sum = ce_sum + ce
