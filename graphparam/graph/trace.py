@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Sequence
 
 import torch
@@ -82,14 +83,19 @@ def trace(model: nn.Module, input_size: Sequence[int] = (3, 224, 224), *, strict
         iter(errors.values()))
 
 
-def _check_input(model: nn.Module, example: torch.Tensor, exc: BaseException, name: str) -> None:
-    """Turn a failure of the model itself on ``example`` into an InputSizeError."""
+@contextmanager
+def _input_errors(model: nn.Module, example: torch.Tensor, name: str):
+    """When a front end fails, check whether the model itself rejects ``example``: if so, say that."""
     try:
-        with _eval_mode(model), torch.no_grad():
-            model(example)
-    except Exception as direct:
-        raise InputSizeError(f"{name} does not accept an input of size {tuple(example.shape[1:])}: "
-                             f"{_first_line(direct)}") from direct
+        yield
+    except Exception:
+        try:
+            with _eval_mode(model), torch.no_grad():
+                model(example)
+        except Exception as direct:
+            raise InputSizeError(f"{name} does not accept an input of size {tuple(example.shape[1:])}: "
+                                 f"{_first_line(direct)}") from direct
+        raise
 
 
 def _trace_fx(model, example, *, strict, name, input_size) -> ArchGraph:
@@ -99,12 +105,8 @@ def _trace_fx(model, example, *, strict, name, input_size) -> ArchGraph:
     opaque = opaque_modules(gm)
     if opaque:
         raise OpaqueModule(", ".join(opaque))
-    try:
-        with _eval_mode(gm):
-            shapes = record_shapes(gm, example)
-    except Exception as exc:
-        _check_input(model, example, exc, name)
-        raise
+    with _eval_mode(gm), _input_errors(model, example, name):
+        shapes = record_shapes(gm, example)
     ops, params = fx_ops(model, gm, shapes, strict=strict)
     return build_graph(ops, name=name, input_size=input_size, all_params=params)
 
@@ -112,12 +114,8 @@ def _trace_fx(model, example, *, strict, name, input_size) -> ArchGraph:
 def _trace_export(model, example, *, strict, name, input_size) -> ArchGraph:
     from graphparam.graph.export import export_ops, export_program
 
-    try:
-        with _eval_mode(model):
-            program = export_program(model, example)
-    except Exception as exc:
-        _check_input(model, example, exc, name)
-        raise
+    with _eval_mode(model), _input_errors(model, example, name):
+        program = export_program(model, example)
     ops, params = export_ops(model, program, strict=strict)
     graph = build_graph(ops, name=name, input_size=input_size, all_params=params)
     graph.frontend = "export"
