@@ -51,9 +51,10 @@ def evaluate_split(ghn, split: str, data, max_nets: int | None, device: torch.de
             ident, net = _build(split, item)
             net = net.to(device)
             start = time.perf_counter()
-            graph = trace(net, (3, 32, 32), name=str(ident))
-            with torch.no_grad():
-                fill(net, ghn([graph])[0])
+            if ghn is not None:  # None: the baseline, PyTorch's default initialization
+                graph = trace(net, (3, 32, 32), name=str(ident))
+                with torch.no_grad():
+                    fill(net, ghn([graph])[0])
             predict_s = time.perf_counter() - start
             res = evaluate(net, data, batch_size=batch_size, device=device, progress=False)
         except Exception as exc:  # report and go on: one untraceable real net must not lose a split
@@ -71,7 +72,8 @@ def evaluate_split(ghn, split: str, data, max_nets: int | None, device: torch.de
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("ghn", help="GHN checkpoint directory (e.g. runs/main/ghn) or registered name")
+    p.add_argument("ghn", help="GHN checkpoint directory (e.g. runs/main/ghn), registered name, or 'default-init' "
+                               "for the baseline: the same nets with PyTorch's default initialization")
     p.add_argument("--splits", nargs="+", default=["val"], help="val test wide deep dense bnfree real")
     p.add_argument("--max-nets", type=int, default=None, help="first N nets of each split")
     p.add_argument("--max-images", type=int, default=None, help="first N images of the evaluation order")
@@ -89,12 +91,13 @@ def main(argv=None) -> int:
     from graphparam.train.distributed import resolve_device
 
     device = resolve_device(args.device)
-    ghn = GHN.from_pretrained(args.ghn, device=device).eval()
+    torch.manual_seed(0)  # the baseline's default initialization is random: fix it
+    ghn = None if args.ghn == "default-init" else GHN.from_pretrained(args.ghn, device=device).eval()
     data = load_dataset(args.data, "test")
     if args.max_images is not None and args.max_images < len(data):
         data = data.subset(evaluation_order(data)[: args.max_images], name=f"{data.name}[:{args.max_images}]")
     meta = {"command": "python experiments/train_eval.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "ghn": str(args.ghn), "ghn_parameters": ghn.num_parameters(), "data": data.name, "images": len(data),
+            "ghn": str(args.ghn), "ghn_parameters": ghn.num_parameters() if ghn is not None else 0, "data": data.name, "images": len(data),
             "batch_size": args.batch_size, "device": str(device), "torch": torch.__version__}
     results = {"meta": meta, "splits": {}}
     for split in args.splits:
