@@ -48,7 +48,7 @@ import torch.nn.functional as F
 
 from graphparam.data.imageset import ImageSet
 from graphparam.data.stream import BatchStream
-from graphparam.evaluate import EVAL_BATCH_SIZE, evaluate
+from graphparam.evaluate import EVAL_BATCH_SIZE, evaluate, logits_of
 
 __all__ = ["FinetuneResult", "finetune", "compare_inits", "plot_curves", "format_results", "make_optimizer",
            "lr_at", "default_device"]
@@ -136,16 +136,6 @@ def lr_at(step: int, total: int, lr: float, warmup: int = 0, schedule: str = "co
     return 0.5 * lr * (1.0 + math.cos(math.pi * min(step - warmup, span) / span))
 
 
-def _logits(out) -> torch.Tensor:
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
-        return out[0]
-    if isinstance(out, dict) and "logits" in out:
-        return out["logits"]
-    raise TypeError(f"model output of type {type(out).__name__} is not logits")
-
-
 def finetune(model: nn.Module, train: ImageSet, test: ImageSet, *, epochs: int, lr: float,
              batch_size: int = 128, optimizer: str = "sgd", weight_decay: float | None = None,
              momentum: float = 0.9, schedule: str = "cosine", warmup_steps: int = 0,
@@ -214,7 +204,7 @@ def finetune(model: nn.Module, train: ImageSet, test: ImageSet, *, epochs: int, 
                 g["lr"] = lr_at(step, total, lr, warmup_steps, schedule)
             x, y = next(stream)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits = _logits(model(x))
+                logits = logits_of(model(x))
             loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()

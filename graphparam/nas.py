@@ -44,7 +44,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from graphparam.data.augment import normalize
 from graphparam.data.imageset import ImageSet
-from graphparam.evaluate import EVAL_BATCH_SIZE, evaluate
+from graphparam.evaluate import EVAL_BATCH_SIZE, evaluate, logits_of
 
 __all__ = ["GHNInitializer", "rank", "Ranking", "EmbeddingScorer", "SCORES", "param_count", "grad_norm",
            "synflow", "graph_features", "ghn_fingerprint", "kendall_tau", "top_k_precision",
@@ -111,16 +111,6 @@ def param_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _logits(out) -> torch.Tensor:
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
-        return out[0]
-    if isinstance(out, dict) and "logits" in out:
-        return out["logits"]
-    raise TypeError(f"model output of type {type(out).__name__} is not logits")
-
-
 def grad_norm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Zero-cost proxy: ``||d CE / d theta||_2`` over all parameters, on one batch.
 
@@ -133,7 +123,7 @@ def grad_norm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> f
     x = normalize(images.to(dev)) if images.dtype == torch.uint8 else images.to(dev)
     net.train()
     net.zero_grad(set_to_none=True)
-    loss = F.cross_entropy(_logits(net(x)).float(), labels.to(dev))
+    loss = F.cross_entropy(logits_of(net(x)).float(), labels.to(dev))
     loss.backward()
     sq = torch.zeros((), dtype=torch.float64, device=dev)
     for p in net.parameters():
@@ -162,7 +152,7 @@ def synflow(model: nn.Module, input_size: Sequence[int] = (3, 32, 32)) -> float:
             p.abs_()
     net.zero_grad(set_to_none=True)
     x = torch.ones((1, *input_size), dtype=torch.float64, device=dev)
-    out = _logits(net(x))
+    out = logits_of(net(x))
     out.sum().backward()
     total = torch.zeros((), dtype=torch.float64, device=dev)
     for p in net.parameters():

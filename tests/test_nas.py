@@ -10,14 +10,6 @@ from graphparam.nas import (EmbeddingScorer, GHNInitializer, Ranking, grad_norm,
                             param_count, rank, synflow, top_k_precision)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def ghn():
     torch.manual_seed(0)
