@@ -313,6 +313,10 @@ def write_md(res: dict, args, path: Path) -> None:
         lines.append(f"| {name} | {s['kendall_tau']:+.3f} | [{s['tau_ci95'][0]:+.3f}, {s['tau_ci95'][1]:+.3f}] | "
                      f"{s[f'top{k}_precision']:.2f} | [{s['precision_ci95'][0]:.2f}, {s['precision_ci95'][1]:.2f}] |")
     sec = res["seconds"]
+    zs = [r["zero_shot"] for r in res["nets"]]
+    lines += ["", f"Zero-shot top-1 of the GHN predictions on the {args.zs_images} held-out images: mean "
+              f"{100 * sum(zs) / n:.1f} %, range {100 * min(zs):.1f}..{100 * max(zs):.1f} % (chance: 10 %). "
+              "A zero-shot score can only rank nets as well as the GHN's predictions separate them."]
     lines += ["", f"Scoring time: GHN prediction + zero-shot + proxies on the predictions {sec['ghn_rank']:.0f} s, "
               f"default-init baselines {sec['default_rank']:.0f} s, embedding features + CV {sec['embedding_cv']:.0f} s "
               f"(vs {res['ground_truth_seconds'] / 60:.0f} min of ground-truth training).", "",
