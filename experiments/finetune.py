@@ -166,7 +166,8 @@ def main() -> int:
     }
     save(final=True, summary=summary)
     plot(per_net, nets_meta, tokens, E, args.out / "finetune.png", "" if trained else "UNTRAINED GHN: smoke test")
-    write_md(summary, nets_meta, tokens, args, recipe, trained, device, time.perf_counter() - t_start,
+    run_seconds = sum(r["seconds"] + r["config"].get("init_seconds", 0.0) for pair in runs.values() for r in pair.values())
+    write_md(summary, nets_meta, tokens, args, recipe, trained, device, run_seconds,
              args.out / "finetune.md", train_images=len(train))
     print(f"wins after 1 epoch: {summary['wins_ep1']}/{len(tokens)}; mean gain ep1 {100 * summary['mean_gain_ep1']:+.2f} "
           f"pp, ep{E} {100 * summary[f'mean_gain_ep{E}']:+.2f} pp; wrote {args.out / 'finetune.md'}")
@@ -224,14 +225,14 @@ def write_md(s, meta, tokens, args, recipe, trained, device, seconds, path: Path
         f"- Test top-1 on {recipe['test_images']} CIFAR-10 test images (seeded subset of the JPEG q75 copy of the "
         "official test split), measured with the zero-shot protocol (BatchNorm with batch statistics, batches of "
         "250) before training (epoch 0) and after every epoch; numbers are means over seeds.",
-        f"- GHN: `{args.ghn}`. Device {device}, {args.threads} CPU thread(s); total {seconds / 60:.0f} min.", "",
+        f"- GHN: `{args.ghn}`. Device {device}, {args.threads} CPU thread(s); {seconds / 60:.0f} min of training and evaluation in all runs.", "",
         "## Summary", "",
         f"- GHN start better after 1 epoch on **{s['wins_ep1']}/{s['n_nets']} nets** (seed-mean), "
         f"{s['pair_wins_ep1']}/{s['pairs']} (net, seed) pairs; after {E} epochs on {s[f'wins_ep{E}']}/{s['n_nets']}.",
         f"- Mean gain (GHN − default) in top-1: **{100 * s['mean_gain_ep1']:+.2f} pp after 1 epoch**, "
         f"{100 * s[f'mean_gain_ep{E}']:+.2f} pp after {E} epochs.",
         f"- Mean top-1 before training: GHN prediction {100 * s['mean_zero_shot_ghn']:.1f} %, default init "
-        f"{100 * s['mean_ep0_random']:.1f} %.", "",
+        f"{100 * s['mean_ep0_random']:.1f} % (chance: 10 %).", "",
         "## Per net (test top-1 %, mean over seeds)", "",
         f"| net | params | GHN ep0 | GHN ep1 | GHN ep{E} | default ep0 | default ep1 | default ep{E} | gain ep1 | gain ep{E} |",
         "|---|---|---|---|---|---|---|---|---|---|",
