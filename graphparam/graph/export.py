@@ -20,22 +20,6 @@ from graphparam.graph.registry import OpRule, UnsupportedOperation
 _INPUT, _OUTPUT = OpRule("input"), OpRule("output")
 _CONSTANT, _UNKNOWN = OpRule("constant"), OpRule("unknown")
 
-def _aten_rule(op: Any) -> OpRule | None:
-    """Registry rule, with argument positions where aten's signature differs from torch.nn.functional."""
-    packet = getattr(op, "overloadpacket", None)
-    aten = torch.ops.aten
-    if packet in (aten.batch_norm, aten._native_batch_norm_legit_no_training, aten._native_batch_norm_legit,
-                  aten.native_batch_norm, aten._native_batch_norm_legit_functional):
-        return OpRule("batch_norm", {1: registry.Role.NORM_SCALE, 2: registry.Role.NORM_SHIFT})
-    if packet is aten.embedding:
-        return OpRule("embedding", {0: registry.Role.EMBEDDING})
-    if packet in (aten.addmm, aten.baddbmm):
-        return OpRule("linear", {0: registry.Role.BIAS, 2: registry.Role.WEIGHT})
-    if packet is aten.convolution or packet is aten._convolution:
-        return OpRule("conv", {1: registry.Role.WEIGHT, 2: registry.Role.BIAS})
-    return registry.aten_rule(op)
-
-
 def export_program(model: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
     return torch.export.export(model, (example,), strict=False)
 
@@ -69,7 +53,7 @@ def export_ops(model: nn.Module, program: torch.export.ExportedProgram, *,
         elif node.op == "get_attr":
             ops.append(RawOp(node.name, _CONSTANT, f"attr:{node.target}", attrs=attrs, is_tensor=is_tensor))
         elif node.op == "call_function":
-            rule = _aten_rule(node.target)
+            rule = registry.aten_rule(node.target)
             if rule is None:
                 if not is_tensor:
                     rule = _UNKNOWN

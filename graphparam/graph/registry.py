@@ -62,15 +62,21 @@ _ONNX: dict[str, OpRule] = {}
 
 def register(kind: str, *, modules: Iterable[type] = (), functions: Iterable[Callable] = (),
              methods: Iterable[str] = (), aten: Iterable[Any] = (), onnx: Iterable[str] = (),
-             param_args: dict[int | str, Role] | None = None, roles: dict[str, Role] | None = None) -> None:
-    """Map targets of every front end to ``kind``; ``param_args``/``roles`` say which inputs are owned."""
+             param_args: dict[int | str, Role] | None = None, roles: dict[str, Role] | None = None,
+             aten_args: dict[int | str, Role] | None = None) -> None:
+    """Map targets of every front end to ``kind``; ``param_args``/``roles`` say which inputs are owned.
+
+    ``aten_args`` replaces ``param_args`` for the aten ops of the row, where aten's signature puts the
+    parameters elsewhere than ``torch.nn.functional`` does (``aten.batch_norm(input, weight, bias, ...)``).
+    """
     if kind not in KIND_INDEX:
         raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(KINDS)}")
     rule = OpRule(kind, dict(param_args or {}), dict(roles or {}))
-    for table, keys in ((_MODULES, modules), (_FUNCTIONS, functions), (_METHODS, methods),
-                        (_ATEN, aten), (_ONNX, onnx)):
+    aten_rule_ = rule if aten_args is None else OpRule(kind, dict(aten_args), rule.roles)
+    for table, keys, value in ((_MODULES, modules, rule), (_FUNCTIONS, functions, rule), (_METHODS, methods, rule),
+                               (_ATEN, aten, aten_rule_), (_ONNX, onnx, rule)):
         for key in keys:
-            table[key] = rule
+            table[key] = value
 
 
 def module_rule(module: nn.Module) -> OpRule | None:
@@ -142,16 +148,17 @@ register("conv_transpose", modules=[nn.ConvTranspose1d, nn.ConvTranspose2d, nn.C
          onnx=["ConvTranspose"], param_args={1: W, 2: B})
 register("linear", modules=[nn.Linear, nn.Bilinear], functions=[F.linear], aten=[_aten.linear],
          onnx=["Gemm"], param_args={1: W, 2: B, "weight": W, "bias": B})
+register("linear", aten=[_aten.addmm, _aten.baddbmm], param_args={0: B, 2: W})  # bias + x @ weight
 register("matmul", functions=[torch.matmul, operator.matmul, torch.bmm, torch.mm, torch.einsum,
                               torch.baddbmm],
          methods=["matmul", "bmm", "mm"], aten=[_aten.matmul, _aten.bmm, _aten.mm, _aten.einsum,
-                                               _aten.addmm, _aten.baddbmm],
+                                               ],
          onnx=["MatMul", "Einsum"], param_args={1: W})
 register("batch_norm", modules=[nn.modules.batchnorm._BatchNorm], functions=[F.batch_norm],
          aten=[_aten.batch_norm, _aten._native_batch_norm_legit_no_training,
                _aten._native_batch_norm_legit, _aten.native_batch_norm,
                _aten._native_batch_norm_legit_functional],
-         onnx=["BatchNormalization"], param_args={3: S, 4: T, "weight": S, "bias": T})
+         onnx=["BatchNormalization"], param_args={3: S, 4: T, "weight": S, "bias": T}, aten_args={1: S, 2: T})
 register("layer_norm", modules=[nn.LayerNorm], functions=[F.layer_norm],
          aten=[_aten.layer_norm, _aten.native_layer_norm], onnx=["LayerNormalization"],
          param_args={2: S, 3: T, "weight": S, "bias": T})
@@ -164,9 +171,9 @@ register("group_norm", modules=[nn.GroupNorm], functions=[F.group_norm],
          param_args={2: S, 3: T, "weight": S, "bias": T})
 register("instance_norm", modules=[nn.modules.instancenorm._InstanceNorm], functions=[F.instance_norm],
          aten=[_aten.instance_norm], onnx=["InstanceNormalization"],
-         param_args={3: S, 4: T, "weight": S, "bias": T})
+         param_args={3: S, 4: T, "weight": S, "bias": T}, aten_args={1: S, 2: T})
 register("embedding", modules=[nn.Embedding, nn.EmbeddingBag], functions=[F.embedding],
-         aten=[_aten.embedding], onnx=["Gather"], param_args={1: Role.EMBEDDING})
+         aten=[_aten.embedding], onnx=["Gather"], param_args={1: Role.EMBEDDING}, aten_args={0: Role.EMBEDDING})
 register("attention", modules=[nn.MultiheadAttention],
          roles={"in_proj_weight": W, "in_proj_bias": B, "out_proj.weight": W, "out_proj.bias": B,
                 "q_proj_weight": W, "k_proj_weight": W, "v_proj_weight": W,
@@ -247,7 +254,7 @@ register("reshape",
          aten=[_aten.view, _aten.reshape, _aten.permute, _aten.transpose, _aten.flatten, _aten.squeeze,
                _aten.unsqueeze, _aten.expand, _aten.clone, _aten.contiguous, _aten._unsafe_view,
                _aten.t, _aten.roll, _aten.repeat, _aten.unflatten, _aten.pixel_shuffle, _aten.pixel_unshuffle,
-               _aten.alias, _aten._to_copy, _aten.to, _aten.lift_fresh_copy, _aten.detach, _aten.flip,
+               _aten.alias, _aten.copy, _aten.copy_, _aten._to_copy, _aten.to, _aten.lift_fresh_copy, _aten.detach, _aten.flip,
                _aten.channel_shuffle, _aten.im2col, _aten.col2im, _aten.masked_fill, _aten.unfold,
                _aten.movedim, _aten.type_as, _aten.reshape_as, _aten.swapaxes, _aten.repeat_interleave, _aten.expand_as, _aten.view_as],
          onnx=["Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Expand", "Identity", "Cast", "CastLike",
