@@ -65,6 +65,7 @@ class TrainConfig:
     # model
     ghn: str = "small"                         # GHNConfig preset name
     ghn_overrides: dict = dataclasses.field(default_factory=dict)  # GHNConfig fields to override
+    init_from: str | None = None               # start from this GHN checkpoint (name or directory) instead
     # what one step sees
     meta_batch: int = 8                        # architectures per step (split across ranks)
     batch_size: int = 64                       # images per architecture per step
@@ -148,7 +149,7 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-RESUME_KEYS = ("ghn", "ghn_overrides", "meta_batch", "batch_size", "max_params", "arch_pool", "lr",
+RESUME_KEYS = ("ghn", "ghn_overrides", "init_from", "meta_batch", "batch_size", "max_params", "arch_pool", "lr",
                "weight_decay", "warmup_steps", "min_lr_ratio", "grad_clip", "param_penalty", "seed", "data",
                "val_images")
 """Fields that define the training trajectory: a resumed run must use the checkpoint's values."""
@@ -184,6 +185,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument("--ghn", default=dflt("ghn"), help="GHN preset: tiny, small, base, large (default: %(default)s)")
     g.add_argument("--ghn-overrides", type=_json_dict, default=None, metavar="JSON",
                    help='GHNConfig fields to override, e.g. \'{"layers": 3}\'')
+    g.add_argument("--init-from", default=None, metavar="CKPT",
+                   help="start from the weights of this GHN checkpoint (a registered name such as cifar10, or a "
+                        "directory); its config replaces --ghn/--ghn-overrides; optimizer and schedule start fresh")
     g = p.add_argument_group("steps")
     g.add_argument("--meta-batch", "-M", type=int, default=dflt("meta_batch"),
                    help="architectures per step, split across ranks (default: %(default)s)")

@@ -124,8 +124,12 @@ class Trainer:
 
         # model, optimizer, schedule
         torch.manual_seed(cfg.seed)
-        self.ghn_config = GHNConfig.named(cfg.ghn, **cfg.ghn_overrides)
-        self.ghn = GHN(self.ghn_config).to(self.device)
+        if cfg.init_from:
+            self.ghn = GHN.from_pretrained(cfg.init_from, device=self.device)
+            self.ghn_config = self.ghn.config
+        else:
+            self.ghn_config = GHNConfig.named(cfg.ghn, **cfg.ghn_overrides)
+            self.ghn = GHN(self.ghn_config).to(self.device)
         decay = [p for p in self.ghn.parameters() if p.ndim >= 2]
         no_decay = [p for p in self.ghn.parameters() if p.ndim < 2]
         self.optimizer = torch.optim.AdamW(

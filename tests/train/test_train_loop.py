@@ -127,3 +127,21 @@ def test_net_with_unpredicted_parameters_is_skipped_not_half_predicted(tmp_path,
     _, result = run_tiny(tmp_path, steps=2)
     skip, = read_metrics(tmp_path / "metrics.jsonl", "skip")
     assert skip["step"] == 1 and "predicted no tensor" in skip["reason"] and result.skipped == 1
+
+
+def test_init_from_starts_with_the_checkpoint_weights(tmp_path):
+    from graphparam.model import GHNConfig
+
+    start = GHN(GHNConfig.named("tiny", layers=1))
+    start.save(tmp_path / "start")
+
+    from graphparam.train import Trainer
+    from train_helpers import tiny_config, tiny_data
+
+    trainer = Trainer(tiny_config(tmp_path / "run", steps=1, init_from=str(tmp_path / "start")),
+                      sampler=tiny_sampler, data=tiny_data())
+    before = ghn_state(trainer.ghn)
+    assert trainer.ghn.config == start.config  # the checkpoint's config, not --ghn tiny's
+    assert all(torch.equal(before[k], v) for k, v in start.state_dict().items())
+    trainer.run()
+    assert any(not torch.equal(before[k], v) for k, v in trainer.ghn.state_dict().items())
