@@ -1,0 +1,190 @@
+"""How fast do different parameterizations learn CIFAR-10, on one net and across fresh nets?
+
+    python experiments/learning_speed.py            # writes experiments/results/learning_speed.{json,md}
+
+Diagnoses why meta-training on this CPU stays at chance. Every variant trains with Adam (lr 1e-3), one
+batch of 64 augmented training images per step, batch-statistics BatchNorm, and reports the mean training
+loss/accuracy of the last 25 steps (each batch is seen before the update, so on fresh nets this is a
+zero-shot accuracy):
+
+* ``one net``: the same training net (the first of ``arch_zoo.train_stream`` under 150k parameters) every
+  step, parameterized as
+  - ``direct``: the net's own tensors (plain training);
+  - ``normalized``: free tensors through the GHN's operation-dependent normalization (fan-in std,
+    bounded norm scales and shifts);
+  - ``low-rank 32``: free rank-32 factors through the GHN decoder's matrix assembly;
+  - ``GHN small``: an untrained GHN predicting the net's parameters.
+* ``fresh nets``: a new training net every step (the meta-training setting):
+  - ``GHN small``;
+  - ``shared by shape``: a weight-sharing supernet, one free tensor per (transform, shape), through the
+    same normalization: the simplest possible cross-net learner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _vector(p, spec):
+    from graphparam.model.normalize import TRANSFORM_INDEX, vector_transform
+
+    return vector_transform(p, torch.full(spec.shape, TRANSFORM_INDEX[spec.rule.transform]), 0.5, 0.1, 0.1)
+
+
+def _standardized(p, spec):
+    return (p - p.mean()) / (p.std() + 1e-6) * spec.rule.base_std
+
+
+class Free(torch.nn.Module):
+    """Free tensors per slot (``key`` decides which slots share one), through the GHN's normalization."""
+
+    def __init__(self, key, rank: int | None = None):
+        super().__init__()
+        self.key, self.rank = key, rank
+        self.bank = torch.nn.ParameterDict()
+
+    def new_params(self, specs) -> list[torch.nn.Parameter]:
+        new = []
+        for spec in specs:
+            k = self.key(spec)
+            if k in self.bank:
+                continue
+            if spec.rule.mode != "matrix":
+                self.bank[k] = torch.nn.Parameter(torch.randn(spec.shape) * 0.01)
+            elif self.rank:
+                kk = spec.rule.kernel[0] * spec.rule.kernel[1]
+                self.bank[k + "_u"] = torch.nn.Parameter(torch.randn(spec.rule.rows, self.rank))
+                self.bank[k] = torch.nn.Parameter(torch.randn(spec.rule.cols * kk, self.rank))
+            else:
+                self.bank[k] = torch.nn.Parameter(torch.randn(spec.shape))
+            new += [self.bank[k]] + ([self.bank[k + "_u"]] if k + "_u" in self.bank else [])
+        return new
+
+    def params_for(self, specs) -> dict[str, torch.Tensor]:
+        from graphparam.model.decoder import decode_matrices
+
+        out = {}
+        for spec in specs:
+            p = self.bank[self.key(spec)]
+            if spec.rule.mode != "matrix":
+                out[spec.name] = _vector(p, spec)
+            elif self.rank:
+                u, v = self.bank[self.key(spec) + "_u"][None], p[None]
+                if spec.rule.cols > 1:
+                    v = v.view(1, spec.rule.cols, -1, self.rank)
+                    v = (v - v.mean(1, keepdim=True)).view(1, -1, self.rank)
+                w = decode_matrices(u, v, torch.tensor([spec.rule.base_std]), torch.tensor([[1.0, 0.0]]), 0.0)[0]
+                out[spec.name] = w.reshape(spec.shape)
+            else:
+                out[spec.name] = _standardized(p, spec)
+        return out
+
+
+def run_variant(name: str, archs, stream, steps: int, lr: float) -> dict:
+    from graphparam.evaluate import logits_of
+    from graphparam.model import GHN, GHNConfig
+
+    torch.manual_seed(0)
+    ghn = GHN(GHNConfig.named("small")) if name.startswith("GHN") else None
+    shapes = lambda s: f"{s.rule.transform}_{'x'.join(map(str, s.shape))}"  # noqa: E731
+    by_name = lambda s: s.name.replace(".", "/")  # noqa: E731  (ParameterDict keys cannot hold dots)
+    free = {"normalized": Free(by_name), "low-rank 32": Free(by_name, rank=32),
+            "shared by shape": Free(shapes)}.get(name)
+    if name == "direct":
+        params = [p for a in archs[:1] for p in a.net.parameters()]
+    elif ghn is not None:
+        params = list(ghn.parameters())
+    else:
+        params = free.new_params(ghn_batch_specs(archs[0]))
+    opt = torch.optim.Adam(params, lr=lr)
+    losses, accs = [], []
+    start = time.perf_counter()
+    for step in range(steps):
+        arch = archs[step % len(archs)]
+        x, y = next(stream)
+        if name == "direct":
+            out = logits_of(arch.net(x))
+        elif ghn is not None:
+            out = logits_of(torch.func.functional_call(arch.net, ghn([arch.graph])[0], (x,)))
+        else:
+            specs = ghn_batch_specs(arch)
+            new = free.new_params(specs)
+            if new:
+                opt.add_param_group({"params": new})
+            out = logits_of(torch.func.functional_call(arch.net, free.params_for(specs), (x,)))
+        loss = F.cross_entropy(out, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        accs.append((out.argmax(1) == y).float().mean().item())
+    tail = slice(-25, None)
+    return {"variant": name, "nets": len(archs), "steps": steps, "loss_last25": sum(losses[tail]) / 25,
+            "acc_last25": sum(accs[tail]) / 25, "loss_first25": sum(losses[:25]) / 25,
+            "acc_first25": sum(accs[:25]) / 25, "seconds": round(time.perf_counter() - start, 1)}
+
+
+_SPECS = {}
+
+
+def ghn_batch_specs(arch):
+    """The GHN's decoding layout of every parameter slot of ``arch`` (weight-independent)."""
+    from graphparam.model.batch import prepare
+
+    if arch.hash not in _SPECS:
+        _SPECS[arch.hash] = prepare(arch.graph).slots
+    return _SPECS[arch.hash]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=150, help="steps of the one-net runs")
+    p.add_argument("--fresh-steps", type=int, default=300, help="steps (= fresh nets) of the cross-net runs")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--data", default=None)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from graphparam.data import BatchStream, load_dataset
+    from graphparam.train.archs import ArchSource
+
+    data = load_dataset(args.data, "train")
+    archs = ArchSource(max_params=150_000).take(max(args.fresh_steps, 1))
+    rows = []
+    for setting, nets, steps, variants in (
+            ("one net", archs[:1], args.steps, ("direct", "normalized", "low-rank 32", "GHN small")),
+            ("fresh nets", archs, args.fresh_steps, ("GHN small", "shared by shape"))):
+        for name in variants:
+            stream = BatchStream(data, 64, seed=0)
+            row = run_variant(name, nets, stream, steps, args.lr) | {"setting": setting}
+            rows.append(row)
+            print(f"{setting:10s} {name:16s} acc first25 {100 * row['acc_first25']:.1f}% last25 "
+                  f"{100 * row['acc_last25']:.1f}%  loss last25 {row['loss_last25']:.3f}  ({row['seconds']}s)",
+                  file=sys.stderr, flush=True)
+    command = "python experiments/learning_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "learning_speed.json").write_text(json.dumps({"command": command.strip(), "rows": rows}, indent=1))
+    lines = ["# Learning speed of parameterizations (diagnosis of slow meta-training)", "",
+             f"Command: `{command.strip()}` (1 CPU thread, shared cores)", "",
+             "Adam lr %g, batch 64, training-set accuracy of the batches *before* each update, mean of the first "
+             "and last 25 steps. See the script's docstring for the variants." % args.lr, "",
+             "| setting | variant | steps | acc first 25 % | acc last 25 % | loss last 25 | seconds |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['setting']} | {r['variant']} | {r['steps']} | {100 * r['acc_first25']:.1f} | "
+                     f"{100 * r['acc_last25']:.1f} | {r['loss_last25']:.3f} | {r['seconds']} |")
+    (RESULTS / "learning_speed.md").write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""The zero-shot table: a GHN's predicted parameters per arch_zoo split and per real model, next to the
+same nets with PyTorch's default initialization (no training at all) and GHN-2's published numbers.
+
+    python experiments/zero_shot_table.py                                  # shipped GHN, full protocol
+    python experiments/zero_shot_table.py --max-nets 20 --max-images 1000  # reduced, for a CPU
+
+Every net is evaluated with the zero-shot protocol of ``graphparam.evaluate`` (BatchNorm with batch
+statistics) on the CIFAR-10 test set; ``--max-images N`` takes the first N images of the fixed,
+class-mixed evaluation order and ``--max-nets N`` the first N nets of each generated split (the real
+models are always all evaluated). Writes ``experiments/results/zero_shot.{json,md,png}``.
+GHN-2's column is copied from its paper (Knyazev et al., NeurIPS 2021, CIFAR-10, GHN-2 trained
+4.9 GPU-days); nothing of GHN-2 is run here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_eval import evaluate_split  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SPLITS = ("test", "wide", "deep", "dense", "bnfree", "real")
+# Published GHN-2 zero-shot CIFAR-10 top-1 (%), for reference only.
+GHN2 = {"test": 66.9, "wide": 64.0, "deep": 60.5, "dense": 65.8, "bnfree": 36.8,
+        "real:resnet50": 58.6, "real:vit": 11.4}
+REAL_BY_NAME = ("resnet50", "vit_tiny", "vit_small")  # reported one by one (GHN-2's "ViT" is a small ViT)
+
+
+def _row(summary: dict | None) -> str:
+    if not summary:
+        return "- |"
+    return f"{summary['mean']:.2f} ± {summary['std']:.2f} ({summary['min']:.1f}–{summary['max']:.1f}) |"
+
+
+def markdown(res: dict) -> str:
+    meta = res["meta"]
+    lines = ["# Zero-shot CIFAR-10 top-1 (%)", "", f"Command: `{meta['command']}`", "",
+             f"GHN `{meta['ghn']}` ({meta['ghn_parameters']:,} parameters; training compute: "
+             f"{meta['compute']}). Data: {meta['data']}, {meta['images']} images; first {meta['max_nets'] or 'all'} "
+             "nets of each generated split, all real models. Protocol: `graphparam.evaluate` (BatchNorm with "
+             "batch statistics), identical for every column. **Default init** is the same nets with PyTorch's "
+             "default initialization and **no training** (the chance-level reference). **GHN-2** is copied from "
+             "its paper (4.9 GPU-days of training), not re-run.", "",
+             "| split | nets | this GHN: mean ± std (min–max) | default init, no training | GHN-2 (paper) |",
+             "|---|---|---|---|---|"]
+    for split in meta["splits"]:
+        g, d = res["ghn"][split], res["default_init"][split]
+        n = (g["summary_top1_percent"] or {}).get("n", 0)
+        lines.append(f"| {split} | {n} | {_row(g['summary_top1_percent'])} {_row(d['summary_top1_percent'])} "
+                     f"{GHN2.get(split, '-')} |")
+    if "real" in meta["splits"]:
+        lines += ["", "Real models by name (adapted to 32×32 inputs and 10 classes by `arch_zoo.real`):", "",
+                  "| model | params | this GHN | default init, no training | GHN-2 (paper) |", "|---|---|---|---|---|"]
+        g, d = res["ghn"]["real"]["nets"], res["default_init"]["real"]["nets"]
+        for key in sorted(g, key=lambda k: g[k]["id"]):
+            name = g[key]["id"]
+            ref = GHN2.get("real:resnet50") if name == "resnet50" else (GHN2["real:vit"] if name.startswith("vit") else "-")
+            mark = " **" if name in REAL_BY_NAME else ""
+            base = f"{100 * d[key]['top1']:.2f}" if key in d else "-"
+            lines.append(f"| {mark.strip()}{name}{mark.strip()} | {g[key]['params']:,} | {100 * g[key]['top1']:.2f} | "
+                         f"{base} | {ref} |")
+    failures = {f"{who}:{s}:{k}": v for who in ("ghn", "default_init") for s in meta["splits"]
+                for k, v in res[who][s]["failures"].items()}
+    if failures:
+        lines += ["", "Failures:", ""] + [f"- {k}: {v}" for k, v in failures.items()]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def plot(res: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    splits = res["meta"]["splits"]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    width = 0.27
+    for i, (who, label) in enumerate((("ghn", "this GHN"), ("default_init", "default init (no training)"))):
+        means = [(res[who][s]["summary_top1_percent"] or {}).get("mean", 0) for s in splits]
+        stds = [(res[who][s]["summary_top1_percent"] or {}).get("std", 0) for s in splits]
+        ax.bar([x + (i - 1) * width for x in range(len(splits))], means, width, yerr=stds, label=label, capsize=2)
+    ax.bar([x + width for x in range(len(splits))], [GHN2.get(s, 0) for s in splits], width,
+           label="GHN-2 (paper, 4.9 GPU-days)", color="0.75")
+    ax.axhline(10, color="k", lw=0.6, ls=":")
+    ax.set_xticks(range(len(splits)), splits)
+    ax.set_ylabel("zero-shot top-1 %")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ghn", default="cifar10", help="GHN checkpoint directory or registered name")
+    p.add_argument("--compute", default="0.73 CPU core-hours (691 steps, see train.md)",
+                   help="training compute of that GHN, written next to the numbers")
+    p.add_argument("--splits", nargs="+", default=list(SPLITS))
+    p.add_argument("--max-nets", type=int, default=None, help="first N nets of each generated split")
+    p.add_argument("--max-images", type=int, default=None, help="first N images of the evaluation order")
+    p.add_argument("--data", default=None, help="CIFAR-10 source (default: the shared copy)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", default=str(RESULTS / "zero_shot"), help="output stem")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from graphparam.data import load_dataset
+    from graphparam.evaluate import evaluation_order
+    from graphparam.model import GHN
+    from graphparam.train.distributed import resolve_device
+
+    device = resolve_device("auto")
+    ghn = GHN.from_pretrained(args.ghn, device=device).eval()
+    data = load_dataset(args.data, "test")
+    if args.max_images is not None and args.max_images < len(data):
+        data = data.subset(evaluation_order(data)[: args.max_images], name=f"{data.name}[:{args.max_images}]")
+    command = "python experiments/zero_shot_table.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    res = {"meta": {"command": command.strip(), "ghn": args.ghn, "ghn_parameters": ghn.num_parameters(),
+                    "compute": args.compute, "data": data.name, "images": len(data), "max_nets": args.max_nets,
+                    "splits": list(args.splits), "device": str(device), "torch": torch.__version__},
+           "ghn": {}, "default_init": {}}
+    start = time.perf_counter()
+    for split in args.splits:
+        max_nets = None if split == "real" else args.max_nets
+        res["ghn"][split] = evaluate_split(ghn, split, data, max_nets, device, 250, progress=False)
+        torch.manual_seed(0)  # the baseline's default initialization is random: fix it
+        res["default_init"][split] = evaluate_split(None, split, data, max_nets, device, 250, progress=False)
+        g, d = (res[w][split]["summary_top1_percent"] or {} for w in ("ghn", "default_init"))
+        print(f"{split}: GHN {g.get('mean', float('nan')):.2f}%  default init {d.get('mean', float('nan')):.2f}%  "
+              f"({g.get('n', 0)} nets, {time.perf_counter() - start:.0f}s)", file=sys.stderr, flush=True)
+    res["meta"]["seconds"] = round(time.perf_counter() - start, 1)
+    stem = Path(args.out)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
+    stem.with_suffix(".md").write_text(markdown(res))
+    plot(res, stem.with_suffix(".png"))
+    print(f"wrote {stem}.{{json,md,png}}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
