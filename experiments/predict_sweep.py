@@ -92,7 +92,8 @@ def write_report(rows: list[dict], command: str, ghn_name: str) -> None:
     lines = ["# Prediction sweep: every parameter, exact shape, finite", "", f"Command: `{command}`", "",
              f"GHN: `{ghn_name}`. A model passes when the prediction holds one tensor per parameter name, of "
              "exactly the parameter's shape, all values finite. Trace failures are listed separately "
-             "(they are the trace survey's, `coverage.md`).", "",
+             "(they are the trace survey's, `coverage.md`). Times are trace-free prediction times on the 2-core CPU, "
+             "taken while other jobs shared the cores: upper bounds (quiet timings: `predict.md`).", "",
              "| group | models | passed | trace failures | prediction failures | tensors checked | values checked | "
              "median predict (s) | max predict (s) |", "|---|---|---|---|---|---|---|---|---|"]
     groups: dict[str, list[dict]] = {}
