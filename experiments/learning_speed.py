@@ -44,6 +44,44 @@ def _standardized(p, spec):
     return (p - p.mean()) / (p.std() + 1e-6) * spec.rule.base_std
 
 
+class Sliced(torch.nn.Module):
+    """A slimmable weight-sharing supernet: one ``max_width``-sized tensor per (transform, kernel size, number
+    of dims); a net's tensor is its leading slice (indices beyond ``max_width`` wrap around)."""
+
+    def __init__(self, max_width: int = 512):
+        super().__init__()
+        self.max_width = max_width
+        self.bank = torch.nn.ParameterDict()
+
+    @staticmethod
+    def key(spec) -> str:
+        return f"{spec.rule.transform}_{spec.rule.kernel[0]}x{spec.rule.kernel[1]}_{len(spec.shape)}"
+
+    def new_params(self, specs) -> list[torch.nn.Parameter]:
+        new = []
+        for spec in specs:
+            k = self.key(spec)
+            if k not in self.bank:
+                kk = spec.rule.kernel[0] * spec.rule.kernel[1]
+                shape = (self.max_width, self.max_width * kk) if spec.rule.mode == "matrix" else (self.max_width,)
+                self.bank[k] = torch.nn.Parameter(torch.randn(shape) * (1.0 if spec.rule.mode == "matrix" else 0.01))
+                new.append(self.bank[k])
+        return new
+
+    def params_for(self, specs) -> dict[str, torch.Tensor]:
+        out = {}
+        for spec in specs:
+            p = self.bank[self.key(spec)]
+            rows = torch.arange(spec.rule.rows) % self.max_width
+            if spec.rule.mode != "matrix":
+                out[spec.name] = _vector(p[rows].reshape(spec.shape), spec)
+                continue
+            kk = spec.rule.kernel[0] * spec.rule.kernel[1]
+            cols = ((torch.arange(spec.rule.cols) % self.max_width)[:, None] * kk + torch.arange(kk)).reshape(-1)
+            out[spec.name] = _standardized(p[rows][:, cols].reshape(spec.shape), spec)
+        return out
+
+
 class Free(torch.nn.Module):
     """Free tensors per slot (``key`` decides which slots share one), through the GHN's normalization."""
 
@@ -98,7 +136,7 @@ def run_variant(name: str, archs, stream, steps: int, lr: float) -> dict:
     shapes = lambda s: f"{s.rule.transform}_{'x'.join(map(str, s.shape))}"  # noqa: E731
     by_name = lambda s: s.name.replace(".", "/")  # noqa: E731  (ParameterDict keys cannot hold dots)
     free = {"normalized": Free(by_name), "low-rank 32": Free(by_name, rank=32),
-            "shared by shape": Free(shapes)}.get(name)
+            "shared by shape": Free(shapes), "sliced supernet": Sliced()}.get(name)
     if name == "direct":
         params = [p for a in archs[:1] for p in a.net.parameters()]
     elif ghn is not None:
@@ -150,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=150, help="steps of the one-net runs")
     p.add_argument("--fresh-steps", type=int, default=300, help="steps (= fresh nets) of the cross-net runs")
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--fresh-variants", nargs="+", default=["GHN small", "shared by shape", "sliced supernet"])
+    p.add_argument("--skip-one-net", action="store_true")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data", default=None)
     args = p.parse_args(argv)
@@ -161,8 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     archs = ArchSource(max_params=150_000).take(max(args.fresh_steps, 1))
     rows = []
     for setting, nets, steps, variants in (
-            ("one net", archs[:1], args.steps, ("direct", "normalized", "low-rank 32", "GHN small")),
-            ("fresh nets", archs, args.fresh_steps, ("GHN small", "shared by shape"))):
+            ("one net", archs[:1], args.steps,
+             () if args.skip_one_net else ("direct", "normalized", "low-rank 32", "GHN small")),
+            ("fresh nets", archs, args.fresh_steps, tuple(args.fresh_variants))):
         for name in variants:
             stream = BatchStream(data, 64, seed=0)
             row = run_variant(name, nets, stream, steps, args.lr) | {"setting": setting}
