@@ -17,7 +17,9 @@ zero-shot accuracy):
 * ``fresh nets``: a new training net every step (the meta-training setting):
   - ``GHN small``;
   - ``shared by shape``: a weight-sharing supernet, one free tensor per (transform, shape), through the
-    same normalization: the simplest possible cross-net learner.
+    same normalization: the simplest possible cross-net learner (shapes rarely repeat across nets);
+  - ``sliced supernet``: a slimmable supernet, one 512-wide tensor per (transform, kernel size), each net
+    taking its leading slice: weight sharing across every net.
 """
 
 from __future__ import annotations
