@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
         todo = [t for t in todo if t[0] == args.only]
     path = RESULTS / "predict_sweep.json"
     rows = [] if args.fresh or not path.exists() else json.loads(path.read_text())
+    if args.models:  # named models are re-run
+        rows = [r for r in rows if r["model"] not in args.models]
     done = {(r["source"], r["model"]) for r in rows}
     command = ("python experiments/predict_sweep.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip()
     bar = tqdm([t for t in todo if t not in done], desc="predicting", unit="model")

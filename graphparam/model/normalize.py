@@ -121,6 +121,11 @@ def slot_rule(node: Node, slot: ParamSlot, act: str | None, embed_std: float) ->
         gain = GAINS.get(act or "", 1.0)
         kh, kw = _fold_kernel(tuple(kernel))
         return SlotRule("matrix", shape[0], shape[1], (kh, kw), "weight", gain / math.sqrt(max(fan_in, 1)), fan_in)
+    # other tensors of 4+ dims are free conv-like weights (e.g. a weight standardized in the forward):
+    # out × in × kernel, so that the channel tables stay as small as for a conv, not numel-sized
+    if len(shape) >= 4:
+        return SlotRule("matrix", shape[0], shape[1], _fold_kernel(shape[2:]), "embed", embed_std,
+                        shape[1] * int(math.prod(shape[2:])))
     # embeddings, positional embeddings, class tokens, other tensors: tokens × features
     return SlotRule("matrix", numel // shape[-1], shape[-1], (1, 1), "embed", embed_std, shape[-1])
 

@@ -220,3 +220,28 @@ def test_cuda_predict_matches_cpu(ghn):
     with torch.autocast("cuda", dtype=torch.bfloat16):
         out = gpu_ghn([graph])[0]
     assert all(torch.isfinite(v).all() for v in out.values())
+
+
+class _StandardizedConv(nn.Module):
+    """A conv whose weight is a free parameter standardized in the forward (like NFNet's ScaledStdConv2d)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(48, 32, 1, 1))
+        self.stem = nn.Conv2d(3, 32, 3)
+
+    def forward(self, x):
+        w = self.weight
+        w = (w - w.mean(dim=(1, 2, 3), keepdim=True)) / (w.std(dim=(1, 2, 3), keepdim=True) + 1e-5)
+        return torch.nn.functional.conv2d(self.stem(x), w).mean((2, 3))
+
+
+def test_free_conv_weight_decodes_with_a_conv_layout(ghn):
+    from graphparam.model.batch import prepare
+
+    graph = trace(_StandardizedConv(), (3, 16, 16))
+    rule = next(s.rule for s in prepare(graph).slots if s.name == "weight")
+    # out × in × kernel like a conv, not 1,536 rows of one column: channel tables stay conv-sized
+    assert (rule.rows, rule.cols, rule.kernel) == (48, 32, (1, 1))
+    w = ghn.predict_tensors(graph)["weight"]
+    assert w.shape == (48, 32, 1, 1) and torch.isfinite(w).all() and w.std() > 0
