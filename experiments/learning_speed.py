@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--fresh-variants", nargs="+", default=["GHN small", "shared by shape", "sliced supernet"])
     p.add_argument("--skip-one-net", action="store_true")
+    p.add_argument("--out", default=str(RESULTS / "learning_speed"), help="output stem")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data", default=None)
     args = p.parse_args(argv)
@@ -214,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{100 * row['acc_last25']:.1f}%  loss last25 {row['loss_last25']:.3f}  ({row['seconds']}s)",
                   file=sys.stderr, flush=True)
     command = "python experiments/learning_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "learning_speed.json").write_text(json.dumps({"command": command.strip(), "rows": rows}, indent=1))
+    stem = Path(args.out)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps({"command": command.strip(), "rows": rows}, indent=1))
     lines = ["# Learning speed of parameterizations (diagnosis of slow meta-training)", "",
              f"Command: `{command.strip()}` (1 CPU thread, shared cores)", "",
              "Adam lr %g, batch 64, training-set accuracy of the batches *before* each update, mean of the first "
@@ -225,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         lines.append(f"| {r['setting']} | {r['variant']} | {r['steps']} | {100 * r['acc_first25']:.1f} | "
                      f"{100 * r['acc_last25']:.1f} | {r['loss_last25']:.3f} | {r['seconds']} |")
-    (RESULTS / "learning_speed.md").write_text("\n".join(lines) + "\n")
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     return 0
 
 
