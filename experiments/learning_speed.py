@@ -15,7 +15,8 @@ zero-shot accuracy):
   - ``low-rank 32``: free rank-32 factors through the GHN decoder's matrix assembly;
   - ``GHN small``: an untrained GHN predicting the net's parameters.
 * ``fresh nets``: a new training net every step (the meta-training setting):
-  - ``GHN small``;
+  - ``GHN small``; ``GHN small, loss cap 10``: the same with ``graphparam.train.loop.capped_loss``
+    (a loss above 10 contributes the gradient of a loss of 10);
   - ``shared by shape``: a weight-sharing supernet, one free tensor per (transform, shape), through the
     same normalization: the simplest possible cross-net learner (shapes rarely repeat across nets);
   - ``sliced supernet``: a slimmable supernet, one 512-wide tensor per (transform, kernel size), each net
@@ -134,7 +135,10 @@ def run_variant(name: str, archs, stream, steps: int, lr: float) -> dict:
     from graphparam.model import GHN, GHNConfig
 
     torch.manual_seed(0)
+    from graphparam.train.loop import capped_loss
+
     ghn = GHN(GHNConfig.named("small")) if name.startswith("GHN") else None
+    cap = 10.0 if "loss cap" in name else 0.0
     shapes = lambda s: f"{s.rule.transform}_{'x'.join(map(str, s.shape))}"  # noqa: E731
     by_name = lambda s: s.name.replace(".", "/")  # noqa: E731  (ParameterDict keys cannot hold dots)
     free = {"normalized": Free(by_name), "low-rank 32": Free(by_name, rank=32),
@@ -163,7 +167,7 @@ def run_variant(name: str, archs, stream, steps: int, lr: float) -> dict:
             out = logits_of(torch.func.functional_call(arch.net, free.params_for(specs), (x,)))
         loss = F.cross_entropy(out, y)
         opt.zero_grad()
-        loss.backward()
+        capped_loss(loss, cap).backward()
         opt.step()
         losses.append(loss.item())
         accs.append((out.argmax(1) == y).float().mean().item())

@@ -81,6 +81,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.05                 # cosine decays to lr * min_lr_ratio
     grad_clip: float = 5.0                     # max global grad norm (0: off)
     param_penalty: float = 1e-4                # weight of the predicted-parameter norm penalty
+    loss_cap: float = 0.0                      # per-net loss above this has its gradient scaled down (0: off)
     seed: int = 0
     # data and devices
     data: str | None = None                    # CIFAR-10 source (None: shared copy); "embedded": smoke tests only
@@ -150,8 +151,8 @@ class TrainConfig:
 
 
 RESUME_KEYS = ("ghn", "ghn_overrides", "init_from", "meta_batch", "batch_size", "max_params", "arch_pool", "lr",
-               "weight_decay", "warmup_steps", "min_lr_ratio", "grad_clip", "param_penalty", "seed", "data",
-               "val_images")
+               "weight_decay", "warmup_steps", "min_lr_ratio", "grad_clip", "param_penalty", "loss_cap", "seed",
+               "data", "val_images")
 """Fields that define the training trajectory: a resumed run must use the checkpoint's values."""
 
 
@@ -208,6 +209,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument("--grad-clip", type=float, default=dflt("grad_clip"), help="0 disables clipping")
     g.add_argument("--param-penalty", type=float, default=dflt("param_penalty"),
                    help="weight of the penalty on predicted-parameter norms (default: %(default)s)")
+    g.add_argument("--loss-cap", type=float, default=dflt("loss_cap"),
+                   help="a net's loss above this contributes the gradient of a loss of this size, so one net "
+                        "with exploding logits cannot steer a step (0: off; default: %(default)s)")
     g.add_argument("--seed", type=int, default=dflt("seed"))
     g = p.add_argument_group("data and devices")
     g.add_argument("--data", default=None,

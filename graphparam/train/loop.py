@@ -47,7 +47,7 @@ from graphparam.train.metrics import MetricsLog, RunningMean
 from graphparam.train.schedule import WarmupCosine
 from graphparam.train.signals import StopFlag
 
-__all__ = ["Trainer", "TrainResult", "train", "MAX_CONSECUTIVE_SKIPS", "step_seed"]
+__all__ = ["Trainer", "TrainResult", "train", "MAX_CONSECUTIVE_SKIPS", "step_seed", "capped_loss"]
 
 MAX_CONSECUTIVE_SKIPS = 20
 
@@ -97,6 +97,18 @@ def _param_penalty(params: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean over tensors of the mean squared predicted value."""
     terms = [p.float().pow(2).mean() for p in params.values()]
     return torch.stack(terms).mean()
+
+
+def capped_loss(loss: torch.Tensor, cap: float) -> torch.Tensor:
+    """``loss`` unchanged up to ``cap``; above it, its value and gradient scaled by ``cap / loss``.
+
+    One net whose logits explode under its predicted parameters can have a loss thousands of times
+    ln 10; clipping the global gradient norm then still lets that one net set the update's direction.
+    Scaling its gradient down to the size of a ``cap`` loss keeps the other nets' signal. ``cap <= 0``: off.
+    """
+    if cap <= 0:
+        return loss
+    return loss * torch.clamp(cap / loss.detach(), max=1.0)
 
 
 class Trainer:
@@ -223,7 +235,7 @@ class Trainer:
         mine = D.shard(range(len(archs)), self.info)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             predicted = self.model([archs[i].graph for i in mine])
-        ce_sum = pen_sum = x.new_zeros((), dtype=torch.float32)
+        ce_sum = opt_sum = pen_sum = x.new_zeros((), dtype=torch.float32)
         correct = 0
         per_net = []
         for i, params in zip(mine, predicted):
@@ -237,10 +249,11 @@ class Trainer:
             ce = F.cross_entropy(out.float(), yi)
             pen = _param_penalty(params)
             ce_sum = ce_sum + ce
+            opt_sum = opt_sum + capped_loss(ce, cfg.loss_cap)
             pen_sum = pen_sum + pen
             correct += (out.detach().argmax(1) == yi).sum()
             per_net.append((i, ce.detach()))
-        loss = (ce_sum + cfg.param_penalty * pen_sum) * (self.info.world_size / cfg.meta_batch)
+        loss = (opt_sum + cfg.param_penalty * pen_sum) * (self.info.world_size / cfg.meta_batch)
         return loss, {"ce_sum": ce_sum.detach(), "pen_sum": pen_sum.detach(),
                       "correct": torch.as_tensor(correct, device=x.device).float(), "per_net": per_net}
 

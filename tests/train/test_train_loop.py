@@ -145,3 +145,18 @@ def test_init_from_starts_with_the_checkpoint_weights(tmp_path):
     assert all(torch.equal(before[k], v) for k, v in start.state_dict().items())
     trainer.run()
     assert any(not torch.equal(before[k], v) for k, v in trainer.ghn.state_dict().items())
+
+
+def test_capped_loss_scales_the_gradient_of_huge_losses_only():
+    from graphparam.train.loop import capped_loss
+
+    w = torch.tensor(3.0, requires_grad=True)
+    small = (w * 1.0) ** 2  # 9, below the cap: untouched
+    capped_loss(small, 10.0).backward()
+    assert w.grad.item() == 6.0
+    w.grad = None
+    huge = (w * 10.0) ** 2  # 900: value and gradient scaled by 10 / 900
+    out = capped_loss(huge, 10.0)
+    out.backward()
+    assert abs(out.item() - 10.0) < 1e-5 and abs(w.grad.item() - 600.0 * 10 / 900) < 1e-4
+    assert capped_loss(huge, 0.0) is huge  # off
