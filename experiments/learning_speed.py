@@ -34,13 +34,18 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from graphparam.model import GHNConfig
+
 RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULTS = GHNConfig()  # the GHN's default bounds on norm scales, shifts and layer scales
 
 
 def _vector(p, spec):
     from graphparam.model.normalize import TRANSFORM_INDEX, vector_transform
 
-    return vector_transform(p, torch.full(spec.shape, TRANSFORM_INDEX[spec.rule.transform]), 0.5, 0.1, 0.1)
+    c = DEFAULTS
+    return vector_transform(p, torch.full(spec.shape, TRANSFORM_INDEX[spec.rule.transform]), c.scale_bound,
+                            c.shift_bound, c.layer_scale_init)
 
 
 def _standardized(p, spec):
@@ -132,7 +137,8 @@ class Free(torch.nn.Module):
 
 def run_variant(name: str, archs, stream, steps: int, lr: float) -> dict:
     from graphparam.evaluate import logits_of
-    from graphparam.model import GHN, GHNConfig
+    from graphparam.model import GHN
+    from graphparam.model.batch import prepare
 
     torch.manual_seed(0)
     from graphparam.train.loop import capped_loss
@@ -148,7 +154,7 @@ def run_variant(name: str, archs, stream, steps: int, lr: float) -> dict:
     elif ghn is not None:
         params = list(ghn.parameters())
     else:
-        params = free.new_params(ghn_batch_specs(archs[0]))
+        params = free.new_params(prepare(archs[0].graph).slots)
     opt = torch.optim.Adam(params, lr=lr)
     losses, accs = [], []
     start = time.perf_counter()
@@ -160,7 +166,7 @@ def run_variant(name: str, archs, stream, steps: int, lr: float) -> dict:
         elif ghn is not None:
             out = logits_of(torch.func.functional_call(arch.net, ghn([arch.graph])[0], (x,)))
         else:
-            specs = ghn_batch_specs(arch)
+            specs = prepare(arch.graph).slots  # decoding layouts, cached on the graph
             new = free.new_params(specs)
             if new:
                 opt.add_param_group({"params": new})
@@ -175,18 +181,6 @@ def run_variant(name: str, archs, stream, steps: int, lr: float) -> dict:
     return {"variant": name, "nets": len(archs), "steps": steps, "loss_last25": sum(losses[tail]) / 25,
             "acc_last25": sum(accs[tail]) / 25, "loss_first25": sum(losses[:25]) / 25,
             "acc_first25": sum(accs[:25]) / 25, "seconds": round(time.perf_counter() - start, 1)}
-
-
-_SPECS = {}
-
-
-def ghn_batch_specs(arch):
-    """The GHN's decoding layout of every parameter slot of ``arch`` (weight-independent)."""
-    from graphparam.model.batch import prepare
-
-    if arch.hash not in _SPECS:
-        _SPECS[arch.hash] = prepare(arch.graph).slots
-    return _SPECS[arch.hash]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,7 @@ from coverage import TIMM_MODELS, build  # noqa: E402
 
 import graphparam.graph as G  # noqa: E402
 from graphparam.model import GHN, GHNConfig  # noqa: E402
+from graphparam.model.config import NAMED  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -50,6 +51,13 @@ def check_prediction(model: torch.nn.Module, predicted: dict[str, torch.Tensor])
     return row
 
 
+def _failure(row: dict, stage: str, exc: Exception) -> dict:
+    """``row`` marked failed at ``stage`` with the exception's first line (exceptions may have no message)."""
+    lines = str(exc).strip().splitlines()
+    row.update(ok=False, stage=stage, error=f"{type(exc).__name__}: {lines[0][:200] if lines else ''}")
+    return row
+
+
 def sweep_one(ghn: GHN, source: str, name: str) -> dict:
     row: dict = {"source": source, "model": name}
     try:
@@ -64,22 +72,19 @@ def sweep_one(ghn: GHN, source: str, name: str) -> dict:
             model, size = build(source, name)
         model.eval()
     except Exception as exc:  # recorded: this is a survey
-        row.update(ok=False, stage="build", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-        return row
+        return _failure(row, "build", exc)
     t0 = time.perf_counter()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             graph = G.trace(model, size)
     except Exception as exc:
-        row.update(ok=False, stage="trace", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-        return row
+        return _failure(row, "trace", exc)
     t1 = time.perf_counter()
     try:
         predicted = ghn.predict_tensors(graph)
     except Exception as exc:
-        row.update(ok=False, stage="predict", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-        return row
+        return _failure(row, "predict", exc)
     t2 = time.perf_counter()
     row.update(check_prediction(model, predicted), nodes=len(graph.nodes), stage="checked",
                trace_s=round(t1 - t0, 3), predict_s=round(t2 - t1, 3))
@@ -137,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     import torchvision
 
-    ghn = GHN(GHNConfig.named(args.ghn)) if args.ghn in ("tiny", "small", "base", "large") \
+    ghn = GHN(GHNConfig.named(args.ghn)) if args.ghn in NAMED \
         else GHN.from_pretrained(args.ghn)
     ghn.eval()
     todo = [("timm", m) for m in TIMM_MODELS]

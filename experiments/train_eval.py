@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from graphparam.data import load_dataset
-    from graphparam.evaluate import evaluation_order
+    from graphparam.evaluate import first_images
     from graphparam.model import GHN
     from graphparam.train.distributed import resolve_device
 
@@ -94,8 +94,7 @@ def main(argv=None) -> int:
     torch.manual_seed(0)  # the baseline's default initialization is random: fix it
     ghn = None if args.ghn == "default-init" else GHN.from_pretrained(args.ghn, device=device).eval()
     data = load_dataset(args.data, "test")
-    if args.max_images is not None and args.max_images < len(data):
-        data = data.subset(evaluation_order(data)[: args.max_images], name=f"{data.name}[:{args.max_images}]")
+    data = first_images(data, args.max_images)
     meta = {"command": "python experiments/train_eval.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "ghn": str(args.ghn), "ghn_parameters": ghn.num_parameters() if ghn is not None else 0, "data": data.name, "images": len(data),
             "batch_size": args.batch_size, "device": str(device), "torch": torch.__version__}

@@ -63,9 +63,9 @@ def markdown(res: dict) -> str:
         for key in sorted(g, key=lambda k: g[k]["id"]):
             name = g[key]["id"]
             ref = GHN2.get("real:resnet50") if name == "resnet50" else (GHN2["real:vit"] if name.startswith("vit") else "-")
-            mark = " **" if name in REAL_BY_NAME else ""
+            bold = "**" if name in REAL_BY_NAME else ""
             base = f"{100 * d[key]['top1']:.2f}" if key in d else "-"
-            lines.append(f"| {mark.strip()}{name}{mark.strip()} | {g[key]['params']:,} | {100 * g[key]['top1']:.2f} | "
+            lines.append(f"| {bold}{name}{bold} | {g[key]['params']:,} | {100 * g[key]['top1']:.2f} | "
                          f"{base} | {ref} |")
     failures = {f"{who}:{s}:{k}": v for who in ("ghn", "default_init") for s in meta["splits"]
                 for k, v in res[who][s]["failures"].items()}
@@ -114,15 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from graphparam.data import load_dataset
-    from graphparam.evaluate import evaluation_order
+    from graphparam.evaluate import first_images
     from graphparam.model import GHN
     from graphparam.train.distributed import resolve_device
 
     device = resolve_device("auto")
     ghn = GHN.from_pretrained(args.ghn, device=device).eval()
     data = load_dataset(args.data, "test")
-    if args.max_images is not None and args.max_images < len(data):
-        data = data.subset(evaluation_order(data)[: args.max_images], name=f"{data.name}[:{args.max_images}]")
+    data = first_images(data, args.max_images)
     command = "python experiments/zero_shot_table.py " + " ".join(argv if argv is not None else sys.argv[1:])
     res = {"meta": {"command": command.strip(), "ghn": args.ghn, "ghn_parameters": ghn.num_parameters(),
                     "compute": args.compute, "data": data.name, "images": len(data), "max_nets": args.max_nets,

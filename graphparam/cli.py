@@ -73,22 +73,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _first_images(data, n: int | None):
-    """The first ``n`` images of the evaluation order (a class mix; the shared test set is sorted by class)."""
-    from graphparam.evaluate import evaluation_order
-
-    if not n or n >= len(data):
-        return data
-    return data.subset(evaluation_order(data)[:n], name=f"{data.name}[:{n}]")
-
-
 @command("eval")
 def cmd_eval(args: argparse.Namespace) -> int:
     from graphparam.data import load_dataset
-    from graphparam.evaluate import evaluate
+    from graphparam.evaluate import evaluate, first_images
     from graphparam.predict import load
 
-    data = _first_images(load_dataset(args.data or "embedded", split="test"), args.max_images)
+    data = first_images(load_dataset(args.data or "embedded", split="test"), args.max_images)
     model = load(args.ghn).predict(_model(args), input_size=tuple(args.input_size))
     result = evaluate(model, data, batch_size=args.batch_size)
     print(f"{args.model}: zero-shot top-1 {100 * result.top1:.2f}% on {data.name} ({result.n} images, "
@@ -99,12 +90,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 @command("finetune")
 def cmd_finetune(args: argparse.Namespace) -> int:
     from graphparam.data import load_cifar10
+    from graphparam.evaluate import first_images
     from graphparam.finetune import compare_inits, format_results, plot_curves
     from graphparam.predict import load
 
     inits = ("ghn", "random") if args.init == "both" else (args.init,)
     train, test = load_cifar10(args.data, split="train"), load_cifar10(args.data, split="test")
-    test = _first_images(test, args.test_images)
+    test = first_images(test, args.test_images)
     results = compare_inits(lambda: _model(args), load(args.ghn) if "ghn" in inits else None, train, test,
                             inits=inits, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                             max_steps_per_epoch=args.max_steps, input_size=tuple(args.input_size))

@@ -49,7 +49,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from .data.augment import normalize
 from .data.imageset import ImageSet
 
-__all__ = ["EvalResult", "evaluate", "summarize", "batch_statistics_bn", "evaluation_order",
+__all__ = ["EvalResult", "evaluate", "summarize", "batch_statistics_bn", "evaluation_order", "first_images",
            "EVAL_SEED", "EVAL_BATCH_SIZE"]
 
 EVAL_SEED = 0
@@ -114,6 +114,14 @@ def evaluation_order(data: ImageSet, seed: int = EVAL_SEED) -> torch.Tensor:
     canonical = _canonical_order(data.images, data.labels)
     perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
     return canonical[perm]
+
+
+def first_images(data: ImageSet, n: int | None) -> ImageSet:
+    """The first ``n`` images of the evaluation order: a fixed class mix (the shared test set is sorted
+    by class); ``data`` itself when ``n`` is None, 0 or at least its size."""
+    if not n or n >= len(data):
+        return data
+    return data.subset(evaluation_order(data)[:n], name=f"{data.name}[:{n}]")
 
 
 def _model_device_dtype(model: torch.nn.Module) -> tuple[torch.device | None, torch.dtype]:
