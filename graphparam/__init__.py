@@ -5,6 +5,7 @@ The public surface: ``trace`` / ``trace_onnx`` turn models into :class:`ArchGrap
 GHN shipped with the package.
 """
 
+from graphparam.errors import GraphparamError
 from graphparam.graph import ArchGraph, TraceError, UnsupportedOperation, trace
 from graphparam.graph.onnx import trace_onnx
 from graphparam.model import GHN, GHNConfig
@@ -12,5 +13,5 @@ from graphparam.predict import load, predict, predict_onnx
 
 __version__ = "0.1.0"
 
-__all__ = ["ArchGraph", "GHN", "GHNConfig", "TraceError", "UnsupportedOperation", "load", "predict",
+__all__ = ["ArchGraph", "GHN", "GHNConfig", "GraphparamError", "TraceError", "UnsupportedOperation", "load", "predict",
            "predict_onnx", "trace", "trace_onnx", "__version__"]

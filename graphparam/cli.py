@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Callable
 
+from graphparam.errors import GraphparamError, first_line
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
@@ -180,20 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Errors whose message is meant for the user: printed on one line, no traceback."""
-    from graphparam.graph import GraphError, TraceError, UnsupportedOperation
-    from graphparam.sources import ModelSourceError
-
-    errors: list[type[BaseException]] = [ModelSourceError, TraceError, UnsupportedOperation, GraphError,
-                                         FileNotFoundError, IsADirectoryError, PermissionError]
-    for module, name in (("graphparam.graph.onnx", "OnnxError"), ("graphparam.model.checkpoint",
-                         "CheckpointError"), ("graphparam.data", "DatasetNotFoundError")):
-        try:
-            errors.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errors)
+#: errors whose message is meant for the user: printed on one line, no traceback, exit status 2
+USER_ERRORS: tuple[type[BaseException], ...] = (GraphparamError, FileNotFoundError, IsADirectoryError,
+                                                PermissionError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,9 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("graphparam: interrupted", file=sys.stderr)
         return 130
-    except _user_errors() as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"graphparam: error: {message}", file=sys.stderr)
+    except USER_ERRORS as exc:
+        print(f"graphparam: error: {first_line(exc, with_type=False)}", file=sys.stderr)
         return 2
 
 

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import torch.nn as nn
 
-
-class ModelSourceError(ValueError):
-    """A model reference that cannot be resolved; the message is one line meant for the user."""
+from graphparam.errors import ModelSourceError
 
 
 def load_model(ref: str, *, num_classes: int | None = None, cifar_stem: bool = False) -> nn.Module:

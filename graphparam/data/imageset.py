@@ -6,11 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
+from graphparam.errors import DatasetNotFoundError
+
 __all__ = ["ImageSet", "DatasetNotFoundError"]
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """A dataset source could not be found; the message says how to provide one."""
 
 
 @dataclass(frozen=True, eq=False)

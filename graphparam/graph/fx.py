@@ -8,16 +8,13 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
+from graphparam.errors import OpaqueModule
 from graphparam.graph import registry
 from graphparam.graph.builder import ParamRef, RawOp
 from graphparam.graph.registry import OpRule, UnsupportedOperation
 
 _INPUT, _OUTPUT = OpRule("input"), OpRule("output")
 _CONSTANT, _UNKNOWN = OpRule("constant"), OpRule("unknown")
-
-
-class OpaqueModule(RuntimeError):
-    """A leaf module that owns parameters but has no registry row: fx cannot see inside it."""
 
 
 def _timm_notrace() -> tuple[tuple[type, ...], tuple[Any, ...]]:

@@ -9,6 +9,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from graphparam.errors import GraphError
+
 
 class Role(str, Enum):
     """What a parameter tensor does for the operation that owns it."""
@@ -56,10 +58,6 @@ class Node:
     @property
     def numel(self) -> int:
         return sum(p.numel for p in self.params)
-
-
-class GraphError(ValueError):
-    """An ArchGraph that breaks an invariant (cycle, dangling edge, double ownership)."""
 
 
 @dataclass

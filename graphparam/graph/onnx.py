@@ -39,6 +39,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
+from graphparam.errors import OnnxError
 from graphparam.graph import registry
 from graphparam.graph.builder import ParamRef, RawOp, build_graph
 from graphparam.graph.ir import ArchGraph, Role
@@ -81,10 +82,6 @@ _FLOAT_TYPES = {TensorProto.FLOAT: "float32", TensorProto.FLOAT16: "float16",
 _INPUT, _OUTPUT, _UNKNOWN = OpRule("input"), OpRule("output"), OpRule("unknown")
 _SLICE = OpRule("slice")
 _EXTERNAL_LIMIT = 1_800_000_000  # bytes; protobuf cannot serialise 2 GiB, larger models go external
-
-
-class OnnxError(ValueError):
-    """A file or model that is not a usable ONNX model; the message says which and why, in one line."""
 
 
 def _first_line(exc: BaseException) -> str:

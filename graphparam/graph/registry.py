@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from graphparam.errors import UnsupportedOperation
 from graphparam.graph.ir import Role
 
 # Canonical kinds, grouped; the encoder embeds them by their position in KINDS.
@@ -32,16 +33,6 @@ KINDS: tuple[str, ...] = (
     "reshape", "slice", "reduce", "logic", "pad", "resize", "dropout", "identity", "constant", "unknown",
 )
 KIND_INDEX = {kind: i for i, kind in enumerate(KINDS)}
-
-
-class UnsupportedOperation(RuntimeError):
-    """An operation that the registry does not know. Names the op and where it occurs."""
-
-    def __init__(self, op: str, where: str, hint: str = ""):
-        self.op, self.where = op, where
-        msg = f"unsupported operation {op} at {where!r}"
-        msg += f": {hint}" if hint else " (register it with graphparam.graph.registry.register, or trace with strict=False)"
-        super().__init__(msg)
 
 
 @dataclass(frozen=True)

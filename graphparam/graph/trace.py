@@ -8,17 +8,9 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
+from graphparam.errors import InputSizeError, TraceError, UnsupportedOperation
 from graphparam.graph.builder import build_graph
 from graphparam.graph.ir import ArchGraph
-from graphparam.graph.registry import UnsupportedOperation
-
-
-class TraceError(RuntimeError):
-    """A model that no front end could turn into a graph; the message says why."""
-
-
-class InputSizeError(TraceError, ValueError):
-    """The model does not accept an input of the given size."""
 
 
 def _first_line(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from graphparam.errors import CheckpointError
 from graphparam.model.config import ConfigError, GHNConfig
 
 if TYPE_CHECKING:
@@ -28,10 +29,6 @@ WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 _CHECKPOINT_ROOT = Path(__file__).resolve().parent.parent / "checkpoints"
 PRETRAINED: dict[str, Path] = {"cifar10": _CHECKPOINT_ROOT / "cifar10"}
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be loaded: missing, not safetensors, or not matching its config."""
 
 
 def resolve(name_or_path: str | Path) -> Path:

@@ -23,6 +23,8 @@ from typing import Any, Callable
 
 import torch
 
+from graphparam.errors import CheckpointNotFound
+
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints", "atomic_write_text",
            "CheckpointNotFound", "STATE_NAME", "GHN_DIR", "FORMAT"]
 
@@ -31,10 +33,6 @@ GHN_DIR = "ghn"
 LATEST = "latest"
 FORMAT = 1
 _NAME = re.compile(r"^step-(\d+)$")
-
-
-class CheckpointNotFound(FileNotFoundError):
-    """No complete checkpoint in the directory."""
 
 
 def _fsync_dir(path: Path) -> None:

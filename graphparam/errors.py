@@ -1,0 +1,86 @@
+"""The errors of graphparam whose message is meant for the user.
+
+Every one derives from :class:`GraphparamError` (so ``except GraphparamError`` catches them all, as
+the command line does) and from the built-in class it has always been (``ValueError``,
+``RuntimeError``, ``FileNotFoundError``, ...), so existing ``except`` clauses keep working. Each is
+also importable from the module that raises it (``graphparam.graph.GraphError``, ...).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["GraphparamError", "GraphError", "TraceError", "InputSizeError", "UnsupportedOperation", "OpaqueModule",
+           "OnnxError", "ModelSourceError", "CheckpointError", "CheckpointNotFound", "DatasetNotFoundError",
+           "MissingPredictionError", "first_line"]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def first_line(exc: BaseException, *, with_type: bool = True, limit: int | None = None) -> str:
+    """``"TypeName: first line of the message"`` (colour codes removed, ``limit`` characters of the line
+    at most); the type name alone when the message is empty. ``with_type=False``: the line alone."""
+    lines = _ANSI.sub("", str(exc)).strip().splitlines()
+    line = lines[0][:limit] if lines else ""
+    if not with_type:
+        return line or type(exc).__name__
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+class GraphparamError(Exception):
+    """Base of graphparam's user-facing errors: the message says what is wrong, on one line."""
+
+
+# ---- graph layer -------------------------------------------------------------------------------
+class GraphError(GraphparamError, ValueError):
+    """An ArchGraph that breaks an invariant (cycle, dangling edge, double ownership)."""
+
+
+class TraceError(GraphparamError, RuntimeError):
+    """A model that no front end could turn into a graph; the message says why."""
+
+
+class InputSizeError(TraceError, ValueError):
+    """The model does not accept an input of the given size."""
+
+
+class UnsupportedOperation(GraphparamError, RuntimeError):
+    """An operation that the registry does not know. Names the op and where it occurs."""
+
+    def __init__(self, op: str, where: str, hint: str = ""):
+        self.op, self.where = op, where
+        msg = f"unsupported operation {op} at {where!r}"
+        msg += f": {hint}" if hint else " (register it with graphparam.graph.registry.register, or trace with strict=False)"
+        super().__init__(msg)
+
+
+class OpaqueModule(GraphparamError, RuntimeError):
+    """A leaf module that owns parameters but has no registry row: fx cannot see inside it."""
+
+
+class OnnxError(GraphparamError, ValueError):
+    """A file or model that is not a usable ONNX model; the message says which and why, in one line."""
+
+
+# ---- sources, checkpoints, data ----------------------------------------------------------------
+class ModelSourceError(GraphparamError, ValueError):
+    """A model reference that cannot be resolved; the message is one line meant for the user."""
+
+
+class CheckpointError(GraphparamError, RuntimeError):
+    """A checkpoint that cannot be loaded: missing, not safetensors, or not matching its config."""
+
+
+class CheckpointNotFound(GraphparamError, FileNotFoundError):
+    """No complete checkpoint in the directory."""
+
+
+class DatasetNotFoundError(GraphparamError, FileNotFoundError):
+    """A dataset source could not be found; the message says how to provide one."""
+
+
+# ---- prediction ----------------------------------------------------------------------------------
+class MissingPredictionError(GraphparamError, KeyError, ValueError):
+    """A prediction that lacks tensors for some of a model's parameters."""
+
+    __str__ = Exception.__str__  # the message as is, not quoted like a KeyError's
