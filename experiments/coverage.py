@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 import graphparam.graph as G
+from graphparam.errors import first_line
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -91,7 +92,7 @@ def check(source: str, name: str, timeout: int) -> dict:
     except _Timeout:
         row.update(covered=False, error=f"timeout after {timeout}s")
     except Exception as exc:  # recorded, not raised: this is a survey
-        row.update(covered=False, error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+        row.update(covered=False, error=first_line(exc, limit=300))
     finally:
         signal.alarm(0)
     return row

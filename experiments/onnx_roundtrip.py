@@ -33,6 +33,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from graphparam.errors import first_line  # noqa: E402
 from graphparam.graph import trace  # noqa: E402
 from graphparam.graph.onnx import PARAMS_METADATA_KEY, export_onnx, trace_onnx, write_initializers  # noqa: E402
 
@@ -152,7 +153,7 @@ def check(name: str, workdir: Path) -> dict:
         row["roles_equal_torch"] = ({s.name: s.role for _, s in torch_graph.slots()}
                                     == {s.name: s.role for s in slots})
     except Exception as exc:
-        row["torch_trace_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        row["torch_trace_error"] = first_line(exc, limit=200)
     for key, keep in (("mapping_ok_exporter_marks", True), ("mapping_ok_heuristic", False)):
         g = trace_onnx(strip_marks(proto, keep))
         other = {s.name: s.shape for _, s in g.slots()}
@@ -298,7 +299,7 @@ def main() -> None:
                 row = check(name, Path(tmp))
             except Exception as exc:  # report and go on: one failing model must not hide the others
                 row = {"model": name, "input_size": list(MODELS[name][3]),
-                       "error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"}
+                       "error": first_line(exc, limit=300)}
             rows.append(row)
             print(json.dumps(row), flush=True)
             gc.collect()

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from coverage import TIMM_MODELS, build  # noqa: E402
 
 import graphparam.graph as G  # noqa: E402
+from graphparam.errors import first_line  # noqa: E402
 from graphparam.model import GHN, GHNConfig  # noqa: E402
 from graphparam.model.config import NAMED  # noqa: E402
 
@@ -53,8 +54,7 @@ def check_prediction(model: torch.nn.Module, predicted: dict[str, torch.Tensor])
 
 def _failure(row: dict, stage: str, exc: Exception) -> dict:
     """``row`` marked failed at ``stage`` with the exception's first line (exceptions may have no message)."""
-    lines = str(exc).strip().splitlines()
-    row.update(ok=False, stage=stage, error=f"{type(exc).__name__}: {lines[0][:200] if lines else ''}")
+    row.update(ok=False, stage=stage, error=first_line(exc, limit=200))
     return row
 
 

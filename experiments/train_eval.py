@@ -37,6 +37,7 @@ def _build(split: str, item, num_classes: int = 10):
 def evaluate_split(ghn, split: str, data, max_nets: int | None, device: torch.device, batch_size: int,
                    progress: bool = True) -> dict:
     import arch_zoo
+    from graphparam.errors import first_line
     from graphparam.evaluate import evaluate, summarize
     from graphparam.graph import trace
     from graphparam.model import fill
@@ -58,7 +59,7 @@ def evaluate_split(ghn, split: str, data, max_nets: int | None, device: torch.de
             predict_s = time.perf_counter() - start
             res = evaluate(net, data, batch_size=batch_size, device=device, progress=False)
         except Exception as exc:  # report and go on: one untraceable real net must not lose a split
-            failures[name] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            failures[name] = first_line(exc)
             print(f"{split} {name}: FAILED {failures[name]}", file=sys.stderr)
             continue
         nets[name] = {"id": str(ident), "top1": res.top1, "loss": res.loss, "params": sum(p.numel() for p in net.parameters()),

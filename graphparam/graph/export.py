@@ -14,11 +14,10 @@ import torch.nn as nn
 
 from graphparam.graph import registry
 from graphparam.graph.builder import ParamRef, RawOp
+from graphparam.graph.frontend import CONSTANT, INPUT, OUTPUT, UNKNOWN, parameter_table
 from graphparam.graph.fx import is_tensorish, node_inputs, shape_of, where
-from graphparam.graph.registry import OpRule, UnsupportedOperation
+from graphparam.graph.registry import UnsupportedOperation
 
-_INPUT, _OUTPUT = OpRule("input"), OpRule("output")
-_CONSTANT, _UNKNOWN = OpRule("constant"), OpRule("unknown")
 
 def export_program(model: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
     return torch.export.export(model, (example,), strict=False)
@@ -27,10 +26,8 @@ def export_program(model: nn.Module, example: torch.Tensor) -> torch.export.Expo
 def export_ops(model: nn.Module, program: torch.export.ExportedProgram, *,
                strict: bool) -> tuple[list[RawOp], dict[str, ParamRef]]:
     """Walk an exported program into RawOps, mapping parameter placeholders back to model names."""
-    params = {name: ParamRef(name, tuple(p.shape), str(p.dtype).replace("torch.", ""))
-              for name, p in model.named_parameters()}
-    canonical = {id(p): name for name, p in model.named_parameters()}
-    alias = {name: canonical[id(p)] for name, p in model.named_parameters(remove_duplicate=False)}
+    table = parameter_table(model)
+    params, alias = table.refs, table.canonical
     sig = program.graph_signature
     placeholder_param = dict(sig.inputs_to_parameters)
     ops: list[RawOp] = []
@@ -47,26 +44,26 @@ def export_ops(model: nn.Module, program: torch.export.ExportedProgram, *,
                 name = alias.get(placeholder_param[node.name], placeholder_param[node.name])
                 param_of[node.name] = params.get(name) or ParamRef(name, tuple(node.meta["val"].shape))
                 continue
-            rule = _INPUT if node.name in user_inputs else _CONSTANT
-            ops.append(RawOp(node.name, rule, "input" if rule is _INPUT else "buffer", attrs=attrs,
+            rule = INPUT if node.name in user_inputs else CONSTANT
+            ops.append(RawOp(node.name, rule, "input" if rule is INPUT else "buffer", attrs=attrs,
                              is_tensor=is_tensor))
         elif node.op == "get_attr":
-            ops.append(RawOp(node.name, _CONSTANT, f"attr:{node.target}", attrs=attrs, is_tensor=is_tensor))
+            ops.append(RawOp(node.name, CONSTANT, f"attr:{node.target}", attrs=attrs, is_tensor=is_tensor))
         elif node.op == "call_function":
             rule = registry.aten_rule(node.target)
             if rule is None:
                 if not is_tensor:
-                    rule = _UNKNOWN
+                    rule = UNKNOWN
                 elif strict:
                     raise UnsupportedOperation(f"aten op {node.target}", where(node))
                 else:
-                    rule = _UNKNOWN
+                    rule = UNKNOWN
             if rule.kind == "conv":
                 attrs.update(_conv_attrs(node))
             inputs = node_inputs(node, index, param_of)
             ops.append(RawOp(node.name, rule, str(node.target), inputs, [], attrs, is_tensor))
         elif node.op == "output":
-            ops.append(RawOp(node.name, _OUTPUT, "output", node_inputs(node, index, param_of), attrs=attrs))
+            ops.append(RawOp(node.name, OUTPUT, "output", node_inputs(node, index, param_of), attrs=attrs))
         else:
             continue
         index[node.name] = len(ops) - 1

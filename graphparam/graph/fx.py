@@ -11,10 +11,8 @@ import torch.nn as nn
 from graphparam.errors import OpaqueModule
 from graphparam.graph import registry
 from graphparam.graph.builder import ParamRef, RawOp
-from graphparam.graph.registry import OpRule, UnsupportedOperation
-
-_INPUT, _OUTPUT = OpRule("input"), OpRule("output")
-_CONSTANT, _UNKNOWN = OpRule("constant"), OpRule("unknown")
+from graphparam.graph.frontend import CONSTANT, INPUT, OUTPUT, UNKNOWN, parameter_table
+from graphparam.graph.registry import UnsupportedOperation
 
 
 def _timm_notrace() -> tuple[tuple[type, ...], tuple[Any, ...]]:
@@ -161,9 +159,8 @@ def opaque_modules(gm: fx.GraphModule) -> list[str]:
 def fx_ops(model: nn.Module, gm: fx.GraphModule, shapes: dict[str, tuple[bool, Any]], *,
            strict: bool) -> tuple[list[RawOp], dict[str, ParamRef]]:
     """Walk the fx graph into RawOps; parameters are referenced by their qualified names."""
-    params = {name: ParamRef(name, tuple(p.shape), str(p.dtype).replace("torch.", ""))
-              for name, p in model.named_parameters()}  # deduplicates tied parameters
-    by_id = {id(p): name for name, p in model.named_parameters()}
+    table = parameter_table(model)
+    params, by_id = table.refs, table.by_id
     ops: list[RawOp] = []
     index: dict[str, int] = {}
 
@@ -172,14 +169,14 @@ def fx_ops(model: nn.Module, gm: fx.GraphModule, shapes: dict[str, tuple[bool, A
         is_tensor, shape = shapes.get(node.name, (True, None))
         attrs: dict[str, Any] = {"out_shape": shape} if shape is not None else {}
         if node.op == "placeholder":
-            ops.append(RawOp(node.name, _INPUT, "input", attrs=attrs, is_tensor=is_tensor))
+            ops.append(RawOp(node.name, INPUT, "input", attrs=attrs, is_tensor=is_tensor))
         elif node.op == "get_attr":
             value = _fetch_attr(gm, node.target)
             if isinstance(value, nn.Parameter):
                 name = by_id.get(id(value), node.target)
                 param_of[node.name] = params.get(name, ParamRef(name, tuple(value.shape)))
                 continue
-            ops.append(RawOp(node.name, _CONSTANT, f"attr:{node.target}", attrs=attrs,
+            ops.append(RawOp(node.name, CONSTANT, f"attr:{node.target}", attrs=attrs,
                              is_tensor=isinstance(value, torch.Tensor)))
         elif node.op == "call_module":
             mod = gm.get_submodule(node.target)
@@ -191,7 +188,7 @@ def fx_ops(model: nn.Module, gm: fx.GraphModule, shapes: dict[str, tuple[bool, A
                 if strict:
                     raise UnsupportedOperation(f"module {type(mod).__module__}.{type(mod).__qualname__}",
                                                where(node))
-                rule = _UNKNOWN
+                rule = UNKNOWN
             attrs.update(_module_attrs(mod))
             ops.append(RawOp(node.name, rule, type(mod).__qualname__, node_inputs(node, index, param_of), owned, attrs, is_tensor))
         elif node.op in ("call_function", "call_method"):
@@ -200,18 +197,18 @@ def fx_ops(model: nn.Module, gm: fx.GraphModule, shapes: dict[str, tuple[bool, A
             if rule is None:
                 if not is_tensor and not any(isinstance(a, fx.Node) and a.name in param_of
                                              for a in node.all_input_nodes):
-                    rule = _UNKNOWN  # python-value helper (sizes, shapes): dropped below
+                    rule = UNKNOWN  # python-value helper (sizes, shapes): dropped below
                 elif strict:
                     kind = "function" if node.op == "call_function" else "method Tensor."
                     raise UnsupportedOperation(f"{kind}{' ' if kind == 'function' else ''}{_target_name(node.target)}",
                                                where(node))
                 else:
-                    rule = _UNKNOWN
+                    rule = UNKNOWN
             if node.op == "call_function" and rule.kind == "conv":
                 attrs.update(_functional_conv_attrs(node))
             ops.append(RawOp(node.name, rule, _target_name(node.target), node_inputs(node, index, param_of), [], attrs, is_tensor))
         elif node.op == "output":
-            ops.append(RawOp(node.name, _OUTPUT, "output", node_inputs(node, index, param_of), attrs=attrs))
+            ops.append(RawOp(node.name, OUTPUT, "output", node_inputs(node, index, param_of), attrs=attrs))
         index[node.name] = len(ops) - 1
     return ops, params
 

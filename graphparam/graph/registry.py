@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from graphparam.errors import UnsupportedOperation
+from graphparam.errors import UnsupportedOperation  # noqa: F401  (re-exported)
 from graphparam.graph.ir import Role
 
 # Canonical kinds, grouped; the encoder embeds them by their position in KINDS.
@@ -54,18 +54,22 @@ _ONNX: dict[str, OpRule] = {}
 def register(kind: str, *, modules: Iterable[type] = (), functions: Iterable[Callable] = (),
              methods: Iterable[str] = (), aten: Iterable[Any] = (), onnx: Iterable[str] = (),
              param_args: dict[int | str, Role] | None = None, roles: dict[str, Role] | None = None,
-             aten_args: dict[int | str, Role] | None = None) -> None:
+             aten_args: dict[int | str, Role] | None = None, onnx_args: dict[int, Role] | None = None) -> None:
     """Map targets of every front end to ``kind``; ``param_args``/``roles`` say which inputs are owned.
 
     ``aten_args`` replaces ``param_args`` for the aten ops of the row, where aten's signature puts the
     parameters elsewhere than ``torch.nn.functional`` does (``aten.batch_norm(input, weight, bias, ...)``).
+    ``onnx_args`` are the owned input positions of the row's ONNX op types (``BatchNormalization``
+    takes scale and bias at 1 and 2); ONNX ops own nothing without them: a parameter they read
+    becomes a ``parameter`` node of its own.
     """
     if kind not in KIND_INDEX:
         raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(KINDS)}")
     rule = OpRule(kind, dict(param_args or {}), dict(roles or {}))
     aten_rule_ = rule if aten_args is None else OpRule(kind, dict(aten_args), rule.roles)
+    onnx_rule_ = OpRule(kind, dict(onnx_args or {}), rule.roles)
     for table, keys, value in ((_MODULES, modules, rule), (_FUNCTIONS, functions, rule), (_METHODS, methods, rule),
-                               (_ATEN, aten, aten_rule_), (_ONNX, onnx, rule)):
+                               (_ATEN, aten, aten_rule_), (_ONNX, onnx, onnx_rule_)):
         for key in keys:
             table[key] = value
 
@@ -99,7 +103,14 @@ def aten_rule(op: Any) -> OpRule | None:
 
 
 def onnx_rule(op_type: str) -> OpRule | None:
+    """The rule of an ONNX op type (``domain.OpType`` outside the default domain); its
+    ``param_args`` are the row's ``onnx_args``."""
     return _ONNX.get(op_type)
+
+
+def onnx_param_args() -> dict[str, dict[int | str, Role]]:
+    """ONNX op type → owned input positions, for the op types that own any."""
+    return {op: dict(rule.param_args) for op, rule in _ONNX.items() if rule.param_args}
 
 
 def default_role(kind: str, attr: str) -> Role:
@@ -132,39 +143,42 @@ S, T = Role.NORM_SCALE, Role.NORM_SHIFT
 # ---- parameterised primitives ------------------------------------------------------------------
 register("conv", modules=[nn.Conv1d, nn.Conv2d, nn.Conv3d], functions=[F.conv1d, F.conv2d, F.conv3d],
          aten=[_aten.conv1d, _aten.conv2d, _aten.conv3d, _aten.convolution, _aten._convolution],
-         onnx=["Conv"], param_args={1: W, 2: B, "weight": W, "bias": B})
+         onnx=["Conv"], param_args={1: W, 2: B, "weight": W, "bias": B}, onnx_args={1: W, 2: B})
 register("conv_transpose", modules=[nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d],
          functions=[F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d],
          aten=[_aten.conv_transpose1d, _aten.conv_transpose2d],
-         onnx=["ConvTranspose"], param_args={1: W, 2: B})
+         onnx=["ConvTranspose"], param_args={1: W, 2: B}, onnx_args={1: W, 2: B})
 register("linear", modules=[nn.Linear, nn.Bilinear], functions=[F.linear], aten=[_aten.linear],
-         onnx=["Gemm"], param_args={1: W, 2: B, "weight": W, "bias": B})
+         onnx=["Gemm"], param_args={1: W, 2: B, "weight": W, "bias": B}, onnx_args={1: W, 2: B})
 register("linear", aten=[_aten.addmm, _aten.baddbmm], param_args={0: B, 2: W})  # bias + x @ weight
 register("matmul", functions=[torch.matmul, operator.matmul, torch.bmm, torch.mm, torch.einsum,
                               torch.baddbmm],
          methods=["matmul", "bmm", "mm"], aten=[_aten.matmul, _aten.bmm, _aten.mm, _aten.einsum,
                                                ],
-         onnx=["MatMul", "Einsum"], param_args={1: W})
+         onnx=["Einsum"], param_args={1: W})
+register("matmul", onnx=["MatMul"], onnx_args={1: W})
 register("batch_norm", modules=[nn.modules.batchnorm._BatchNorm], functions=[F.batch_norm],
          aten=[_aten.batch_norm, _aten._native_batch_norm_legit_no_training,
                _aten._native_batch_norm_legit, _aten.native_batch_norm,
                _aten._native_batch_norm_legit_functional],
-         onnx=["BatchNormalization"], param_args={3: S, 4: T, "weight": S, "bias": T}, aten_args={1: S, 2: T})
+         onnx=["BatchNormalization"], param_args={3: S, 4: T, "weight": S, "bias": T}, aten_args={1: S, 2: T},
+         onnx_args={1: S, 2: T})  # ONNX inputs 3, 4: running mean and variance, buffers
 register("layer_norm", modules=[nn.LayerNorm], functions=[F.layer_norm],
          aten=[_aten.layer_norm, _aten.native_layer_norm], onnx=["LayerNormalization"],
-         param_args={2: S, 3: T, "weight": S, "bias": T})
+         param_args={2: S, 3: T, "weight": S, "bias": T}, onnx_args={1: S, 2: T})
 register("rms_norm", modules=[getattr(nn, "RMSNorm", nn.LayerNorm)] if hasattr(nn, "RMSNorm") else [],
          functions=[F.rms_norm] if hasattr(F, "rms_norm") else [],
          aten=[_aten.rms_norm] if hasattr(_aten, "rms_norm") else [], onnx=["RMSNormalization"],
-         param_args={2: S, "weight": S})
+         param_args={2: S, "weight": S}, onnx_args={1: S})
 register("group_norm", modules=[nn.GroupNorm], functions=[F.group_norm],
          aten=[_aten.group_norm, _aten.native_group_norm], onnx=["GroupNormalization"],
-         param_args={2: S, 3: T, "weight": S, "bias": T})
+         param_args={2: S, 3: T, "weight": S, "bias": T}, onnx_args={1: S, 2: T})
 register("instance_norm", modules=[nn.modules.instancenorm._InstanceNorm], functions=[F.instance_norm],
          aten=[_aten.instance_norm], onnx=["InstanceNormalization"],
-         param_args={3: S, 4: T, "weight": S, "bias": T}, aten_args={1: S, 2: T})
+         param_args={3: S, 4: T, "weight": S, "bias": T}, aten_args={1: S, 2: T}, onnx_args={1: S, 2: T})
 register("embedding", modules=[nn.Embedding, nn.EmbeddingBag], functions=[F.embedding],
-         aten=[_aten.embedding], onnx=["Gather"], param_args={1: Role.EMBEDDING}, aten_args={0: Role.EMBEDDING})
+         aten=[_aten.embedding], onnx=["Gather"], param_args={1: Role.EMBEDDING}, aten_args={0: Role.EMBEDDING},
+         onnx_args={0: Role.EMBEDDING})  # an embedding only where the indices come from the data
 register("attention", modules=[nn.MultiheadAttention],
          roles={"in_proj_weight": W, "in_proj_bias": B, "out_proj.weight": W, "out_proj.bias": B,
                 "q_proj_weight": W, "k_proj_weight": W, "v_proj_weight": W,
@@ -172,7 +186,7 @@ register("attention", modules=[nn.MultiheadAttention],
 register("rnn", modules=[nn.LSTM, nn.GRU, nn.RNN], aten=[_aten.lstm, _aten.gru, _aten.rnn_tanh, _aten.rnn_relu],
          onnx=["LSTM", "GRU", "RNN"], param_args={1: W, 2: W, 3: B})
 register("activation", modules=[nn.PReLU], functions=[F.prelu], aten=[_aten.prelu], onnx=["PRelu"],
-         param_args={1: W}, roles={"weight": W})
+         param_args={1: W}, roles={"weight": W}, onnx_args={1: W})
 
 # ---- parameter-free operations ----------------------------------------------------------------
 register("sdpa", functions=[F.scaled_dot_product_attention],

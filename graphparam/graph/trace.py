@@ -8,38 +8,10 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
-from graphparam.errors import InputSizeError, TraceError, UnsupportedOperation
+from graphparam.errors import InputSizeError, TraceError, UnsupportedOperation, first_line
 from graphparam.graph.builder import build_graph
+from graphparam.graph.frontend import eval_mode, example_input
 from graphparam.graph.ir import ArchGraph
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
-
-
-def _example(model: nn.Module, input_size: Sequence[int]) -> torch.Tensor:
-    if isinstance(input_size, int) or not all(isinstance(s, int) and s > 0 for s in input_size):
-        raise InputSizeError(f"input_size must be a tuple of positive ints such as (3, 224, 224), got {input_size!r}")
-    param = next(iter(model.parameters()), None)
-    device = param.device if param is not None and param.device.type != "meta" else torch.device("cpu")
-    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-    return torch.randn(1, *input_size, device=device, dtype=dtype)
-
-
-class _eval_mode:
-    """Evaluate a forward pass with batch-1 friendly BatchNorm, restoring every module's mode."""
-
-    def __init__(self, model: nn.Module):
-        self.model = model
-
-    def __enter__(self):
-        self.modes = [(m, m.training) for m in self.model.modules()]
-        self.model.eval()
-
-    def __exit__(self, *exc):
-        for m, mode in self.modes:
-            m.training = mode
 
 
 def trace(model: nn.Module, input_size: Sequence[int] = (3, 224, 224), *, strict: bool = True,
@@ -56,7 +28,7 @@ def trace(model: nn.Module, input_size: Sequence[int] = (3, 224, 224), *, strict
         raise ValueError(f"frontend must be 'auto', 'fx' or 'export', got {frontend!r}")
     name = name or type(model).__name__
     input_size = tuple(input_size) if not isinstance(input_size, int) else input_size
-    example = _example(model, input_size)
+    example = example_input(model, input_size)
     tracers = {"fx": _trace_fx, "export": _trace_export}
     errors: dict[str, BaseException] = {}
     for key in (("fx", "export") if frontend == "auto" else (frontend,)):
@@ -69,7 +41,7 @@ def trace(model: nn.Module, input_size: Sequence[int] = (3, 224, 224), *, strict
     unsupported = [e for e in errors.values() if isinstance(e, UnsupportedOperation)]
     if unsupported:
         raise unsupported[0]
-    reasons = "; ".join(f"torch.{key}: {_first_line(exc)}" for key, exc in errors.items())
+    reasons = "; ".join(f"torch.{key}: {first_line(exc)}" for key, exc in errors.items())
     raise TraceError(f"could not trace {name} ({reasons}). Python branches on tensor values cannot be "
                      "traced: rewrite them with torch.where, or trace a model without them.") from next(
         iter(errors.values()))
@@ -82,11 +54,11 @@ def _input_errors(model: nn.Module, example: torch.Tensor, name: str):
         yield
     except Exception:
         try:
-            with _eval_mode(model), torch.no_grad():
+            with eval_mode(model), torch.no_grad():
                 model(example)
         except Exception as direct:
             raise InputSizeError(f"{name} does not accept an input of size {tuple(example.shape[1:])}: "
-                                 f"{_first_line(direct)}") from direct
+                                 f"{first_line(direct)}") from direct
         raise
 
 
@@ -97,7 +69,7 @@ def _trace_fx(model, example, *, strict, name, input_size) -> ArchGraph:
     opaque = opaque_modules(gm)
     if opaque:
         raise OpaqueModule(", ".join(opaque))
-    with _eval_mode(gm), _input_errors(model, example, name):
+    with eval_mode(gm), _input_errors(model, example, name):
         shapes = record_shapes(gm, example)
     ops, params = fx_ops(model, gm, shapes, strict=strict)
     return build_graph(ops, name=name, input_size=input_size, all_params=params)
@@ -106,7 +78,7 @@ def _trace_fx(model, example, *, strict, name, input_size) -> ArchGraph:
 def _trace_export(model, example, *, strict, name, input_size) -> ArchGraph:
     from graphparam.graph.export import export_ops, export_program
 
-    with _eval_mode(model), _input_errors(model, example, name):
+    with eval_mode(model), _input_errors(model, example, name):
         program = export_program(model, example)
     ops, params = export_ops(model, program, strict=strict)
     graph = build_graph(ops, name=name, input_size=input_size, all_params=params)

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from graphparam.errors import first_line
 from graphparam.evaluate import logits_of
 from graphparam.train import distributed as D
 from graphparam.train.archs import Arch, ArchSource
@@ -273,7 +274,7 @@ class Trainer:
             loss, sums = self._forward(archs, x, y)
             bad_local = not bool(torch.isfinite(loss))
         except (RuntimeError, ValueError, torch.cuda.OutOfMemoryError) as exc:  # a net or the GHN failed
-            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            error = first_line(exc)
             traceback.print_exc(file=sys.stderr)
             loss, sums, bad_local = None, None, True
         # one all-reduce: loss sums, correct count, "skip" flag, and which nets had a non-finite loss

@@ -1,0 +1,417 @@
+"""ONNX front end (tracing): an ONNX model becomes the same :class:`ArchGraph` as the PyTorch model it came from.
+
+``trace_onnx`` walks the ONNX graph into :class:`RawOp` values for the shared builder. Initializers
+that are parameters become :class:`ParamRef` values named after the initializer, so for a model
+written by :func:`export_onnx` the graph's parameter slots equal the PyTorch model's
+``named_parameters()`` one to one. Everything else (BatchNorm running statistics, int64 shape
+tensors, ``Constant`` nodes and whatever is computed only from them) is a constant and not a node,
+just as the torch.fx front end never sees Python-valued size arithmetic.
+
+Which initializers are parameters, in order of precedence: the ``param_names`` argument; the list
+that :func:`export_onnx` stores in the model's metadata (``graphparam.parameters``); the
+``PARAMETER``/``BUFFER`` marks that torch's dynamo exporter leaves on the graph's value infos;
+else a heuristic (float initializers that the data path reads, except BatchNorm statistics).
+
+ONNX argument positions differ from torch's for some operations (BatchNormalization takes scale
+and bias at 1 and 2, Gather takes the table at 0): the registry rows carry them as ``onnx_args``
+(:func:`registry.onnx_rule`, listed in :data:`ONNX_PARAM_ARGS`).
+
+A few exporter decompositions are mapped back to what the torch graph has, so that both front
+ends give the same graph: ``MatMul(x, Transpose(W)) + Add(b)`` is one ``linear`` owning weight and
+bias; ``Transpose``/``Cast``/``Identity`` of a parameter is the parameter; ``Identity`` of data and
+the ``Squeeze`` that completes a ``Slice`` into a select are no nodes; and the rules of
+:data:`REWRITES`: ``x * Sigmoid(x)`` is one ``silu``; a ``ReduceMean`` of N×C×H×W to N×C×1×1 is a
+``global_pool``; ``Gather`` is an ``embedding`` only when the table is a parameter and the
+indices come from the data (else ``slice``).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import onnx
+from onnx import TensorProto
+
+from graphparam.errors import OnnxError, UnsupportedOperation
+from graphparam.graph import registry
+from graphparam.graph.builder import ParamRef, RawOp, build_graph
+from graphparam.graph.frontend import INPUT, OUTPUT, SLICE, UNKNOWN
+from graphparam.graph.ir import ArchGraph, Role
+from graphparam.graph.onnx_io import FLOAT_TYPES, PARAMS_METADATA_KEY, load_onnx
+from graphparam.graph.registry import OpRule
+
+__all__ = ["ONNX_PARAM_ARGS", "REWRITES", "trace_onnx"]
+
+W, B = Role.WEIGHT, Role.BIAS
+
+#: ONNX op type → {input position: role} for the inputs an op of that type owns (the registry's
+#: ``onnx_args``). Op types not listed own nothing: a parameter they read becomes a ``parameter``
+#: node of its own.
+ONNX_PARAM_ARGS: dict[str, dict[int | str, Role]] = registry.onnx_param_args()
+# inputs that hold buffers, never parameters (used by the heuristic for models of unknown origin)
+_BUFFER_INPUTS = {"BatchNormalization": (3, 4)}
+# ops that only re-view a parameter; their output stands for the parameter itself
+_VIEW_OPS = {"Transpose", "Identity", "Cast"}
+# input positions read only for their type or shape: data does not flow through them
+_META_INPUTS: dict[str, tuple[int, ...] | None] = {"Shape": None, "Size": None, "CastLike": (1,), "EyeLike": None}
+_CONTROL_FLOW = {"If", "Loop", "Scan", "SequenceMap"}
+
+
+def _op_key(node: onnx.NodeProto) -> str:
+    """The registry key of a node's op type: ``OpType``, or ``domain.OpType`` outside the default domain."""
+    return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+
+
+def _where(node: onnx.NodeProto, i: int) -> str:
+    """Module path (from the torch exporter's name scopes, where present) and node name."""
+    name = node.name or f"{node.op_type}_{i}"
+    for prop in node.metadata_props:
+        if prop.key == "pkg.torch.onnx.name_scopes":
+            try:  # cumulative module paths, then the torch op: ['', 'blocks', 'blocks.0', 'conv2d']
+                scopes = [s for s in ast.literal_eval(prop.value)[:-1] if s]
+            except (ValueError, SyntaxError):
+                break
+            if scopes:
+                return f"{scopes[-1]} ({name})"
+    return name
+
+
+def _without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with large float initializers turned into typed graph inputs: shape inference
+    needs their shapes, not their values, and would otherwise copy every weight twice."""
+    light = onnx.ModelProto(ir_version=model.ir_version)
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    g, src = light.graph, model.graph
+    g.name = src.name
+    g.node.extend(src.node)
+    g.input.extend(src.input)
+    g.output.extend(src.output)
+    g.value_info.extend(src.value_info)
+    listed = {vi.name for vi in src.input}
+    for t in src.initializer:
+        if t.data_type in FLOAT_TYPES and int(np.prod(t.dims, dtype=np.int64)) > 64:
+            if t.name not in listed:
+                g.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+        else:
+            g.initializer.append(t)
+    return light
+
+
+def _shape_map(model: onnx.ModelProto) -> dict[str, tuple[int | None, ...]]:
+    try:
+        inferred = onnx.shape_inference.infer_shapes(_without_weights(model), check_type=False,
+                                                     strict_mode=False)
+    except Exception:  # shapes are optional: a model shape inference cannot handle still traces
+        inferred = model
+    shapes: dict[str, tuple[int | None, ...]] = {}
+    g = inferred.graph
+    for vi in (*g.input, *g.value_info, *g.output):
+        tt = vi.type.tensor_type
+        if tt.HasField("shape"):
+            shapes[vi.name] = tuple(d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim)
+    return shapes
+
+
+def _out_shape(shapes: Mapping[str, tuple[int | None, ...]], value: str) -> tuple[int, ...] | None:
+    dims = shapes.get(value)
+    if dims is None or any(d is None for d in dims):
+        return None
+    return tuple(int(d) for d in dims[1:])
+
+
+def _param_names(model: onnx.ModelProto, inits: Mapping[str, TensorProto],
+                 explicit: Iterable[str] | None) -> set[str]:
+    if explicit is not None:
+        names = set(explicit)
+        missing = sorted(names - inits.keys())
+        if missing:
+            raise OnnxError(f"param_names lists {len(missing)} name(s) that are no initializer: "
+                            f"{', '.join(missing[:5])}")
+        return names
+    meta = {p.key: p.value for p in model.metadata_props}
+    if PARAMS_METADATA_KEY in meta:
+        try:
+            return {n for n in json.loads(meta[PARAMS_METADATA_KEY]) if n in inits}
+        except (ValueError, TypeError):
+            pass
+    kinds: dict[str, str] = {}
+    for vi in (*model.graph.value_info, *model.graph.input):
+        for prop in vi.metadata_props:
+            if prop.key == "pkg.torch.export.graph_signature.InputSpec.kind":
+                kinds[vi.name] = prop.value
+    if any(kind == "PARAMETER" for kind in kinds.values()):
+        return {n for n, kind in kinds.items() if kind == "PARAMETER" and n in inits}
+    # heuristic for models of unknown origin
+    buffers = {node.input[i] for node in model.graph.node
+               for i in _BUFFER_INPUTS.get(node.op_type, ()) if len(node.input) > i}
+    data_uses = {name for node in model.graph.node for pos, name in enumerate(node.input)
+                 if _META_INPUTS.get(node.op_type, ()) is not None and pos not in _META_INPUTS.get(node.op_type, ())}
+    return {name for name, t in inits.items()
+            if t.data_type in FLOAT_TYPES and name not in buffers and name in data_uses
+            and not name.endswith(("running_mean", "running_var"))}
+
+
+def _attrs(node: onnx.NodeProto, kind: str, refs: Mapping[int, ParamRef]) -> dict[str, Any]:
+    raw = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute
+           if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.INTS, onnx.AttributeProto.FLOAT)}
+    attrs: dict[str, Any] = {}
+    weight = refs.get(1)
+    if kind in ("conv", "conv_transpose", "max_pool", "avg_pool"):
+        for src, dst in (("strides", "stride"), ("dilations", "dilation"), ("kernel_shape", "kernel_size")):
+            if src in raw:
+                attrs[dst] = tuple(int(v) for v in raw[src])
+        if "pads" in raw:
+            pads = tuple(int(v) for v in raw["pads"])
+            half = len(pads) // 2
+            attrs["padding"] = pads[:half] if pads[:half] == pads[half:] else pads
+    if kind in ("conv", "conv_transpose"):
+        groups = int(raw.get("group", 1))
+        attrs["groups"] = groups
+        if weight is not None and len(weight.shape) >= 3:
+            attrs.setdefault("kernel_size", tuple(int(s) for s in weight.shape[2:]))
+            out_c, in_c = int(weight.shape[0]), int(weight.shape[1])
+            if kind == "conv_transpose":
+                out_c, in_c = in_c * groups, out_c
+            else:
+                in_c *= groups
+            attrs["in_channels"], attrs["out_channels"] = in_c, out_c
+    if kind == "linear" and weight is not None and len(weight.shape) == 2:
+        trans_b = raw.get("transB", 0) if node.op_type == "Gemm" else 1  # fused MatMul: torch's [out, in]
+        out_f, in_f = weight.shape if trans_b else weight.shape[::-1]
+        attrs["in_features"], attrs["out_features"] = int(in_f), int(out_f)
+    return attrs
+
+
+def trace_onnx(source: str | os.PathLike | bytes | onnx.ModelProto, *, strict: bool = True,
+               name: str | None = None, param_names: Iterable[str] | None = None) -> ArchGraph:
+    """Trace an ONNX model (path, bytes or ``ModelProto``) into an :class:`ArchGraph`.
+
+    Parameter slots are named after their initializers. ``param_names`` overrides which
+    initializers are parameters. Unknown op types raise :class:`UnsupportedOperation` naming the
+    op type and node; with ``strict=False`` they become nodes of kind ``unknown``. Files that are
+    missing, truncated or not ONNX raise :class:`FileNotFoundError` / :class:`OnnxError`.
+    """
+    model = load_onnx(source, load_external_data=False)
+    if model.functions:
+        model = onnx.inliner.inline_local_functions(model)
+    if name is None:
+        name = Path(source).stem if isinstance(source, (str, os.PathLike)) else (model.graph.name or "onnx")
+    graph = model.graph
+    shapes = _shape_map(model)
+    inits = {t.name: t for t in graph.initializer}
+    params = {n: ParamRef(n, tuple(int(d) for d in inits[n].dims), FLOAT_TYPES.get(inits[n].data_type, "float32"))
+              for n in _param_names(model, inits, param_names)}
+
+    ref: dict[str, ParamRef] = dict(params)  # see _Walk
+    transposed: set[str] = set()
+    produced: dict[str, int] = {}
+    ops: list[RawOp] = []
+    for vi in graph.input:
+        if vi.name in inits:
+            continue
+        produced[vi.name] = len(ops)
+        ops.append(RawOp(vi.name, INPUT, "input", attrs=_shape_attr(shapes, vi.name)))
+    input_size = next((tuple(int(d) for d in shapes[vi.name][1:]) for vi in graph.input
+                       if vi.name not in inits and vi.name in shapes
+                       and all(d is not None for d in shapes[vi.name])), None)
+
+    walk = _Walk(graph, shapes, ref, transposed, produced)
+    consumers, producer, graph_outputs = walk.consumers, walk.producer, walk.graph_outputs
+    fused, silu = walk.fused, walk.silu
+    silu_sigmoids = set(silu.values())
+
+    for j, node in enumerate(graph.node):
+        meta = _META_INPUTS.get(node.op_type, ())
+        live = [(pos, v) for pos, v in enumerate(node.input) if v and (v in ref or v in produced)
+                and meta is not None and pos not in meta]
+        if j in fused:  # bias Add of a linear: its output is the linear's
+            produced[node.output[0]] = produced[graph.node[fused[j]].output[0]]
+            continue
+        if j in silu_sigmoids:  # computed by the Mul that follows, as one silu
+            continue
+        if j in silu:
+            x = graph.node[silu[j]].input[0]
+            live = [(0, x)] if x in ref or x in produced else []
+        if not live and node.op_type not in _CONTROL_FLOW:
+            continue  # constant, or computed only from constants and shapes
+        if node.op_type in _VIEW_OPS and live[0][0] == 0 and live[0][1] in ref and len(live) == 1:
+            ref[node.output[0]] = ref[live[0][1]]
+            perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+            if node.op_type == "Transpose" and len(ref[node.output[0]].shape) == 2 and perm in (None, [1, 0]):
+                transposed.add(node.output[0])
+            elif live[0][1] in transposed and node.op_type != "Transpose":
+                transposed.add(node.output[0])
+            continue
+        if _folds_into_producer(node, live, graph, producer, consumers, graph_outputs):
+            produced[node.output[0]] = produced[live[0][1]]
+            continue
+
+        target = _op_key(node)
+        rule = registry.onnx_rule(target)
+        rewrite = REWRITES.get(node.op_type)
+        if rewrite is not None:
+            rule = rewrite(walk, j, node, rule, live)
+        if rule is None:
+            if strict:
+                raise UnsupportedOperation(f"ONNX op {target}", _where(node, j))
+            rule = UNKNOWN
+        inputs: list[tuple[int | str, int | ParamRef]] = [
+            (pos, ref[v]) if v in ref else (pos, produced[v]) for pos, v in live]
+        refs = {pos: ref[v] for pos, v in live if v in ref}
+        attrs = _shape_attr(shapes, node.output[0] if node.output else "")
+        attrs.update(_attrs(node, rule.kind, refs))
+        for out in node.output:
+            if out:
+                produced[out] = len(ops)
+        op_name = node.name or f"{node.op_type}_{j}"
+        if rule.kind == "linear" and node.op_type == "MatMul" and j in fused.values():
+            add = graph.node[next(k for k, v in fused.items() if v == j)]
+            op_name = add.name or op_name  # the Add ends the linear: torch names the op after it
+        ops.append(RawOp(op_name, rule, target, inputs, [], attrs))
+
+    outputs = [(i, ref[o.name]) if o.name in ref else (i, produced[o.name])
+               for i, o in enumerate(graph.output) if o.name in ref or o.name in produced]
+    ops.append(RawOp("output", OUTPUT, "output", outputs))
+    arch = build_graph(ops, name=name, input_size=input_size, all_params=params)
+    arch.frontend = "onnx"
+    return arch
+
+
+@dataclass
+class _Walk:
+    """What the rewrites of one :func:`trace_onnx` walk read (and, for a fused linear bias, write)."""
+
+    graph: onnx.GraphProto
+    shapes: Mapping[str, tuple[int | None, ...]]
+    ref: dict[str, ParamRef]     # value → the parameter it is (or is a view of)
+    transposed: set[str]         # values that are a 2-D parameter transposed (torch's linear weight)
+    produced: dict[str, int]     # value → index of the RawOp that computes it
+    consumers: dict[str, list[int]] = field(init=False)
+    producer: dict[str, int] = field(init=False)
+    graph_outputs: set[str] = field(init=False)
+    fused: dict[int, int] = field(init=False, default_factory=dict)  # bias Add index → its linear's MatMul index
+    silu: dict[int, int] = field(init=False)  # Mul index → Sigmoid index, for x * sigmoid(x)
+
+    def __post_init__(self) -> None:
+        self.consumers = {}
+        for j, node in enumerate(self.graph.node):
+            for v in node.input:
+                self.consumers.setdefault(v, []).append(j)
+        self.graph_outputs = {o.name for o in self.graph.output}
+        self.producer = {o: j for j, node in enumerate(self.graph.node) for o in node.output if o}
+        self.silu = _silu_pairs(self.graph, self.consumers, self.graph_outputs)
+
+
+#: a rewrite gets the walk, the node's index, the node, its registry rule (None: unknown) and its
+#: live inputs (which it may extend), and returns the rule to use
+Rewrite = Callable[[_Walk, int, onnx.NodeProto, "OpRule | None", list], "OpRule | None"]
+
+
+def _gather_as_slice(walk: _Walk, j: int, node: onnx.NodeProto, rule: OpRule | None, live: list) -> OpRule | None:
+    """``Gather`` is an embedding only when a parameter table is indexed by data; else slicing."""
+    if rule is not None and not (len(node.input) > 1 and node.input[0] in walk.ref
+                                 and node.input[1] in walk.produced):
+        return SLICE
+    return rule
+
+
+def _reduce_mean_as_global_pool(walk: _Walk, j: int, node: onnx.NodeProto, rule: OpRule | None,
+                                live: list) -> OpRule | None:
+    """``adaptive_avg_pool2d(x, 1)`` exports as a mean over H, W."""
+    return OpRule("global_pool") if rule is not None and _is_global_pool(node, walk.shapes) else rule
+
+
+def _mul_as_silu(walk: _Walk, j: int, node: onnx.NodeProto, rule: OpRule | None, live: list) -> OpRule | None:
+    """``x * Sigmoid(x)`` (how SiLU exports) is one ``silu``."""
+    return OpRule("silu") if j in walk.silu else rule
+
+
+def _matmul_as_linear(walk: _Walk, j: int, node: onnx.NodeProto, rule: OpRule | None,
+                      live: list) -> OpRule | None:
+    """``MatMul(x, Transpose(W))``, with the ``Add(b)`` that alone reads it, is one ``linear``."""
+    if not (len(node.input) > 1 and node.input[1] in walk.transposed):
+        return rule
+    bias = _linear_bias(node, j, walk.graph, walk.consumers, walk.graph_outputs, walk.ref)
+    if bias is not None:
+        add_index, bias_value = bias
+        walk.fused[add_index] = j
+        live.append((2, bias_value))
+    return OpRule("linear", {1: W, 2: B})
+
+
+#: ONNX op type → the rewrite that maps an exporter decomposition back to the torch graph's op
+REWRITES: dict[str, Rewrite] = {
+    "Gather": _gather_as_slice,
+    "ReduceMean": _reduce_mean_as_global_pool,
+    "Mul": _mul_as_silu,
+    "MatMul": _matmul_as_linear,
+}
+
+
+def _shape_attr(shapes: Mapping[str, tuple[int | None, ...]], value: str) -> dict[str, Any]:
+    shape = _out_shape(shapes, value)
+    return {"out_shape": shape} if shape is not None else {}
+
+
+def _is_global_pool(node: onnx.NodeProto, shapes: Mapping[str, tuple[int | None, ...]]) -> bool:
+    """A ``ReduceMean`` of an N×C×H×W… tensor to N×C×1×1…: what ``adaptive_avg_pool2d(x, 1)`` exports as."""
+    src, out = shapes.get(node.input[0]), shapes.get(node.output[0])
+    return (src is not None and out is not None and len(src) == len(out) >= 4 and None not in src
+            and src[:2] == out[:2] and all(d == 1 for d in out[2:]))
+
+
+def _folds_into_producer(node: onnx.NodeProto, live: list[tuple[int, str]], graph: onnx.GraphProto,
+                         producer: Mapping[str, int], consumers: Mapping[str, list[int]],
+                         graph_outputs: set[str]) -> bool:
+    """Exporter artefacts with no torch counterpart: ``Identity`` of data, and the ``Squeeze`` that
+    completes a ``Slice`` into a select (``x[:, 0]``, ``unbind``)."""
+    if len(live) != 1 or live[0][0] != 0 or len(node.output) != 1:
+        return False
+    if node.op_type == "Identity":
+        return True
+    src = live[0][1]
+    return (node.op_type == "Squeeze" and src in producer and graph.node[producer[src]].op_type == "Slice"
+            and len(consumers.get(src, ())) == 1 and src not in graph_outputs)
+
+
+def _silu_pairs(graph: onnx.GraphProto, consumers: Mapping[str, list[int]],
+                graph_outputs: set[str]) -> dict[int, int]:
+    """``Mul(x, Sigmoid(x))`` (how SiLU exports) as Mul index → Sigmoid index, where the sigmoid
+    has no other reader."""
+    pairs: dict[int, int] = {}
+    for j, node in enumerate(graph.node):
+        if node.op_type != "Sigmoid" or node.domain not in ("", "ai.onnx") or not node.input:
+            continue
+        out, users = node.output[0], consumers.get(node.output[0], [])
+        if len(users) != 1 or out in graph_outputs:
+            continue
+        mul = graph.node[users[0]]
+        if mul.op_type == "Mul" and sorted(mul.input) == sorted([node.input[0], out]):
+            pairs[users[0]] = j
+    return pairs
+
+
+def _linear_bias(node: onnx.NodeProto, j: int, graph: onnx.GraphProto, consumers: Mapping[str, list[int]],
+                 graph_outputs: set[str], ref: Mapping[str, ParamRef]) -> tuple[int, str] | None:
+    """The ``Add`` of a 1-D parameter that is the only reader of a linear MatMul's output, if any."""
+    out = node.output[0]
+    users = consumers.get(out, [])
+    if len(users) != 1 or out in graph_outputs:
+        return None
+    add = graph.node[users[0]]
+    if add.op_type != "Add" or len(add.input) != 2:
+        return None
+    other = add.input[1] if add.input[0] == out else add.input[0]
+    weight = ref[node.input[1]]
+    bias = ref.get(other)
+    if bias is None or len(bias.shape) != 1 or bias.shape[0] != weight.shape[0]:
+        return None
+    return users[0], other
+
+
