@@ -18,7 +18,7 @@ from typing import Sequence, TypeVar
 from .ops import OPS
 from .spec import FAMILIES, ArchSpec, CellSpec, HeadSpec, NodeSpec, StemSpec
 
-__all__ = ["GeneratorConfig", "PRESETS", "sample", "WIDTHS"]
+__all__ = ["GeneratorConfig", "PRESETS", "STREAMS", "sample", "WIDTHS"]
 
 T = TypeVar("T")
 
@@ -99,6 +99,18 @@ PRESETS: dict[str, GeneratorConfig] = {
 }
 """Named configs; the ``val`` and ``test`` splits use ``train``'s."""
 PRESETS["val"] = PRESETS["test"] = PRESETS["train"]
+
+_CELL_OPS = tuple((op, w) for op, w in _DEFAULT_OPS if op not in ("attention", "mlp", "se"))
+STREAMS: dict[str, GeneratorConfig] = {
+    "train": PRESETS["train"],
+    "cells": GeneratorConfig(families=(("dag", 1.0),), norms=("bn",), ops=_CELL_OPS, cells=(4, 12),
+                             channels=(8, 128)),
+    "mixed": GeneratorConfig(families=(("dag", 0.6), ("resnet", 0.15), ("mobilenet", 0.1), ("convnext", 0.075),
+                                       ("vit", 0.075)), cells=(4, 14), channels=(8, 192)),
+}
+"""Training streams (``train_stream(stream=...)``): ``train``, the distribution of the ``val``/``test``
+splits; ``cells``, DARTS-style BatchNorm cells of convolutions and pooling only (DeepNets-1M-like);
+``mixed``, the ``train`` families weighted toward cells, capped at 14 cells and width 192."""
 
 
 class _Draw:

@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Iterator
 
-from .generator import sample
+from .generator import STREAMS, sample
 from .spec import ArchSpec
 
 __all__ = ["Split", "SPLITS", "split", "train_stream", "eval_hashes", "EVAL_SPLITS", "HASHES_PATH"]
@@ -115,12 +115,20 @@ def eval_hashes() -> frozenset[str]:
     return frozenset(h for name in EVAL_SPLITS for h in _committed_hashes()[name])
 
 
-def train_stream(start: int = 0) -> Iterator[tuple[int, ArchSpec]]:
-    """Yield ``(seed, sample(seed, 'train'))`` for seed = start, start+1, ..., skipping evaluation nets."""
+def train_stream(start: int = 0, stream: str = "train") -> Iterator[tuple[int, ArchSpec]]:
+    """Yield ``(seed, spec)`` for seed = start, start+1, ..., skipping evaluation nets.
+
+    ``stream`` names a generator config of ``STREAMS``: ``train`` draws ``sample(seed, 'train')``, the
+    distribution of the ``val``/``test`` splits; other streams draw from their own keyed sequence.
+    """
+    if stream not in STREAMS:
+        raise KeyError(f"unknown training stream {stream!r}; known: {', '.join(STREAMS)}")
+    config = STREAMS[stream]
+    key = "train" if stream == "train" else f"train-{stream}"
     excluded = eval_hashes()
     seed = start
     while True:
-        spec = sample(seed, "train")
+        spec = sample(seed, key, config)
         if spec.hash not in excluded:
             yield seed, spec
         seed += 1

@@ -45,6 +45,11 @@ class GHNConfig:
     layer_scale_init: float = 0.1    # layer scales in [init/10, init*10], init at start
     decoder_freq: float = 6.0        # frequency of the high-rank part sin(freq * Z) of a decoded weight
     structured_share: float = 0.05   # share of a weight's variance in the low-rank part at init (1 = pure low rank)
+    in_features: str = "hash"        # in-channel features of the decoder: "hash" (pseudo-random) or "sine"
+    decoder: str = "lowrank"         # matrix decoder: "lowrank" (channel bases) or "tile" (GHN-2-like tile)
+    tile: int = 32                   # tile decoder: rows/cols of the decoded tile (3x3 kernel positions)
+    tile_scale: str = "standardize"  # tile decoder: "standardize" each matrix to its target std, or "fan_in":
+                                     # multiply unit-variance outputs by it (GHN-2's scaling, magnitude learned)
     # memory
     attn_block: int = 512
     dense_attn_limit: int = 32 * 1024 * 1024
@@ -56,6 +61,12 @@ class GHNConfig:
         for key in ("hidden", "layers", "heads", "rank", "decoder_hidden", "channel_freqs", "attn_block"):
             if int(getattr(self, key)) <= 0 and not (key == "layers" and self.layers == 0):
                 raise ConfigError(f"{key} must be positive, got {getattr(self, key)}")
+        if self.in_features not in ("hash", "sine"):
+            raise ConfigError(f"in_features must be 'hash' or 'sine', got {self.in_features!r}")
+        if self.decoder not in ("lowrank", "tile"):
+            raise ConfigError(f"decoder must be 'lowrank' or 'tile', got {self.decoder!r}")
+        if self.tile_scale not in ("standardize", "fan_in"):
+            raise ConfigError(f"tile_scale must be 'standardize' or 'fan_in', got {self.tile_scale!r}")
         if self.max_distance < 1:
             raise ConfigError(f"max_distance must be >= 1, got {self.max_distance}")
 

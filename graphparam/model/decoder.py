@@ -122,6 +122,10 @@ class TensorDecoder(nn.Module):
         self.read_v = nn.Linear(hid, dh * r)
         self.read_e = nn.Linear(hid, dh + 1)
         self.log_gain = nn.Linear(hid, 2)  # per-slot log std factor and mixing-angle offset
+        if c.decoder == "tile":
+            self.read_tile = nn.Sequential(nn.LayerNorm(hid), nn.Linear(hid, c.tile * c.tile * 9))
+            nn.init.normal_(self.read_tile[1].weight, std=1.0 / math.sqrt(hid))  # unit-variance outputs
+            nn.init.zeros_(self.read_tile[1].bias)
         # mixing angle theta at init: cos^2(theta) = structured_share of the variance is low-rank
         share = min(max(c.structured_share, 0.0), 1.0)
         theta0 = math.acos(math.sqrt(share))
@@ -173,7 +177,7 @@ class TensorDecoder(nn.Module):
             theta = (math.pi / 2) * torch.sigmoid(self.mix_logit + gains[:, 1])
             mix = torch.stack([torch.cos(theta), torch.sin(theta)], dim=1)
             return self._assemble(batch, basis_u.float(), read_u.float(), read_v.float(),
-                                  vec, std, mix, out)
+                                  vec, std, mix, out, c.float())
 
     def _v_bases(self, specs, device, dtype) -> dict[tuple[int, int], torch.Tensor]:
         """``phi_v`` per kernel size, for as many in-channels as the widest slot with that kernel:
@@ -186,11 +190,37 @@ class TensorDecoder(nn.Module):
         for kernel, cols in widest.items():
             k = kernel[0] * kernel[1]
             kfeat = self.ke_v(kernel_encoding(*kernel, device).to(dtype))  # K × dh
-            he = index_hash_encoding(cols, 2 * self.freqs, device, positions=k).to(dtype)
+            if self.config.in_features == "hash":
+                he = index_hash_encoding(cols, 2 * self.freqs, device, positions=k).to(dtype)
+            else:
+                he = index_encoding(cols, self.freqs, device).to(dtype)[:, None, :].expand(cols, k, -1)
             bases[kernel] = F.gelu(self.pe_v(he) + kfeat[None, :, :])
         return bases
 
-    def _assemble(self, batch: GraphBatch, basis_u, read_u, read_v, vec, std, mix, out):
+    def _tile_matrices(self, cond: torch.Tensor, rows: int, cols: int, kernel: tuple[int, int],
+                       target_std: torch.Tensor, eps: float = 1e-8) -> list[torch.Tensor]:
+        """GHN-2-like matrices: a ``tile × tile × 3×3`` block read out of each slot's conditioning,
+        repeated over rows and columns, centre-cropped or interpolated to the kernel, then centred
+        and scaled to ``target_std`` (the ablation baseline of experiments/learning_race.py)."""
+        t, n = self.config.tile, cond.shape[0]
+        tile = self.read_tile(cond).view(n, t, t, 3, 3)
+        kh, kw = kernel
+        if kh <= 3 and kw <= 3:
+            y0, x0 = (3 - kh) // 2, (3 - kw) // 2
+            tile = tile[..., y0:y0 + kh, x0:x0 + kw]
+        else:
+            tile = F.interpolate(tile.reshape(n * t * t, 1, 3, 3), size=(kh, kw), mode="bilinear",
+                                 align_corners=True).view(n, t, t, kh, kw)
+        ri = torch.arange(rows, device=cond.device) % t
+        ci = torch.arange(cols, device=cond.device) % t
+        w = tile.index_select(1, ri).index_select(2, ci).reshape(n, rows, -1)
+        if self.config.tile_scale == "fan_in":
+            return list((w * target_std[:, None, None]).unbind(0))
+        w = w - w.mean(dim=(1, 2), keepdim=True)
+        w = w * (target_std * torch.rsqrt(w.pow(2).mean(dim=(1, 2)) + eps))[:, None, None]
+        return list(w.unbind(0))
+
+    def _assemble(self, batch: GraphBatch, basis_u, read_u, read_v, vec, std, mix, out, cond=None):
         """Matrices are decoded in groups of slots with the same layout (one batched op per step,
         few Python-level ops even for hundreds of slots); vectors are split from ``vec``."""
         result: list[dict[str, torch.Tensor]] = [{} for _ in range(batch.num_graphs)]
@@ -232,6 +262,11 @@ class TensorDecoder(nn.Module):
         for (rows, cols, kernel), slots in groups.items():
             idx = torch.tensor(slots, device=dev)
             n = len(slots)
+            if self.config.decoder == "tile":
+                ws = self._tile_matrices(cond.index_select(0, idx), rows, cols, kernel, std.index_select(0, idx))
+                for s, w in zip(slots, ws):
+                    store(s, batch.specs[s], w, None)
+                continue
             u = torch.matmul(basis_u[:rows], read_u.index_select(0, idx).view(n, dh, r))   # n × rows × r
             v = torch.matmul(bases_v[kernel][:cols].reshape(-1, dh), read_v.index_select(0, idx).view(n, dh, r))
             if cols > 1:  # centre over in-channels, for every kernel position

@@ -71,6 +71,8 @@ class TrainConfig:
     batch_size: int = 64                       # images per architecture per step
     max_params: int | None = None              # skip training nets with more parameters (None: keep all)
     arch_pool: int | None = None               # cycle over the first N train seeds (None: endless stream)
+    stream: str = "train"                      # arch_zoo training stream (arch_zoo.generator.STREAMS)
+    shared_images: bool = False                # all M nets of a step see the same image batch
     # length
     steps: int | None = None                   # number of steps (None: run until the time budget)
     time_budget: float | None = None           # seconds of training (summed over resumes)
@@ -150,7 +152,8 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-RESUME_KEYS = ("ghn", "ghn_overrides", "init_from", "meta_batch", "batch_size", "max_params", "arch_pool", "lr",
+RESUME_KEYS = ("ghn", "ghn_overrides", "init_from", "meta_batch", "batch_size", "max_params", "arch_pool", "stream",
+               "shared_images", "lr",
                "weight_decay", "warmup_steps", "min_lr_ratio", "grad_clip", "param_penalty", "loss_cap", "seed",
                "data", "val_images")
 """Fields that define the training trajectory: a resumed run must use the checkpoint's values."""
@@ -198,6 +201,11 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="skip training nets with more parameters than this (default: keep all)")
     g.add_argument("--arch-pool", type=_optional_int, default=None,
                    help="cycle over the first N training seeds instead of the endless stream")
+    g.add_argument("--stream", default=dflt("stream"),
+                   help="architecture stream: train (the val/test distribution), cells (BatchNorm conv cells) "
+                        "or mixed (default: %(default)s)")
+    g.add_argument("--shared-images", action=argparse.BooleanOptionalAction, default=dflt("shared_images"),
+                   help="give all M nets of a step the same image batch (default: %(default)s)")
     g.add_argument("--steps", type=_optional_int, default=None, help="number of steps")
     g.add_argument("--time-budget", type=_duration, default=None, metavar="DURATION",
                    help="training time, e.g. 90s, 9m, 1.5h, 1h30m (summed over resumes)")

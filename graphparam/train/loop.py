@@ -3,7 +3,8 @@
 One step:
 
 1. take the next M training nets from the stream (built and traced once, cached by hash) and one
-   image batch of ``M × batch_size`` images (net i gets the i-th slice of ``batch_size`` images);
+   image batch of ``M × batch_size`` images (net i gets the i-th slice of ``batch_size`` images), or
+   with ``shared_images`` one batch of ``batch_size`` images that every net sees;
 2. this rank's share of the nets (all M on one process) goes through ONE batched GHN call, which
    predicts every parameter of every net;
 3. each net runs its images with ``torch.func.functional_call(net, predicted, x)`` in train mode
@@ -159,8 +160,14 @@ class Trainer:
         if data is None:
             data = training_images(cfg.data, cfg.val_images)
         self.train_images, self.val_images = data
-        self.batches = BatchStream(self.train_images, cfg.meta_batch * cfg.batch_size, self.device,
-                                   seed=cfg.seed, augment=True)
+        images_per_step = cfg.batch_size * (1 if cfg.shared_images else cfg.meta_batch)
+        self.batches = BatchStream(self.train_images, images_per_step, self.device, seed=cfg.seed, augment=True)
+        if sampler is None:
+            import functools
+
+            from arch_zoo import train_stream
+
+            sampler = functools.partial(train_stream, stream=cfg.stream)
         self.archs = ArchSource(0, cfg.arch_pool, cfg.max_params, self.device, cfg.cache_size, sampler)
         self.validator = Validator(self.val_images, cfg.val_nets if cfg.eval_every else 0, self.device, cfg.amp)
 
@@ -244,7 +251,7 @@ class Trainer:
             if missing:  # functional_call would silently use the net's own initial tensors
                 raise ValueError(f"the GHN predicted no tensor for {len(missing)} parameter(s) of net seed "
                                  f"{archs[i].seed}, e.g. {sorted(missing)[0]!r}")
-            xi, yi = x[i * b:(i + 1) * b], y[i * b:(i + 1) * b]
+            xi, yi = (x, y) if cfg.shared_images else (x[i * b:(i + 1) * b], y[i * b:(i + 1) * b])
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
                 out = logits_of(torch.func.functional_call(archs[i].net, params, (xi,)))
             ce = F.cross_entropy(out.float(), yi)
