@@ -13,8 +13,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphparam.graph.features import activation_after
 from graphparam.graph.ir import ArchGraph, GraphError, Node, ParamSlot, Role
-from graphparam.graph.registry import ACTIVATION_KINDS, OpRule, default_role, free_param_role
+from graphparam.graph.registry import OpRule, default_role, free_param_role
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,5 @@ def _refine(nodes: list[Node], edges: list[tuple[int, int]]) -> None:
             groups = int(node.attrs.get("groups", 1) or 1)
             if groups > 1 and len(weight) >= 2 and weight[1] == 1:
                 node.kind = "dwconv"
-        if node.params:
-            after = [nodes[j].kind for j in succ[i] if nodes[j].kind in ACTIVATION_KINDS]
-            node.attrs["act_after"] = after[0] if after else node.attrs.get("act_after")
+        if node.params:  # an activation right after the op (look-ups through norms come later, per GHN)
+            node.attrs["act_after"] = activation_after(nodes, i, succ, depth=1, through=())

@@ -1,17 +1,22 @@
-"""Structural features of an ArchGraph: capped shortest-path distances, degrees, depth."""
+"""Structural features of an ArchGraph: capped shortest-path distances, degrees, depth, reverse depth,
+and the activation that follows an operation."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Collection, Sequence
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 
+from graphparam.graph.registry import ACTIVATION_KINDS, NORM_KINDS
+
 if TYPE_CHECKING:
-    from graphparam.graph.ir import ArchGraph
+    from graphparam.graph.ir import ArchGraph, Node
 
 UNREACHABLE = -1
+#: kinds an activation is looked up through: it still acts on the op's output, up to a norm or a view
+ACT_PASS_THROUGH = frozenset(NORM_KINDS) | {"dropout", "identity", "reshape", "pad"}
 
 
 def _adjacency(graph: "ArchGraph") -> csr_matrix:
@@ -50,3 +55,37 @@ def depth(graph: "ArchGraph") -> np.ndarray:
     for src, dst in sorted(graph.edges, key=lambda e: e[1]):
         d[dst] = max(d[dst], d[src] + 1)
     return d
+
+
+def reverse_depth(graph: "ArchGraph") -> np.ndarray:
+    """Longest path (in edges) from each node to any sink."""
+    rd = np.zeros(len(graph.nodes), dtype=np.int64)
+    for src, dst in sorted(graph.edges, key=lambda e: -e[0]):
+        rd[src] = max(rd[src], rd[dst] + 1)
+    return rd
+
+
+def activation_after(graph: "ArchGraph | Sequence[Node]", index: int, succ: Sequence[Sequence[int]] | None = None,
+                     depth: int = 4, through: Collection[str] = ACT_PASS_THROUGH) -> str | None:
+    """The first activation reached from node ``index`` within ``depth`` edges, looking through the
+    kinds in ``through`` (and their fused activations, e.g. timm's BatchNormAct2d); else the node's
+    own ``act_after`` attribute. ``graph`` may be a node list (with ``succ``), as while building."""
+    nodes = graph if isinstance(graph, Sequence) else graph.nodes
+    succ = succ if succ is not None else graph.successors()
+    frontier = [index]
+    for _ in range(depth):
+        nxt = []
+        for i in frontier:
+            for j in succ[i]:
+                kind = nodes[j].kind
+                if kind in ACTIVATION_KINDS:
+                    return kind
+                if kind in through:
+                    fused = nodes[j].attrs.get("act_after")
+                    if fused in ACTIVATION_KINDS:
+                        return fused
+                    nxt.append(j)
+        frontier = nxt
+        if not frontier:
+            break
+    return nodes[index].attrs.get("act_after")

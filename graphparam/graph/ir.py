@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -62,14 +62,19 @@ class Node:
 
 @dataclass
 class ArchGraph:
-    """Nodes in topological order and directed data-flow edges ``(src, dst)`` by node index."""
+    """Nodes in topological order and directed data-flow edges ``(src, dst)`` by node index.
+
+    ``cache`` holds values derived from the graph alone (shortest paths, a GHN's prepared tensors),
+    keyed by their producer; see :meth:`cached`. A graph is not meant to change after tracing: code
+    that edits one should clear it.
+    """
 
     nodes: list[Node]
     edges: list[tuple[int, int]]
     name: str = ""
     input_size: tuple[int, ...] | None = None
     frontend: str = "fx"
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -157,14 +162,17 @@ class ArchGraph:
 
         return to_pyg(self)
 
+    def cached(self, key: str, make: Callable[[], Any]) -> Any:
+        """``cache[key]``, computed by ``make()`` on first use."""
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]
+
     def shortest_paths(self, max_distance: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """Forward and backward shortest-path lengths (capped), cached on the graph."""
         from graphparam.graph.features import shortest_paths
 
-        key = f"spd{max_distance}"
-        if key not in self._cache:
-            self._cache[key] = shortest_paths(self, max_distance)
-        return self._cache[key]
+        return self.cached(f"spd{max_distance}", lambda: shortest_paths(self, max_distance))
 
     def draw(self, path: str, **kwargs) -> None:
         from graphparam.graph.draw import draw

@@ -2,7 +2,7 @@
 
 Per graph, everything that does not depend on the GHN's weights (node features, the pair-bucket
 matrix of shortest-path distances, the decoding layout of every slot) is computed once with
-numpy and cached on the graph (``graph._cache``). :func:`collate` then pads B graphs to the
+numpy and cached on the graph (``graph.cache``). :func:`collate` then pads B graphs to the
 largest node count N and concatenates the slot tables:
 
 * nodes: ``kind``, ``act``, ``depth`` (B×N int64), ``feats`` (B×N×F float32), ``node_mask`` (B×N bool);
@@ -22,9 +22,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
+from graphparam.graph.features import activation_after
 from graphparam.graph.ir import ArchGraph, ParamSlot
 from graphparam.model.embed import LOG_DIM, ROLE_INDEX, log_size_encoding, node_features
-from graphparam.model.normalize import TRANSFORM_INDEX, SlotRule, activation_after, slot_rule
+from graphparam.model.normalize import TRANSFORM_INDEX, SlotRule, slot_rule
 
 SLOT_FEATURES = 4 * LOG_DIM + 1
 
@@ -58,10 +59,10 @@ def masked_index(max_distance: int) -> int:
 
 def prepare(graph: ArchGraph, max_distance: int = 8, embed_std: float = 0.02) -> PreparedGraph:
     """Weight-independent tensors of one graph, cached on it."""
-    key = f"ghn_prep_v2_{max_distance}_{embed_std}"
-    cached = graph._cache.get(key)
-    if cached is not None:
-        return cached
+    return graph.cached(f"ghn_prep_v2_{max_distance}_{embed_std}", lambda: _prepare(graph, max_distance, embed_std))
+
+
+def _prepare(graph: ArchGraph, max_distance: int, embed_std: float) -> PreparedGraph:
     succ = graph.successors()
     acts = [activation_after(graph, i, succ) if node.params else node.attrs.get("act_after")
             for i, node in enumerate(graph.nodes)]
@@ -80,9 +81,7 @@ def prepare(graph: ArchGraph, max_distance: int = 8, embed_std: float = 0.02) ->
     pair = fb * m + bb
     pair[(fwd < 0) & (bwd < 0)] = masked_index(max_distance)
     np.fill_diagonal(pair, 0)
-    prep = PreparedGraph(kind, act, feats, dep, pair.astype(np.int16), slots)
-    graph._cache[key] = prep
-    return prep
+    return PreparedGraph(kind, act, feats, dep, pair.astype(np.int16), slots)
 
 
 @dataclass

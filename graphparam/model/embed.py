@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from graphparam.graph.features import degrees, depth
+from graphparam.graph.features import degrees, depth, reverse_depth
 from graphparam.graph.ir import ArchGraph, Role
 from graphparam.graph.registry import KIND_INDEX, KINDS
 
@@ -85,10 +85,7 @@ def node_features(graph: ArchGraph, rules: dict[tuple[int, int], "object"], acts
         flags[i, 5] = float(a.get("act_after") is not None)
     deg_in, deg_out = degrees(graph)
     d = depth(graph).astype(np.float64)
-    # reverse depth: longest path to any sink
-    rd = np.zeros(n, dtype=np.float64)
-    for src, dst in sorted(graph.edges, key=lambda e: -e[0]):
-        rd[src] = max(rd[src], rd[dst] + 1)
+    rd = reverse_depth(graph).astype(np.float64)  # longest path to any sink
     total = np.maximum(d + rd, 1.0)
     ang = d[:, None] * DEPTH_FREQS
     struct = np.concatenate([np.log1p(deg_in)[:, None], np.log1p(deg_out)[:, None],

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 
 import torch
 
-from graphparam.graph.ir import ArchGraph, Node, ParamSlot, Role
-from graphparam.graph.registry import ACTIVATION_KINDS, NORM_KINDS
+from graphparam.graph.features import activation_after  # noqa: F401  (re-exported)
+from graphparam.graph.ir import Node, ParamSlot, Role
+from graphparam.graph.registry import NORM_KINDS
 
 TRANSFORMS = ("weight", "embed", "norm_scale", "shift", "layer_scale", "prelu")
 TRANSFORM_INDEX = {t: i for i, t in enumerate(TRANSFORMS)}
@@ -37,7 +38,6 @@ MATRIX_TRANSFORMS = ("weight", "embed")
 
 # second-moment preserving gains: 1 / sqrt(E[act(x)^2]) for x ~ N(0, 1) (ReLU: sqrt 2)
 GAINS = {"relu": math.sqrt(2.0), "gelu": 1.533, "silu": 1.676, "hardswish": 1.736, "tanh": 5.0 / 3.0}
-_PASS_THROUGH = set(NORM_KINDS) | {"dropout", "identity", "reshape", "pad"}
 
 
 @dataclass(frozen=True)
@@ -56,27 +56,6 @@ class SlotRule:
     transform: str
     base_std: float
     fan_in: int
-
-
-def activation_after(graph: ArchGraph, index: int, succ: list[list[int]], depth: int = 4) -> str | None:
-    """The first activation reached from node ``index`` through norms, dropout and reshapes."""
-    frontier = [index]
-    for _ in range(depth):
-        nxt = []
-        for i in frontier:
-            for j in succ[i]:
-                kind = graph.nodes[j].kind
-                if kind in ACTIVATION_KINDS:
-                    return kind
-                if kind in _PASS_THROUGH:
-                    fused = graph.nodes[j].attrs.get("act_after")  # e.g. timm's BatchNormAct2d
-                    if fused in ACTIVATION_KINDS:
-                        return fused
-                    nxt.append(j)
-        frontier = nxt
-        if not frontier:
-            break
-    return graph.nodes[index].attrs.get("act_after")
 
 
 def _fold_kernel(dims: tuple[int, ...]) -> tuple[int, int]:
