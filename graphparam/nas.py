@@ -35,7 +35,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
@@ -46,12 +46,10 @@ from graphparam.data.augment import normalize
 from graphparam.data.imageset import ImageSet
 from graphparam.evaluate import EVAL_BATCH_SIZE, evaluate, logits_of
 
-__all__ = ["GHNInitializer", "rank", "Ranking", "EmbeddingScorer", "SCORES", "param_count", "grad_norm",
+__all__ = ["GHNInitializer", "rank", "Ranking", "EmbeddingScorer", "SCORES", "SCORE_TABLE", "Score", "param_count", "grad_norm",
            "synflow", "graph_features", "ghn_fingerprint", "kendall_tau", "top_k_precision",
            "held_out_subset"]
 
-SCORES = ("zero_shot", "zero_shot_loss", "embedding", "params", "grad_norm", "synflow")
-_GHN_SCORES = {"zero_shot", "zero_shot_loss", "embedding"}
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -390,6 +388,79 @@ class Ranking:
                 "k": self.k, "details": self.details, "seconds": self.seconds}
 
 
+@dataclass
+class _Scoring:
+    """What the scores of one :func:`rank` call read; the zero-shot evaluation runs once for both of its scores."""
+
+    models: list[nn.Module]
+    held: ImageSet
+    size: tuple[int, ...]
+    ghn: Any
+    scorer: EmbeddingScorer | None
+    eval_batch_size: int
+    proxy_batch: int
+    progress: bool
+    timings: dict[str, float]
+    details: dict[str, Any]
+    _zero_shot: tuple[list[float], list[float]] | None = None
+
+    def zero_shot(self) -> tuple[list[float], list[float]]:
+        """Top-1 and loss of every model under the zero-shot protocol."""
+        if self._zero_shot is None:
+            from tqdm.auto import tqdm
+
+            t = time.perf_counter()
+            top1, loss = [], []
+            for m in tqdm(self.models, desc="zero-shot", disable=not self.progress, leave=False):
+                r = evaluate(m, self.held, batch_size=self.eval_batch_size, progress=False)
+                top1.append(r.top1)
+                loss.append(r.loss)
+            self.timings["zero_shot"] = time.perf_counter() - t
+            self.details["zero_shot_loss"] = loss
+            self.details["eval_images"] = len(self.held)
+            self._zero_shot = (top1, loss)
+        return self._zero_shot
+
+
+def _param_score(run: _Scoring) -> list[float]:
+    counts = [param_count(m) for m in run.models]
+    run.details["param_count"] = counts
+    return [math.log10(max(1, c)) for c in counts]
+
+
+def _grad_norm_score(run: _Scoring) -> list[float]:
+    idx = torch.arange(min(run.proxy_batch, len(run.held)))
+    x, y = run.held.images[idx], run.held.labels[idx]
+    return [grad_norm(m, x, y) for m in run.models]
+
+
+@dataclass(frozen=True)
+class Score:
+    """One way to score candidates (higher is better): ``compute(run)`` gives one value per model.
+
+    ``needs_ghn``: only defined on GHN predictions; ``timed``: its seconds go to ``details["timings"]``.
+    """
+
+    name: str
+    compute: Callable[[_Scoring], list[float]]
+    needs_ghn: bool = False
+    timed: bool = True
+
+
+#: every score :func:`rank` knows, in the order they are computed (see the module docstring)
+SCORE_TABLE: dict[str, Score] = {s.name: s for s in (
+    Score("zero_shot", lambda run: run.zero_shot()[0], needs_ghn=True, timed=False),
+    Score("zero_shot_loss", lambda run: [-v if math.isfinite(v) else -math.inf for v in run.zero_shot()[1]],
+          needs_ghn=True, timed=False),
+    Score("embedding", lambda run: run.scorer.score(run.ghn, run.models, run.size), needs_ghn=True),
+    Score("params", _param_score, timed=False),
+    Score("grad_norm", _grad_norm_score),
+    Score("synflow", lambda run: [synflow(m, run.size) for m in run.models]),
+)}
+SCORES = tuple(SCORE_TABLE)
+_GHN_SCORES = {name for name, s in SCORE_TABLE.items() if s.needs_ghn}
+
+
 def _order(values: Sequence[float]) -> list[int]:
     return sorted(range(len(values)), key=lambda i: (0, -values[i]) if math.isfinite(values[i]) else (1, 0))
 
@@ -470,42 +541,14 @@ def rank(candidates, data: ImageSet, *, ghn=None, score: str | Sequence[str] = "
         timings["ghn_init"] = time.perf_counter() - t
 
     held = held_out_subset(data, eval_images, seed)
+    run = _Scoring(models, held, size, ghn, scorer, eval_batch_size, proxy_batch, progress, timings, details)
     scores: dict[str, list[float]] = {}
-    from tqdm.auto import tqdm
-
-    if "zero_shot" in scores_wanted or "zero_shot_loss" in scores_wanted:
-        t = time.perf_counter()
-        top1, loss = [], []
-        for m in tqdm(models, desc="zero-shot", disable=not progress, leave=False):
-            r = evaluate(m, held, batch_size=eval_batch_size, progress=False)
-            top1.append(r.top1)
-            loss.append(r.loss)
-        timings["zero_shot"] = time.perf_counter() - t
-        details["zero_shot_loss"] = loss
-        details["eval_images"] = len(held)
-        if "zero_shot" in scores_wanted:
-            scores["zero_shot"] = top1
-        if "zero_shot_loss" in scores_wanted:
-            scores["zero_shot_loss"] = [-v if math.isfinite(v) else -math.inf for v in loss]
-    if "embedding" in scores_wanted:
-        t = time.perf_counter()
-        scores["embedding"] = scorer.score(ghn, models, size)
-        timings["embedding"] = time.perf_counter() - t
-    if "params" in scores_wanted:
-        counts = [param_count(m) for m in models]
-        details["param_count"] = counts
-        scores["params"] = [math.log10(max(1, c)) for c in counts]
-    if "grad_norm" in scores_wanted:
-        t = time.perf_counter()
-        idx = torch.arange(min(proxy_batch, len(held)))
-        x, y = held.images[idx], held.labels[idx]
-        scores["grad_norm"] = [grad_norm(m, x, y) for m in models]
-        timings["grad_norm"] = time.perf_counter() - t
-    if "synflow" in scores_wanted:
-        t = time.perf_counter()
-        scores["synflow"] = [synflow(m, size) for m in models]
-        timings["synflow"] = time.perf_counter() - t
-
+    for name, entry in SCORE_TABLE.items():  # table order, whatever the order asked for
+        if name in scores_wanted:
+            t = time.perf_counter()
+            scores[name] = entry.compute(run)
+            if entry.timed:
+                timings[name] = time.perf_counter() - t
     scores = {s: [float(v) for v in scores[s]] for s in scores_wanted}
     order = _order(scores[scores_wanted[0]])
     if k is not None:
