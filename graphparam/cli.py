@@ -193,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["train", "--", *argv[1:]] if len(argv) > 1 else argv
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "num_classes", None) is not None:  # refused before any model or data is loaded
+            from graphparam.sources import check_num_classes
+
+            check_num_classes(args.num_classes)
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("graphparam: interrupted", file=sys.stderr)

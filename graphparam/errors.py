@@ -12,7 +12,7 @@ import re
 
 __all__ = ["GraphparamError", "GraphError", "TraceError", "InputSizeError", "UnsupportedOperation", "OpaqueModule",
            "OnnxError", "ModelSourceError", "CheckpointError", "CheckpointNotFound", "DatasetNotFoundError",
-           "MissingPredictionError", "first_line"]
+           "MissingPredictionError", "ClassCountError", "HeadMismatchError", "RunLockedError", "first_line"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -84,3 +84,27 @@ class MissingPredictionError(GraphparamError, KeyError, ValueError):
     """A prediction that lacks tensors for some of a model's parameters."""
 
     __str__ = Exception.__str__  # the message as is, not quoted like a KeyError's
+
+
+# ---- classes and heads ---------------------------------------------------------------------------
+class ClassCountError(GraphparamError, ValueError):
+    """A class count that cannot work: below 1 (``--num-classes 0``), or not the data's (subclass)."""
+
+
+class HeadMismatchError(ClassCountError):
+    """A model whose classifier head does not have one output per class of the data it is run on.
+
+    Caught before the loss indexes logits with labels that do not exist (an ``IndexError`` deep in
+    ``cross_entropy``) or, for a head wider than the data, before an accuracy is reported for a
+    model that could predict classes the data does not have.
+    """
+
+    def __init__(self, model_classes: int, data_classes: int, data_name: str = "the data"):
+        self.model_classes, self.data_classes = model_classes, data_classes
+        super().__init__(f"the model's head has {model_classes} outputs but {data_name} has {data_classes} "
+                         f"classes; build the model with num_classes={data_classes} (--num-classes {data_classes})")
+
+
+# ---- training runs ---------------------------------------------------------------------------------
+class RunLockedError(GraphparamError, RuntimeError):
+    """Another training run holds the output directory's lock; two runs would overwrite each other."""

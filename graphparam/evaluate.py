@@ -48,9 +48,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .data.augment import normalize
 from .data.imageset import ImageSet
+from .errors import HeadMismatchError
 
 __all__ = ["EvalResult", "evaluate", "summarize", "batch_statistics_bn", "evaluation_order", "first_images",
-           "EVAL_SEED", "EVAL_BATCH_SIZE"]
+           "check_head", "EVAL_SEED", "EVAL_BATCH_SIZE"]
 
 EVAL_SEED = 0
 EVAL_BATCH_SIZE = 250
@@ -144,6 +145,17 @@ def logits_of(out) -> torch.Tensor:
     raise TypeError(f"model output of type {type(out).__name__} is not logits")
 
 
+def check_head(logits: torch.Tensor, data: ImageSet) -> torch.Tensor:
+    """``logits`` if it has one column per class of ``data``, else :class:`HeadMismatchError`.
+
+    A narrower head would fail inside ``cross_entropy`` (``IndexError: Target 4 is out of bounds``);
+    a wider one would report an accuracy for a model that can predict classes ``data`` does not have.
+    """
+    if logits.ndim == 2 and logits.shape[1] != data.num_classes:
+        raise HeadMismatchError(int(logits.shape[1]), data.num_classes, data.name)
+    return logits
+
+
 def evaluate(model: torch.nn.Module, data: ImageSet, batch_size: int = EVAL_BATCH_SIZE,
              device: str | torch.device | None = None, progress: bool = True) -> EvalResult:
     """Zero-shot top-1 accuracy and loss of ``model`` on ``data`` (see the module docstring).
@@ -172,14 +184,20 @@ def evaluate(model: torch.nn.Module, data: ImageSet, batch_size: int = EVAL_BATC
     labels = data.labels.to(device, non_blocking=True)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    bar = None  # shown once the first batch passed check_head, so that a bad head's error stands alone
     with torch.inference_mode(), batch_statistics_bn(model):
-        for idx in tqdm(batches, desc=f"eval {data.name}", unit="batch", leave=False,
-                        disable=not progress):
+        for idx in batches:
             x = normalize(images[idx], dtype=dtype)
             y = labels[idx]
-            logits = logits_of(model(x)).float()
+            logits = check_head(logits_of(model(x)).float(), data)
             loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
             correct += (logits.argmax(1) == y).sum()
+            if bar is None:
+                bar = tqdm(total=len(batches), desc=f"eval {data.name}", unit="batch", leave=False,
+                           disable=not progress)
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     n = len(data)
     top1 = correct.item() / n
     loss = loss_sum.item() / n

@@ -48,7 +48,7 @@ import torch.nn.functional as F
 
 from graphparam.data.imageset import ImageSet
 from graphparam.data.stream import BatchStream
-from graphparam.evaluate import EVAL_BATCH_SIZE, evaluate, logits_of
+from graphparam.evaluate import EVAL_BATCH_SIZE, check_head, evaluate, logits_of
 
 __all__ = ["FinetuneResult", "finetune", "compare_inits", "plot_curves", "format_results", "make_optimizer",
            "lr_at", "default_device"]
@@ -205,7 +205,7 @@ def finetune(model: nn.Module, train: ImageSet, test: ImageSet, *, epochs: int, 
             x, y = next(stream)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = logits_of(model(x))
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+            loss = F.cross_entropy(check_head(logits.float(), train), y, label_smoothing=label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip is not None:

@@ -7,11 +7,24 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from graphparam.errors import ModelSourceError
+from graphparam.errors import ClassCountError, ModelSourceError
+
+
+def check_num_classes(num_classes: int | None) -> int | None:
+    """``num_classes`` itself if it is None or at least 1; else :class:`ClassCountError`.
+
+    Without this, 0 silently became 10 for zoo nets, and timm wrote a headless model for 0 and
+    failed deep inside torch for -1.
+    """
+    if num_classes is not None and (isinstance(num_classes, bool) or int(num_classes) != num_classes
+                                    or num_classes < 1):
+        raise ClassCountError(f"the number of classes must be a positive integer, got {num_classes!r}")
+    return num_classes
 
 
 def load_model(ref: str, *, num_classes: int | None = None, cifar_stem: bool = False) -> nn.Module:
     """Build the ``nn.Module`` a reference names, with fresh (default) initialization."""
+    check_num_classes(num_classes)
     scheme, _, name = ref.partition(":")
     if not name:
         raise ModelSourceError(f"model reference {ref!r} must look like timm:NAME, torchvision:NAME, "

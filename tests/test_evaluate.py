@@ -100,3 +100,15 @@ def test_summarize():
     assert (s["min"], s["max"], s["argmin"], s["argmax"]) == (0.1, 0.3, "a", "b")
     with pytest.raises(ValueError):
         summarize({})
+
+
+@pytest.mark.parametrize("head", [3, 5])
+def test_head_not_matching_the_classes_gives_clear_error(head):
+    from graphparam.errors import HeadMismatchError
+
+    data = _class_sorted_set()                          # 4 classes
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, head))
+    with pytest.raises(HeadMismatchError) as info:
+        evaluate(model, data, progress=False)
+    assert (info.value.model_classes, info.value.data_classes) == (head, 4)
+    assert f"{head} outputs" in str(info.value) and "4 classes" in str(info.value)

@@ -85,3 +85,12 @@ def test_format_results_one_row_per_init():
     text = format_results({"ghn": r, "random": r})
     assert text.splitlines()[0].split()[:4] == ["init", "ep0", "ep1", "ep2"]
     assert "30.00" in text and len(text.splitlines()) == 3
+
+
+@pytest.mark.parametrize("eval_initial", [True, False])
+def test_finetune_head_mismatch_gives_clear_error(eval_initial):
+    from graphparam.errors import HeadMismatchError
+
+    model = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 3))  # 3 outputs, 10 classes
+    with pytest.raises(HeadMismatchError, match="3 outputs .* 10 classes"):
+        _run(model, eval_initial=eval_initial)

@@ -81,3 +81,22 @@ def test_corrupted_checkpoint_gives_one_line_error(capsys, tmp_path, ghn_dir):
     shutil.copytree(ghn_dir, broken)
     (broken / "model.safetensors").write_bytes(b"\x80\x04garbage-not-safetensors")
     one_line_error(capsys, "eval", "zoo:2", "--ghn", str(broken))
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+@pytest.mark.parametrize("command", ["graph", "predict", "eval", "finetune"])
+def test_num_classes_zero_gives_clear_error(capsys, tmp_path, command, value):
+    out = ["--out", str(tmp_path / "w.safetensors")] if command == "predict" else []
+    line = one_line_error(capsys, command, "zoo:1", "--num-classes", value, *out)
+    assert f"positive integer, got {value}" in line
+    assert not list(tmp_path.iterdir())                 # nothing written
+
+
+def test_num_classes_below_one_for_an_onnx_model_gives_clear_error(capsys, tmp_path):
+    line = one_line_error(capsys, "predict", str(tmp_path / "m.onnx"), "--num-classes", "0")
+    assert "positive integer" in line
+
+
+def test_eval_head_mismatch_names_both_numbers(capsys, ghn_dir):
+    line = one_line_error(capsys, "eval", "zoo:2", "--num-classes", "3", "--ghn", ghn_dir, "--max-images", "50")
+    assert "3 outputs" in line and "10 classes" in line
