@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from typing import Callable
 
 from graphparam.errors import GraphparamError, first_line
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand, declared in one place: its help line, its arguments and its handler."""
+
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    add_help: bool = True
 
 
-def command(name: str):
-    def wrap(fn):
-        COMMANDS[name] = fn
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None], *, add_help: bool = True):
+    """Register the decorated handler as subcommand ``name`` with the parser ``arguments`` fills in."""
+    def wrap(fn: Callable[[argparse.Namespace], int]):
+        COMMANDS[name] = Command(name, help, arguments, fn, add_help)
         return fn
 
     return wrap
@@ -40,7 +54,12 @@ def _resolve_graph(args: argparse.Namespace):
     return trace(_model(args), tuple(args.input_size), name=args.model)
 
 
-@command("graph")
+def _graph_args(p: argparse.ArgumentParser) -> None:
+    _add_model_args(p)
+    p.add_argument("--png", help="write a drawing of the graph to this PNG file")
+
+
+@command("graph", "trace a model and print (and optionally draw) its graph", _graph_args)
 def cmd_graph(args: argparse.Namespace) -> int:
     graph = _resolve_graph(args)
     print(graph.summary())
@@ -56,7 +75,13 @@ def _model(args: argparse.Namespace):
     return load_model(args.model, num_classes=args.num_classes, cifar_stem=args.cifar_stem)
 
 
-@command("predict")
+def _predict_args(p: argparse.ArgumentParser) -> None:
+    _add_model_args(p, num_classes=10)
+    p.add_argument("--ghn", default="cifar10", help="GHN name or checkpoint directory (default: %(default)s)")
+    p.add_argument("--out", help="output file (default: weights.safetensors, or predicted.onnx for ONNX input)")
+
+
+@command("predict", "predict a model's parameters (safetensors, or a predicted .onnx copy)", _predict_args)
 def cmd_predict(args: argparse.Namespace) -> int:
     from graphparam.predict import load, predict_onnx
     from graphparam.sources import is_onnx_path
@@ -75,7 +100,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("eval")
+def _eval_args(p: argparse.ArgumentParser) -> None:
+    _add_model_args(p, num_classes=10)
+    p.add_argument("--ghn", default="cifar10", help="GHN name or checkpoint directory (default: %(default)s)")
+    p.add_argument("--data", help="CIFAR-10 npz / torchvision root / ImageFolder (default: the embedded "
+                                  "1,000 CIFAR-10 test images shipped in the package)")
+    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=250)
+
+
+@command("eval", "zero-shot accuracy of predicted parameters (no training)", _eval_args)
 def cmd_eval(args: argparse.Namespace) -> int:
     from graphparam.data import load_dataset
     from graphparam.evaluate import evaluate, first_images
@@ -89,7 +123,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("finetune")
+def _finetune_args(p: argparse.ArgumentParser) -> None:
+    _add_model_args(p, num_classes=10)
+    p.add_argument("--ghn", default="cifar10")
+    p.add_argument("--init", choices=["ghn", "random", "both"], default="both")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch (quick runs)")
+    p.add_argument("--data", help="CIFAR-10 source (default: $GRAPHPARAM_DATA or the shared copy)")
+    p.add_argument("--test-images", type=int, default=None)
+    p.add_argument("--png", default="finetune.png", help="plot of both curves (default: %(default)s)")
+
+
+@command("finetune", "train from the GHN prediction and/or default init with one recipe", _finetune_args)
 def cmd_finetune(args: argparse.Namespace) -> int:
     from graphparam.data import load_cifar10
     from graphparam.evaluate import first_images
@@ -109,7 +156,14 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("zoo")
+def _zoo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["list", "show", "sample"], nargs="?", default="list")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", default="train")
+    p.add_argument("-n", type=int, default=5, help="how many nets 'sample' prints")
+
+
+@command("zoo", "browse the architecture zoo", _zoo_args)
 def cmd_zoo(args: argparse.Namespace) -> int:
     import arch_zoo
 
@@ -130,7 +184,11 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("train")
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("train_args", nargs=argparse.REMAINDER)
+
+
+@command("train", "meta-train a GHN (all options: graphparam train --help)", _train_args, add_help=False)
 def cmd_train(args: argparse.Namespace) -> int:
     from graphparam.train import main as train_main
 
@@ -142,43 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graphparam", description="Predict neural-network parameters from "
                                      "computation graphs with a graph hypernetwork.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("graph", help="trace a model and print (and optionally draw) its graph")
-    _add_model_args(p)
-    p.add_argument("--png", help="write a drawing of the graph to this PNG file")
-
-    p = sub.add_parser("predict", help="predict a model's parameters (safetensors, or a predicted .onnx copy)")
-    _add_model_args(p, num_classes=10)
-    p.add_argument("--ghn", default="cifar10", help="GHN name or checkpoint directory (default: %(default)s)")
-    p.add_argument("--out", help="output file (default: weights.safetensors, or predicted.onnx for ONNX input)")
-
-    p = sub.add_parser("eval", help="zero-shot accuracy of predicted parameters (no training)")
-    _add_model_args(p, num_classes=10)
-    p.add_argument("--ghn", default="cifar10", help="GHN name or checkpoint directory (default: %(default)s)")
-    p.add_argument("--data", help="CIFAR-10 npz / torchvision root / ImageFolder (default: the embedded "
-                                  "1,000 CIFAR-10 test images shipped in the package)")
-    p.add_argument("--max-images", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=250)
-
-    p = sub.add_parser("finetune", help="train from the GHN prediction and/or default init with one recipe")
-    _add_model_args(p, num_classes=10)
-    p.add_argument("--ghn", default="cifar10")
-    p.add_argument("--init", choices=["ghn", "random", "both"], default="both")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch (quick runs)")
-    p.add_argument("--data", help="CIFAR-10 source (default: $GRAPHPARAM_DATA or the shared copy)")
-    p.add_argument("--test-images", type=int, default=None)
-    p.add_argument("--png", default="finetune.png", help="plot of both curves (default: %(default)s)")
-
-    p = sub.add_parser("zoo", help="browse the architecture zoo")
-    p.add_argument("action", choices=["list", "show", "sample"], nargs="?", default="list")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--split", default="train")
-    p.add_argument("-n", type=int, default=5, help="how many nets 'sample' prints")
-
-    p = sub.add_parser("train", help="meta-train a GHN (all options: graphparam train --help)", add_help=False)
-    p.add_argument("train_args", nargs=argparse.REMAINDER)
+    for cmd in COMMANDS.values():
+        cmd.arguments(sub.add_parser(cmd.name, help=cmd.help, add_help=cmd.add_help))
     return parser
 
 
@@ -197,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             from graphparam.sources import check_num_classes
 
             check_num_classes(args.num_classes)
-        return COMMANDS[args.command](args)
+        return COMMANDS[args.command].run(args)
     except KeyboardInterrupt:
         print("graphparam: interrupted", file=sys.stderr)
         return 130
