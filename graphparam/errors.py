@@ -12,7 +12,8 @@ import re
 
 __all__ = ["GraphparamError", "GraphError", "TraceError", "InputSizeError", "UnsupportedOperation", "OpaqueModule",
            "OnnxError", "ModelSourceError", "CheckpointError", "CheckpointNotFound", "DatasetNotFoundError",
-           "MissingPredictionError", "ClassCountError", "HeadMismatchError", "RunLockedError", "first_line"]
+           "MissingPredictionError", "ClassCountError", "HeadMismatchError", "RunLockedError", "ResumeError",
+           "OutputExistsError", "first_line"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -108,3 +109,11 @@ class HeadMismatchError(ClassCountError):
 # ---- training runs ---------------------------------------------------------------------------------
 class RunLockedError(GraphparamError, RuntimeError):
     """Another training run holds the output directory's lock; two runs would overwrite each other."""
+
+
+class ResumeError(GraphparamError, ValueError):
+    """A checkpoint that reads but cannot be continued by this run (it was trained with other settings)."""
+
+
+class OutputExistsError(GraphparamError, FileExistsError):
+    """An output directory that already holds a run, where a fresh one was asked for (``--no-resume``)."""

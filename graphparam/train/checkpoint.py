@@ -19,19 +19,23 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import torch
 
-from graphparam.errors import CheckpointNotFound
+from graphparam.errors import CheckpointError, CheckpointNotFound, first_line
 
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints", "atomic_write_text",
-           "CheckpointNotFound", "STATE_NAME", "GHN_DIR", "FORMAT"]
+           "has_checkpoint", "load_resumable", "ResumePoint", "CheckpointNotFound", "STATE_NAME", "GHN_DIR",
+           "FORMAT", "UNREADABLE"]
 
 STATE_NAME = "state.pt"
 GHN_DIR = "ghn"
 LATEST = "latest"
 FORMAT = 1
+UNREADABLE = ".unreadable"  # suffix of a checkpoint directory moved aside because it could not be read
+#: keys every resume state has; a state without them is as unreadable as a truncated file
+REQUIRED_KEYS = ("format", "step", "optimizer", "rng", "config")
 _NAME = re.compile(r"^step-(\d+)$")
 
 
@@ -139,3 +143,98 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if state.get("format") != FORMAT:
         raise ValueError(f"{d / STATE_NAME}: unknown checkpoint format {state.get('format')!r}")
     return d, state
+
+
+# ---- resuming: the newest checkpoint that reads completely -------------------------------------------
+class ResumePoint(NamedTuple):
+    path: Path                          # the checkpoint directory resumed from
+    state: dict                         # its state.pt
+    ghn: Any                            # what ``load_ghn(path / GHN_DIR)`` returned
+    skipped: list[tuple[Path, str]]     # newer checkpoints that could not be read, and why (one line each)
+
+
+def _step_dirs(root: Path) -> list[Path]:
+    """Every ``step-N`` directory under ``root``, complete or not, newest step first."""
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), d) for d in root.iterdir() if (m := _NAME.match(d.name)) and d.is_dir()]
+    return [d for _, d in sorted(found, reverse=True)]
+
+
+def has_checkpoint(root: str | os.PathLike) -> bool:
+    """Whether ``root`` holds any checkpoint, readable or not (a ``step-N`` directory or ``latest``)."""
+    root = Path(root)
+    return bool(_step_dirs(root)) or (root / LATEST).is_file()
+
+
+def _read(d: Path, load_ghn: Callable[[Path], Any], map_location) -> tuple[dict, Any]:
+    """``(state, ghn)`` of checkpoint ``d``; raises whatever reading it raises."""
+    for need in (d / STATE_NAME, d / GHN_DIR):
+        if not need.exists():
+            raise CheckpointError(f"{need.name} is missing")
+    try:
+        state = torch.load(d / STATE_NAME, map_location=map_location, weights_only=True)
+    except Exception as exc:  # truncated zip, garbage bytes, a pickle that is not plain data, ...
+        raise CheckpointError(f"{STATE_NAME}: {first_line(exc)}") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{STATE_NAME}: unknown checkpoint format "
+                              f"{state.get('format') if isinstance(state, dict) else type(state).__name__!r}")
+    missing = [k for k in REQUIRED_KEYS if k not in state]
+    if missing:
+        raise CheckpointError(f"{STATE_NAME} lacks {', '.join(missing)}")
+    try:
+        ghn = load_ghn(d / GHN_DIR)
+    except Exception as exc:
+        raise CheckpointError(f"{GHN_DIR}/: {first_line(exc)}") from exc
+    return state, ghn
+
+
+def _move_aside(d: Path) -> Path:
+    target = d.with_name(d.name + UNREADABLE)
+    n = 1
+    while target.exists():
+        n += 1
+        target = d.with_name(f"{d.name}{UNREADABLE}-{n}")
+    os.replace(d, target)
+    return target
+
+
+def load_resumable(root: str | os.PathLike, load_ghn: Callable[[Path], Any],
+                   map_location: str | torch.device = "cpu", move_aside: bool = False,
+                   warn: Callable[[str], None] | None = None) -> ResumePoint | None:
+    """The newest checkpoint under ``root`` whose state and GHN both read completely.
+
+    Checkpoints are written atomically, so an unreadable one means damage from outside (a disk
+    error, a truncated copy). Each newer checkpoint that fails to read is skipped and, once an
+    older one has read, reported through ``warn`` in one line naming it, the reason and the
+    checkpoint resumed from. With ``move_aside`` (the writing rank only) skipped ones are renamed
+    ``step-N.unreadable`` (kept for inspection, never pruned in place of a good one) and ``latest``
+    names the one resumed from. Returns None when ``root`` holds no checkpoint at all; raises
+    :class:`CheckpointError` naming every failure when it holds some but none reads: a run with
+    checkpoints never silently restarts from step 0.
+    """
+    root = Path(root)
+    dirs = _step_dirs(root)
+    if not dirs:
+        if (root / LATEST).is_file():
+            raise CheckpointError(f"cannot resume: {root / LATEST} names {(root / LATEST).read_text().strip()!r} "
+                                  f"but {root} holds no checkpoint directory; remove {root} to start over")
+        return None
+    skipped: list[tuple[Path, str]] = []
+    for d in dirs:
+        try:
+            state, ghn = _read(d, load_ghn, map_location)
+        except Exception as exc:  # any failure to read makes the checkpoint unusable; say which and why
+            skipped.append((d, first_line(exc, with_type=False, limit=300)))
+            continue
+        for bad, reason in skipped:
+            moved = _move_aside(bad) if move_aside else None
+            if warn is not None:
+                warn(f"warning: checkpoint {bad} is unreadable ({reason})"
+                     + (f", moved to {moved.name}" if moved else "") + f"; resuming from {d.name} instead")
+        if move_aside and skipped:
+            atomic_write_text(root / LATEST, d.name + "\n")
+        return ResumePoint(d, state, ghn, skipped)
+    raise CheckpointError(f"cannot resume: none of the {len(dirs)} checkpoint(s) in {root} is readable ("
+                          + "; ".join(f"{d.name}: {why}" for d, why in skipped)
+                          + f"); remove {root} to start over")

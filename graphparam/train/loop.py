@@ -43,7 +43,8 @@ from graphparam.errors import first_line
 from graphparam.evaluate import logits_of
 from graphparam.train import distributed as D
 from graphparam.train.archs import Arch, ArchSource
-from graphparam.train.checkpoint import GHN_DIR, atomic_write_text, latest_checkpoint, load_checkpoint, save_checkpoint
+from graphparam.errors import OutputExistsError, ResumeError
+from graphparam.train.checkpoint import atomic_write_text, has_checkpoint, load_resumable, save_checkpoint
 from graphparam.train.config import RESUME_KEYS, TrainConfig, format_duration
 from graphparam.train.metrics import MetricsLog, RunningMean
 from graphparam.train.schedule import WarmupCosine
@@ -203,22 +204,28 @@ class Trainer:
         return path
 
     def resume(self) -> bool:
-        """Load the latest checkpoint under ``out`` if there is one; returns whether it did."""
-        if latest_checkpoint(self.ckpt_root) is None:
+        """Load the newest readable checkpoint under ``out`` if there is one; returns whether it did.
+
+        A newer checkpoint that cannot be read is named on one line (stderr and a metrics event) and
+        the previous one is used; if none reads, :class:`CheckpointError` (never a silent step 0).
+        """
+        if not has_checkpoint(self.ckpt_root):
             return False
         if not self.config.resume:
-            raise FileExistsError(f"{self.ckpt_root} holds a checkpoint and --no-resume was given; "
-                                  "choose another --out or remove it")
+            raise OutputExistsError(f"{self.ckpt_root} holds a checkpoint and --no-resume was given; "
+                                    "choose another --out or remove it")
         from graphparam.model import GHN
 
-        path, state = load_checkpoint(self.ckpt_root, map_location="cpu")
+        point = load_resumable(self.ckpt_root, lambda d: GHN.from_pretrained(d, device="cpu"), map_location="cpu",
+                               move_aside=self.info.is_main,
+                               warn=(lambda line: print(line, file=sys.stderr)) if self.info.is_main else None)
+        path, state, loaded = point.path, point.state, point.ghn
         saved = TrainConfig.from_json(state["config"])
         diff = [k for k in RESUME_KEYS if getattr(saved, k) != getattr(self.config, k)]
         if diff:
-            raise ValueError(f"cannot resume {path}: it was trained with different "
-                             + ", ".join(f"{k}={getattr(saved, k)!r}" for k in diff)
-                             + "; use the same settings or another --out")
-        loaded = GHN.from_pretrained(path / GHN_DIR, device="cpu")
+            raise ResumeError(f"cannot resume {path}: it was trained with different "
+                              + ", ".join(f"{k}={getattr(saved, k)!r}" for k in diff)
+                              + "; use the same settings or another --out")
         self.ghn.load_state_dict(loaded.state_dict())
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
@@ -233,6 +240,9 @@ class Trainer:
         self.elapsed = float(state["elapsed"])
         self.resumed_from = path
         self.log.truncate_after(self.step)
+        for bad, reason in point.skipped:
+            self.log.write({"kind": "event", "event": "checkpoint_unreadable", "step": self.step, "path": str(bad),
+                            "reason": reason, "resumed_from": str(path)})
         return True
 
     # ---- one step -----------------------------------------------------------------------------
@@ -332,6 +342,16 @@ class Trainer:
 
     # ---- the run ------------------------------------------------------------------------------
     def run(self) -> TrainResult:
+        """Resume if ``out`` holds a checkpoint, train, finish; the writing rank holds ``out/.lock``
+        throughout, so a second trainer on the same ``out`` stops at once with :class:`RunLockedError`."""
+        from contextlib import nullcontext
+
+        from graphparam.train.lock import RunLock
+
+        with RunLock(self.out) if self.info.is_main else nullcontext():
+            return self._run()
+
+    def _run(self) -> TrainResult:
         cfg = self.config
         main = self.info.is_main
         if main:

@@ -34,9 +34,14 @@ def main(argv: list[str] | None = None) -> int:
         config = from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
+    from graphparam.errors import GraphparamError, first_line
     from graphparam.train.loop import train
 
-    result = train(config)
+    try:
+        result = train(config)
+    except GraphparamError as exc:  # a locked --out, unreadable checkpoints, a missing dataset: one line
+        print(f"{parser.prog}: error: {first_line(exc, with_type=False)}", file=sys.stderr)
+        return 2
     return 130 if result.stopped_by == "SIGINT" else 0
 
 

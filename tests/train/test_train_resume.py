@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from graphparam.train.checkpoint import load_checkpoint
+from graphparam.train.lock import RunLock
 from graphparam.train.metrics import read_metrics
 from train_helpers import losses, run_tiny
 
@@ -27,6 +28,7 @@ def test_run_killed_with_sigkill_resumes_to_the_same_losses(tmp_path):
     assert "RESULT" not in proc.stdout
     assert load_checkpoint(out / "checkpoints")[1]["step"] == 3
     assert 4 in losses(out)                                 # step 4 ran (and was logged) before the kill
+    assert (out / ".lock").is_file()                        # the killed run's lock file stays: must not block
 
     _, resumed = run_tiny(out, steps=6)                     # same command again: resumes from step 3
     assert resumed.steps == 6
@@ -46,3 +48,5 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path):
     stop = [r for r in read_metrics(tmp_path / "metrics.jsonl", "event") if r["event"] == "stop"]
     assert stop[-1]["reason"] == "SIGTERM" and stop[-1]["step"] == 2
     assert (tmp_path / "ghn" / "model.safetensors").is_file()
+    with RunLock(tmp_path) as lock:                          # the stopped run released its lock
+        assert lock.held
