@@ -87,13 +87,16 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=RESULTS, help="directory for finetune.{md,json,png}")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    device = torch.device(args.device) if args.device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    from graphparam.device import resolve_device
+
+    device = resolve_device(args.device or "auto")
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     tokens = [t.strip() for t in args.nets.split(",") if t.strip()]
 
     from graphparam.data import load_cifar10
     from graphparam.finetune import FinetuneResult, compare_inits
-    from graphparam.nas import GHNInitializer, held_out_subset, param_count
+    from graphparam.nas import held_out_subset, param_count
+    from graphparam.predict import GHNInitializer
 
     t_start = time.perf_counter()
     train = load_cifar10(split="train")

@@ -171,7 +171,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=RESULTS, help="directory for nas.{md,json,png}")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    device = torch.device(args.device) if args.device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    from graphparam.device import resolve_device
+
+    device = resolve_device(args.device or "auto")
 
     from graphparam.data import load_cifar10
 

@@ -48,6 +48,8 @@ import torch.nn.functional as F
 
 from graphparam.data.imageset import ImageSet
 from graphparam.data.stream import BatchStream
+from graphparam.device import resolve_device
+from graphparam.optim import decay_groups, warmup_cosine
 from graphparam.evaluate import EVAL_BATCH_SIZE, check_head, evaluate, logits_of
 
 __all__ = ["FinetuneResult", "finetune", "compare_inits", "plot_curves", "format_results", "make_optimizer",
@@ -94,20 +96,7 @@ class FinetuneResult:
 
 
 def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    decay, no_decay, seen = [], [], set()
-    for p in model.parameters():
-        if not p.requires_grad or id(p) in seen:
-            continue
-        seen.add(id(p))
-        (decay if p.dim() >= 2 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay}]
-    if no_decay:
-        groups.append({"params": no_decay, "weight_decay": 0.0})
-    return groups
+    return resolve_device("auto")
 
 
 def make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: float | None = None,
@@ -117,23 +106,21 @@ def make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: fl
     name = optimizer.lower()
     if name == "sgd":
         wd = 5e-4 if weight_decay is None else weight_decay
-        return torch.optim.SGD(_param_groups(model, wd), lr=lr, momentum=momentum, nesterov=momentum > 0)
+        return torch.optim.SGD(decay_groups(model, wd), lr=lr, momentum=momentum, nesterov=momentum > 0)
     if name == "adamw":
         wd = 0.05 if weight_decay is None else weight_decay
-        return torch.optim.AdamW(_param_groups(model, wd), lr=lr)
+        return torch.optim.AdamW(decay_groups(model, wd), lr=lr)
     raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
 def lr_at(step: int, total: int, lr: float, warmup: int = 0, schedule: str = "cosine") -> float:
     """Learning rate of ``step`` (0-based) of ``total``: linear warmup, then cosine to 0 (or constant)."""
-    if warmup > 0 and step < warmup:
-        return lr * (step + 1) / warmup
-    if schedule == "constant":
+    warming = warmup > 0 and step < warmup
+    if not warming and schedule == "constant":
         return lr
-    if schedule != "cosine":
+    if not warming and schedule != "cosine":
         raise ValueError(f"unknown schedule {schedule!r}; choose 'cosine' or 'constant'")
-    span = max(1, total - warmup)
-    return 0.5 * lr * (1.0 + math.cos(math.pi * min(step - warmup, span) / span))
+    return lr * warmup_cosine(step, warmup, total)
 
 
 def finetune(model: nn.Module, train: ImageSet, test: ImageSet, *, epochs: int, lr: float,
@@ -248,7 +235,7 @@ def _resolve_inits(inits, ghn, input_size) -> dict[str, InitFn | None]:
         elif name == "ghn":
             if ghn is None:
                 raise ValueError("init 'ghn' needs a GHN (ghn=...)")
-            from graphparam.nas import GHNInitializer
+            from graphparam.predict import GHNInitializer
 
             out[name] = GHNInitializer(ghn, input_size=input_size)
         else:

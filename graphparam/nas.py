@@ -1,6 +1,7 @@
-"""Neural architecture search helpers: GHN initialization and fast ranking of candidate nets.
+"""Neural architecture search helpers: fast ranking of candidate nets.
 
-``GHNInitializer(ghn)`` is a drop-in replacement for a search loop's own initialization::
+``GHNInitializer(ghn)`` (from :mod:`graphparam.predict`, also importable here) is a drop-in
+replacement for a search loop's own initialization::
 
     init = GHNInitializer(GHN.from_pretrained("cifar10"))
     model = init(spec.build())            # one net, parameters predicted in place
@@ -44,61 +45,13 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from graphparam.data.augment import normalize
 from graphparam.data.imageset import ImageSet
+from graphparam.device import device_of
 from graphparam.evaluate import EVAL_BATCH_SIZE, evaluate, logits_of
+from graphparam.predict import GHNInitializer
 
-__all__ = ["GHNInitializer", "rank", "Ranking", "EmbeddingScorer", "SCORES", "SCORE_TABLE", "Score", "param_count", "grad_norm",
-           "synflow", "graph_features", "ghn_fingerprint", "kendall_tau", "top_k_precision",
+__all__ = ["GHNInitializer", "rank", "Ranking", "EmbeddingScorer", "SCORES", "SCORE_TABLE", "Score", "param_count",
+           "grad_norm", "synflow", "graph_features", "ghn_fingerprint", "kendall_tau", "top_k_precision",
            "held_out_subset"]
-
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    for t in model.parameters():
-        return t.device
-    for t in model.buffers():
-        return t.device
-    return torch.device("cpu")
-
-
-# ---------------------------------------------------------------------------------------------
-# initializer
-# ---------------------------------------------------------------------------------------------
-class GHNInitializer:
-    """``init(model) -> model``: predict every parameter of ``model`` with ``ghn``, in place.
-
-    The model is moved to the GHN's device for the prediction and back to its own device
-    afterwards. ``init.many(models)`` does the same for a list of models with batched GHN
-    passes of at most ``batch_size`` graphs (``None``: all in one pass).
-    BatchNorm running statistics are not predicted: evaluate such nets with batch statistics
-    (:func:`graphparam.evaluate.evaluate`) or in train mode.
-    """
-
-    def __init__(self, ghn, input_size: Sequence[int] = (3, 32, 32), batch_size: int | None = 16):
-        self.ghn = ghn
-        self.input_size = tuple(int(s) for s in input_size)
-        self.batch_size = batch_size
-
-    def __call__(self, model: nn.Module) -> nn.Module:
-        return self.many([model])[0]
-
-    def many(self, models: Sequence[nn.Module]) -> list[nn.Module]:
-        models = list(models)
-        if not models:
-            return []
-        target = self.ghn.device
-        homes = [_device_of(m) for m in models]
-        step = len(models) if not self.batch_size else int(self.batch_size)
-        for a in range(0, len(models), step):
-            chunk = models[a:a + step]
-            for m in chunk:
-                m.to(target)
-            self.ghn.predict_many(chunk, input_size=self.input_size)
-            for m, home in zip(chunk, homes[a:a + step]):
-                m.to(home)
-        return models
-
-    def __repr__(self) -> str:
-        return f"GHNInitializer(input_size={self.input_size}, batch_size={self.batch_size})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,7 +70,7 @@ def grad_norm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> f
     its parameters, its buffers nor its gradients change.
     """
     net = copy.deepcopy(model)
-    dev = _device_of(net)
+    dev = device_of(net)
     x = normalize(images.to(dev)) if images.dtype == torch.uint8 else images.to(dev)
     net.train()
     net.zero_grad(set_to_none=True)
@@ -140,7 +93,7 @@ def synflow(model: nn.Module, input_size: Sequence[int] = (3, 32, 32)) -> float:
     input, ``inf`` on overflow).
     """
     net = copy.deepcopy(model).double()
-    dev = _device_of(net)
+    dev = device_of(net)
     net.eval()
     for m in net.modules():  # fresh-init statistics, whatever the model carried
         if isinstance(m, _BatchNorm) and m.track_running_stats and m.running_mean is not None:

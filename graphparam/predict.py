@@ -1,4 +1,5 @@
-"""One-line prediction with the shipped GHN: ``graphparam.predict(model)`` and ``predict_onnx``."""
+"""One-line prediction with the shipped GHN (``graphparam.predict(model)``, ``predict_onnx``) and
+:class:`GHNInitializer`, a GHN as a drop-in initialization (fine-tuning, search loops)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Sequence
 
 import torch.nn as nn
 
+from graphparam.device import device_of
 from graphparam.model import GHN
 
 DEFAULT_GHN = "cifar10"
@@ -38,3 +40,41 @@ def predict_onnx(src: str | os.PathLike, dst: str | os.PathLike, *, ghn: GHN | s
     tensors = {name: t.detach().cpu() for name, t in ghn.predict_tensors(graph).items()}
     write_initializers(src, tensors, dst)
     return str(dst)
+
+
+class GHNInitializer:
+    """``init(model) -> model``: predict every parameter of ``model`` with ``ghn``, in place.
+
+    The model is moved to the GHN's device for the prediction and back to its own device
+    afterwards. ``init.many(models)`` does the same for a list of models with batched GHN
+    passes of at most ``batch_size`` graphs (``None``: all in one pass).
+    BatchNorm running statistics are not predicted: evaluate such nets with batch statistics
+    (:func:`graphparam.evaluate.evaluate`) or in train mode.
+    """
+
+    def __init__(self, ghn, input_size: Sequence[int] = (3, 32, 32), batch_size: int | None = 16):
+        self.ghn = ghn
+        self.input_size = tuple(int(s) for s in input_size)
+        self.batch_size = batch_size
+
+    def __call__(self, model: nn.Module) -> nn.Module:
+        return self.many([model])[0]
+
+    def many(self, models: Sequence[nn.Module]) -> list[nn.Module]:
+        models = list(models)
+        if not models:
+            return []
+        target = self.ghn.device
+        homes = [device_of(m) for m in models]
+        step = len(models) if not self.batch_size else int(self.batch_size)
+        for a in range(0, len(models), step):
+            chunk = models[a:a + step]
+            for m in chunk:
+                m.to(target)
+            self.ghn.predict_many(chunk, input_size=self.input_size)
+            for m, home in zip(chunk, homes[a:a + step]):
+                m.to(home)
+        return models
+
+    def __repr__(self) -> str:
+        return f"GHNInitializer(input_size={self.input_size}, batch_size={self.batch_size})"

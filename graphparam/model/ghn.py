@@ -18,11 +18,13 @@ them in train mode, and zero-shot evaluation (:mod:`graphparam.evaluate`) does t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
 
+from graphparam.device import device_of
+from graphparam.errors import MissingPredictionError
 from graphparam.graph.ir import ArchGraph
 from graphparam.graph.trace import trace
 from graphparam.model.batch import GraphBatch, collate
@@ -46,7 +48,7 @@ class GHN(nn.Module):
     # ---- basics -------------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
-        return next(self.parameters()).device
+        return device_of(self)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -105,9 +107,7 @@ class GHN(nn.Module):
             dests = [dict(models[i].named_parameters()) for i in bucket]
             predicted = self.decoder(self.encode(batch), batch, out=dests)
             for i, tensors in zip(bucket, predicted):
-                missing = [name for name, _ in models[i].named_parameters() if name not in tensors]
-                if missing:
-                    raise KeyError(f"no prediction for parameter(s) {', '.join(missing[:5])}")
+                check_complete(models[i], tensors)
         return list(models)
 
     # ---- checkpoints --------------------------------------------------------------------------
@@ -144,9 +144,24 @@ def size_buckets(sizes: Sequence[int], max_pairs: int) -> list[list[int]]:
 @torch.no_grad()
 def fill(model: nn.Module, tensors: dict[str, torch.Tensor]) -> nn.Module:
     """Copy predicted ``tensors`` into ``model``'s parameters (tied parameters are filled once)."""
-    missing = [name for name, _ in model.named_parameters() if name not in tensors]
-    if missing:
-        raise KeyError(f"no prediction for parameter(s) {', '.join(missing[:5])}")
+    check_complete(model, tensors)
     for name, p in model.named_parameters():
         p.copy_(tensors[name])
     return model
+
+
+def missing_parameters(model: nn.Module | Iterable[str], tensors: Mapping[str, Any]) -> list[str]:
+    """Parameter names of ``model`` (or the given names) that ``tensors`` has no entry for, in order
+    (sorted when the names come as a set)."""
+    names = [n for n, _ in model.named_parameters()] if isinstance(model, nn.Module) else model
+    missing = [n for n in names if n not in tensors]
+    return sorted(missing) if isinstance(names, (set, frozenset)) else missing
+
+
+def check_complete(model: nn.Module | Iterable[str], tensors: Mapping[str, Any], where: str = "") -> None:
+    """:class:`MissingPredictionError` (a ``KeyError`` and a ``ValueError``) unless ``tensors`` has every
+    parameter of ``model``: ``functional_call`` would silently use the model's own tensors instead."""
+    missing = missing_parameters(model, tensors)
+    if missing:
+        raise MissingPredictionError(f"the GHN predicted no tensor for {len(missing)} parameter(s){where}, e.g. "
+                                     + ", ".join(repr(n) for n in missing[:5]))

@@ -16,6 +16,8 @@ from typing import Sequence, TypeVar
 import torch
 import torch.distributed as dist
 
+from graphparam.device import resolve_device
+
 __all__ = ["DistInfo", "setup", "teardown", "shard", "all_reduce", "wrap", "unwrap", "resolve_device"]
 
 T = TypeVar("T")
@@ -34,16 +36,6 @@ class DistInfo:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` → ``cuda:<local_rank>`` when CUDA is available, else CPU; ``cuda`` gets the local rank."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)
-    return device
 
 
 def setup(device_name: str = "auto") -> tuple[DistInfo, torch.device]:

@@ -41,13 +41,14 @@ import torch.nn.functional as F
 
 from graphparam.errors import first_line
 from graphparam.evaluate import logits_of
+from graphparam.model.ghn import check_complete
+from graphparam.optim import WarmupCosine, decay_groups
 from graphparam.train import distributed as D
 from graphparam.train.archs import Arch, ArchSource
 from graphparam.errors import OutputExistsError, ResumeError
 from graphparam.train.checkpoint import atomic_write_text, has_checkpoint, load_resumable, save_checkpoint
 from graphparam.train.config import RESUME_KEYS, TrainConfig, format_duration
 from graphparam.train.metrics import MetricsLog, RunningMean
-from graphparam.train.schedule import WarmupCosine
 from graphparam.train.signals import StopFlag
 
 __all__ = ["Trainer", "TrainResult", "train", "MAX_CONSECUTIVE_SKIPS", "step_seed", "capped_loss"]
@@ -145,11 +146,7 @@ class Trainer:
         else:
             self.ghn_config = GHNConfig.named(cfg.ghn, **cfg.ghn_overrides)
             self.ghn = GHN(self.ghn_config).to(self.device)
-        decay = [p for p in self.ghn.parameters() if p.ndim >= 2]
-        no_decay = [p for p in self.ghn.parameters() if p.ndim < 2]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=cfg.lr, betas=(0.9, 0.999))
+        self.optimizer = torch.optim.AdamW(decay_groups(self.ghn, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.999))
         self.schedule = WarmupCosine(self.optimizer, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
         self.model = D.wrap(self.ghn, self.info, self.device)
 
@@ -257,10 +254,7 @@ class Trainer:
         correct = 0
         per_net = []
         for i, params in zip(mine, predicted):
-            missing = archs[i].param_names - params.keys()
-            if missing:  # functional_call would silently use the net's own initial tensors
-                raise ValueError(f"the GHN predicted no tensor for {len(missing)} parameter(s) of net seed "
-                                 f"{archs[i].seed}, e.g. {sorted(missing)[0]!r}")
+            check_complete(archs[i].param_names, params, f" of net seed {archs[i].seed}")
             xi, yi = (x, y) if cfg.shared_images else (x[i * b:(i + 1) * b], y[i * b:(i + 1) * b])
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
                 out = logits_of(torch.func.functional_call(archs[i].net, params, (xi,)))
