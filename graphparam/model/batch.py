@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from graphparam.graph.features import activation_after
-from graphparam.graph.ir import ArchGraph, ParamSlot
+from graphparam.graph.ir import ArchGraph
 from graphparam.model.embed import LOG_DIM, ROLE_INDEX, log_size_encoding, node_features
 from graphparam.model.normalize import TRANSFORM_INDEX, SlotRule, slot_rule
 
@@ -187,7 +187,3 @@ def collate(graphs: list[ArchGraph], max_distance: int = 8, embed_std: float = 0
         max_index=int(max(rows.max(initial=1), cols.max(initial=1))),
     )
     return batch.to(device) if torch.device(device).type != "cpu" else batch
-
-
-def slot_of(graph: ArchGraph) -> dict[str, ParamSlot]:
-    return {s.name: s for _, s in graph.slots()}

@@ -34,7 +34,6 @@ from graphparam.graph.registry import NORM_KINDS
 
 TRANSFORMS = ("weight", "embed", "norm_scale", "shift", "layer_scale", "prelu")
 TRANSFORM_INDEX = {t: i for i, t in enumerate(TRANSFORMS)}
-MATRIX_TRANSFORMS = ("weight", "embed")
 
 # second-moment preserving gains: 1 / sqrt(E[act(x)^2]) for x ~ N(0, 1) (ReLU: sqrt 2)
 GAINS = {"relu": math.sqrt(2.0), "gelu": 1.533, "silu": 1.676, "hardswish": 1.736, "tanh": 5.0 / 3.0}
@@ -121,11 +120,3 @@ def vector_transform(raw: torch.Tensor, transform: torch.Tensor, scale_bound: fl
                       layer_scale_init * torch.pow(10.0, t), out)
     out = torch.where(transform == TRANSFORM_INDEX["prelu"], 0.25 + 0.25 * t, out)
     return out
-
-
-def standardize(w: torch.Tensor, target_std: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Centre ``w`` and give it std ``target_std`` (a 0-d tensor); all-equal tensors become zeros."""
-    if w.numel() <= 1:
-        return torch.zeros_like(w)
-    std, mean = torch.std_mean(w, correction=0)
-    return (w - mean) * (target_std / (std + eps))
