@@ -32,7 +32,8 @@ WINDOW = 50
 BUDGET = ["--steps", "200", "-M", "8", "-b", "64", "--eval-every", "0", "--seed", "0"]
 
 OLD = {"stream": "train", "shared_images": False, "weight_decay": 1e-2, "warmup_steps": 50, "param_penalty": 1e-4,
-       "ghn_overrides": {"structured_share": 0.05, "in_features": "hash", "decoder": "lowrank"}}
+       "ghn_overrides": {"depth_scale": 1.0, "structured_share": 0.05, "centre_inputs": True, "in_features": "hash",
+                         "decoder": "lowrank"}}
 """The training settings of the code before this experiment, written out so later default changes
 cannot move the variants."""
 GHN2_OPTIM = {"weight_decay": 1e-5, "warmup_steps": 0, "param_penalty": 0.0}
@@ -57,6 +58,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                  "penalty 1e-4, all families, own images per net", flags()),
     "lowrank": ("decoder: pure low rank (structured_share 1, no sin(6Z))", flags(ghn={"structured_share": 1.0})),
     "sine_in": ("decoder: sinusoidal instead of hashed in-channel features", flags(ghn={"in_features": "sine"})),
+    "nodepth": ("embedding: no absolute-depth code at init (depth_scale 0; it dominated node states: "
+                "norm ~11 against ~6 for the kind)", flags(ghn={"depth_scale": 0.0})),
+    "nocentre": ("decoder: in-channels not centred (centring makes a stem blind to luminance)",
+                 flags(ghn={"centre_inputs": False})),
     "tile": ("decoder: GHN-2-like 32x32x3x3 tile read out of the node state", flags(ghn={"decoder": "tile"})),
     "tile_fanin": ("decoder: the tile, scaled by the fan-in std instead of standardized (GHN-2's scaling)",
                    flags(ghn={"decoder": "tile", "tile_scale": "fan_in"})),

@@ -41,10 +41,12 @@ class GHNConfig:
     weight_gain_range: float = 2.0   # learned factor on the weight std lies in [1/x, x]
     scale_bound: float = 0.5         # norm scales in 1 ± scale_bound
     shift_bound: float = 0.1         # biases / norm shifts in ± shift_bound
+    depth_scale: float = 1.0         # initial weight of the sinusoidal absolute-depth code in node embeddings
     embed_std: float = 0.02          # std of embeddings, positional embeddings, class tokens
     layer_scale_init: float = 0.1    # layer scales in [init/10, init*10], init at start
     decoder_freq: float = 6.0        # frequency of the high-rank part sin(freq * Z) of a decoded weight
     structured_share: float = 0.05   # share of a weight's variance in the low-rank part at init (1 = pure low rank)
+    centre_inputs: bool = True       # every output's weights sum to zero over its in-channels (per kernel tap)
     in_features: str = "hash"        # in-channel features of the decoder: "hash" (pseudo-random) or "sine"
     decoder: str = "lowrank"         # matrix decoder: "lowrank" (channel bases) or "tile" (GHN-2-like tile)
     tile: int = 32                   # tile decoder: rows/cols of the decoded tile (3x3 kernel positions)

@@ -269,7 +269,7 @@ class TensorDecoder(nn.Module):
                 continue
             u = torch.matmul(basis_u[:rows], read_u.index_select(0, idx).view(n, dh, r))   # n × rows × r
             v = torch.matmul(bases_v[kernel][:cols].reshape(-1, dh), read_v.index_select(0, idx).view(n, dh, r))
-            if cols > 1:  # centre over in-channels, for every kernel position
+            if cols > 1 and self.config.centre_inputs:  # centre over in-channels, for every kernel position
                 v = v.view(n, cols, -1, r)
                 v = (v - v.mean(dim=1, keepdim=True)).view(n, -1, r)
             dests = [destination(s, batch.specs[s]) for s in slots]

@@ -113,12 +113,12 @@ class NodeEmbedding(nn.Module):
     nets without normalization explode (a weight-tied product).
     """
 
-    def __init__(self, hidden: int):
+    def __init__(self, hidden: int, depth_scale: float = 1.0):
         super().__init__()
         self.kind = nn.Embedding(len(KINDS), hidden)
         self.act = nn.Embedding(len(KINDS) + 1, hidden)
         self.feats = nn.Sequential(nn.Linear(NODE_FEATURES, hidden), nn.GELU(), nn.Linear(hidden, hidden))
-        self.depth_scale = nn.Parameter(torch.tensor(1.0))
+        self.depth_scale = nn.Parameter(torch.tensor(float(depth_scale)))
         self.hidden = hidden
         nn.init.normal_(self.kind.weight, std=0.5)
         nn.init.normal_(self.act.weight, std=0.1)

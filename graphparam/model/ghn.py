@@ -40,7 +40,7 @@ class GHN(nn.Module):
     def __init__(self, config: GHNConfig | None = None):
         super().__init__()
         self.config = config = config or GHNConfig()
-        self.node_embed = NodeEmbedding(config.hidden)
+        self.node_embed = NodeEmbedding(config.hidden, config.depth_scale)
         self.encoder = GraphTransformer(config.hidden, config.layers, config.heads, config.max_distance,
                                         config.mlp_ratio, config.dropout, config.attn_block, config.dense_attn_limit)
         self.decoder = TensorDecoder(config)
