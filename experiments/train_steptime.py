@@ -61,7 +61,8 @@ def _cpu():
 
 def ghn_breakdown(trainer, archs, x, y):
     """CPU seconds of the parts of one warm GHN step (same arithmetic as Trainer._forward)."""
-    from graphparam.train.loop import _logits, _param_penalty
+    from graphparam.evaluate import logits_of
+    from graphparam.train.loop import _param_penalty
 
     cfg = trainer.config
     b = cfg.batch_size
@@ -76,7 +77,7 @@ def ghn_breakdown(trainer, archs, x, y):
     t0 = _cpu()
     loss = 0.0
     for i, (a, params) in enumerate(zip(archs, predicted)):
-        out = _logits(torch.func.functional_call(a.net, params, (x[i * b:(i + 1) * b],)))
+        out = logits_of(torch.func.functional_call(a.net, params, (x[i * b:(i + 1) * b],)))
         loss = loss + F.cross_entropy(out.float(), y[i * b:(i + 1) * b]) + cfg.param_penalty * _param_penalty(params)
     loss = loss / len(archs)
     t["nets forward"] = _cpu() - t0

@@ -1,0 +1,94 @@
+"""Every script in experiments/ imports, does no work on import, answers ``--help``, and imports only
+names that exist (also inside functions, where a removed name fails only when the script runs)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted((ROOT / "experiments").glob("*.py"))
+
+# one process for all scripts: torch is imported once (each script alone takes seconds to start)
+_DRIVER = r"""
+import contextlib, io, json, runpy, sys, time
+results = {}
+for path in sys.argv[1:]:
+    row = {}
+    out = io.StringIO()
+    t0 = time.perf_counter()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            runpy.run_path(path, run_name="imported_by_test")
+        row["import_output"] = out.getvalue()
+    except BaseException as exc:
+        row["import_error"] = f"{type(exc).__name__}: {exc}"
+    row["import_seconds"] = time.perf_counter() - t0
+    out = io.StringIO()
+    sys.argv = [path, "--help"]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            runpy.run_path(path, run_name="__main__")
+        row["help_exit"] = None
+    except SystemExit as exc:
+        row["help_exit"] = exc.code
+    except BaseException as exc:
+        row["help_error"] = f"{type(exc).__name__}: {exc}"
+    row["help"] = out.getvalue()
+    results[path] = row
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, dict]:
+    proc = subprocess.run([sys.executable, "-c", _DRIVER, *map(str, SCRIPTS)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_there_are_experiment_scripts():
+    assert len(SCRIPTS) >= 10
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_experiment_imports_without_work_and_answers_help(script: Path, runs: dict[str, dict]):
+    row = runs[str(script)]
+    assert "import_error" not in row, row["import_error"]
+    assert row["import_output"] == "", f"{script.name} prints on import: its work is not under __main__"
+    assert "help_error" not in row, row["help_error"]
+    assert row["help_exit"] == 0 and row["help"].startswith("usage:"), row
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_experiment_uses_argparse_under_main_guard(script: Path):
+    tree = ast.parse(script.read_text())
+    guards = [n for n in tree.body if isinstance(n, ast.If) and "__name__" in ast.unparse(n.test)
+              and "__main__" in ast.unparse(n.test)]
+    assert guards, f"{script.name}: no `if __name__ == \"__main__\":`"
+    imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert "argparse" in imports, f"{script.name} does not use argparse"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_experiment_imports_names_that_exist(script: Path):
+    """``from graphparam.x import name`` anywhere in the script, function bodies included."""
+    missing = []
+    for node in ast.walk(ast.parse(script.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
+                and node.module.split(".")[0] in ("graphparam", "arch_zoo"):
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                if not hasattr(module, alias.name):
+                    try:
+                        importlib.import_module(f"{node.module}.{alias.name}")
+                    except ImportError:
+                        missing.append(f"{node.module}.{alias.name} (line {node.lineno})")
+    assert not missing, f"{script.name} imports names that do not exist: {', '.join(missing)}"
