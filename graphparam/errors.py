@@ -13,7 +13,7 @@ import re
 __all__ = ["GraphparamError", "GraphError", "TraceError", "InputSizeError", "UnsupportedOperation", "OpaqueModule",
            "OnnxError", "ModelSourceError", "CheckpointError", "CheckpointNotFound", "DatasetNotFoundError",
            "MissingPredictionError", "ClassCountError", "HeadMismatchError", "RunLockedError", "ResumeError",
-           "OutputExistsError", "first_line"]
+           "OutputExistsError", "DatasetFormatError", "first_line"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -78,6 +78,10 @@ class CheckpointNotFound(GraphparamError, FileNotFoundError):
 
 class DatasetNotFoundError(GraphparamError, FileNotFoundError):
     """A dataset source could not be found; the message says how to provide one."""
+
+
+class DatasetFormatError(GraphparamError, ValueError):
+    """A dataset file that exists but is not in a format graphparam reads (names the file and why)."""
 
 
 # ---- prediction ----------------------------------------------------------------------------------

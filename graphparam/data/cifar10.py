@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from graphparam.errors import DatasetFormatError
+
 from .imageset import DatasetNotFoundError, ImageSet
 
 __all__ = [
@@ -133,12 +135,18 @@ def _decode_jpegs(buf: np.ndarray, off: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def _load_npz(path: str, mtime_ns: int, split: str) -> ImageSet:
-    with np.load(path, allow_pickle=False) as z:
+    try:
+        z = np.load(path, allow_pickle=False)
+    except Exception as exc:  # text, a pickle, a truncated zip: not an npz archive at all
+        raise DatasetFormatError(f"{path} is not an npz archive of arrays") from exc
+    if not hasattr(z, "files"):  # a plain .npy array saved under an .npz name
+        raise DatasetFormatError(f"{path} is a single array, not an npz archive of CIFAR-10 splits")
+    with z:
         keys = set(z.files)
         need = {f"{split}_jpeg", f"{split}_off", f"{split}_y"}
         if not need <= keys:
-            raise ValueError(f"{path} is not in the shared CIFAR-10 npz format "
-                             f"(missing {sorted(need - keys)})")
+            raise DatasetFormatError(f"{path} is not in the shared CIFAR-10 npz format "
+                                     f"(missing {sorted(need - keys)})")
         hwc = _decode_jpegs(z[f"{split}_jpeg"], z[f"{split}_off"])
         labels = torch.from_numpy(z[f"{split}_y"].astype(np.int64))
         classes = tuple(str(c) for c in z["classes"]) if "classes" in keys else CIFAR10_CLASSES
@@ -175,8 +183,10 @@ def _download(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     try:
         CIFAR10(str(root), train=False, download=True)
-    except Exception as e:  # network errors come in many types
-        raise RuntimeError(f"downloading CIFAR-10 into {root} failed: {e}") from e
+    except Exception as e:  # network errors come in many types; a user error either way (one line, exit 2)
+        msg = str(e).strip().splitlines()
+        raise DatasetNotFoundError(f"downloading CIFAR-10 into {root} failed: {type(e).__name__}"
+                                   + (f": {msg[0]}" if msg else "")) from e
     return root / BATCHES_DIR
 
 

@@ -92,3 +92,21 @@ def test_image_folder(tmp_path):
     assert load_image_folder(tmp_path / "test", image_size=16).images.shape == (3, 3, 16, 16)
     with pytest.raises(DatasetNotFoundError):
         load_image_folder(tmp_path / "missing")
+
+
+def test_text_file_named_npz_gives_clear_error(tmp_path):
+    from graphparam.errors import DatasetFormatError
+
+    bad = tmp_path / "data.npz"
+    bad.write_text("not a numpy archive\n")
+    with pytest.raises(DatasetFormatError, match="data.npz is not an npz archive"):
+        load_cifar10(bad, split="test")
+
+
+def test_npz_without_the_cifar10_arrays_gives_clear_error(tmp_path):
+    from graphparam.errors import DatasetFormatError
+
+    other = tmp_path / "other.npz"
+    np.savez(other, test_x=np.zeros((2, 32, 32, 3), np.uint8), test_y=np.zeros(2, np.int64))
+    with pytest.raises(DatasetFormatError, match="missing .*test_jpeg"):
+        load_cifar10(other, split="test")
