@@ -1,9 +1,18 @@
 """Saving and loading GHNs: a directory with ``model.safetensors`` and ``config.json``. No pickle.
 
-``config.json``::
+``config.json`` (format version 2)::
 
-    {"format_version": 1, "config": {...GHNConfig fields...}, "num_parameters": 1234567,
-     "graphparam_version": "0.1.0"}
+    {"format_version": 2,
+     "config": {...GHNConfig fields that shape the model (no runtime memory knobs)...},
+     "vocab": {"kinds": [...], "roles": [...], "transforms": [...], "features": "node-v1/117"},
+     "pretrained_cfg": {"input_size": [3, 32, 32], "mean": [...], "std": [...], "num_classes": 10, ...},
+     "num_parameters": 1234567, "graphparam_version": "0.1.0"}
+
+The vocabulary names every embedding row, so a registry that gains kinds still loads the
+checkpoint (:mod:`graphparam.model.vocab`). ``pretrained_cfg`` says what the GHN was trained on
+(inputs, normalization, training run), apart from the model's arguments, as timm keeps
+``pretrained_cfg`` apart from a model's kwargs. Format version 1 (no vocabulary, every config field
+saved) is still read: its missing fields take the values of the code that wrote it.
 
 Loading never calls ``torch.load``: tensors are read with :mod:`safetensors` only, so a file that
 is not a safetensors file (e.g. a pickle renamed to ``model.safetensors``) is refused with a
@@ -19,12 +28,17 @@ from typing import TYPE_CHECKING
 import torch
 
 from graphparam.errors import CheckpointError
-from graphparam.model.config import ConfigError, GHNConfig
+from graphparam.model.config import RUNTIME_FIELDS, ConfigError, GHNConfig
+from graphparam.model.vocab import V1_VOCAB, Vocab, VocabError
 
 if TYPE_CHECKING:
     from graphparam.model.ghn import GHN
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+V1_DEFAULTS = {"depth_scale": 1.0, "centre_inputs": True, "in_features": "hash", "decoder": "lowrank",
+               "tile": 32, "tile_scale": "standardize"}
+"""Fields added after format version 1, with the values that version-1 checkpoints were made with."""
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 _CHECKPOINT_ROOT = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -50,7 +64,8 @@ def resolve(name_or_path: str | Path) -> Path:
     return path
 
 
-def save(ghn: "GHN", path: str | Path) -> Path:
+def save(ghn: "GHN", path: str | Path, pretrained_cfg: dict | None = None) -> Path:
+    """Write ``path/model.safetensors`` and ``path/config.json``; ``pretrained_cfg`` defaults to the GHN's own."""
     from safetensors.torch import save_file
 
     from graphparam import __version__
@@ -59,13 +74,16 @@ def save(ghn: "GHN", path: str | Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in ghn.state_dict().items()}
     save_file(state, str(path / WEIGHTS_NAME), metadata={"format_version": str(FORMAT_VERSION)})
-    meta = {"format_version": FORMAT_VERSION, "config": ghn.config.to_dict(),
+    config = {k: v for k, v in ghn.config.to_dict().items() if k not in RUNTIME_FIELDS}
+    meta = {"format_version": FORMAT_VERSION, "config": config, "vocab": ghn.vocab.to_dict(),
+            "pretrained_cfg": pretrained_cfg if pretrained_cfg is not None else ghn.pretrained_cfg,
             "num_parameters": ghn.num_parameters(), "graphparam_version": __version__}
     (path / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return path
 
 
 def read_config(path: Path) -> tuple[GHNConfig, dict]:
+    """The checkpoint's GHNConfig and its whole ``config.json`` (with ``vocab`` as a :class:`Vocab`)."""
     cfg_file = path / CONFIG_NAME
     if not cfg_file.is_file():
         raise CheckpointError(f"{path} has no {CONFIG_NAME}")
@@ -73,12 +91,18 @@ def read_config(path: Path) -> tuple[GHNConfig, dict]:
         meta = json.loads(cfg_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{cfg_file} is not valid JSON: {exc}") from exc
-    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{cfg_file}: unsupported format_version {meta.get('format_version') if isinstance(meta, dict) else meta!r}"
-                              f" (this graphparam reads format_version {FORMAT_VERSION})")
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if version not in READABLE_VERSIONS:
+        raise CheckpointError(f"{cfg_file}: unsupported format_version {version if isinstance(meta, dict) else meta!r}"
+                              f" (this graphparam reads format_version {', '.join(map(str, READABLE_VERSIONS))})")
+    fields = dict(meta.get("config", {}))
+    if version == 1:
+        fields = {**V1_DEFAULTS, **fields}
     try:
-        config = GHNConfig.from_dict(meta.get("config", {}))
-    except (ConfigError, TypeError) as exc:
+        config = GHNConfig.from_dict(fields)
+        meta["vocab"] = V1_VOCAB if version == 1 else Vocab.from_dict(meta.get("vocab") or {})
+        meta["vocab"].check_features()
+    except (ConfigError, VocabError, TypeError) as exc:
         raise CheckpointError(f"{cfg_file}: invalid config: {exc}") from exc
     return config, meta
 
@@ -102,7 +126,8 @@ def load(name_or_path: str | Path, device: torch.device | str | None = None) -> 
     path = resolve(name_or_path)
     config, meta = read_config(path)
     tensors = read_tensors(path)
-    ghn = GHN(config)
+    ghn = GHN(config, meta["vocab"])
+    ghn.pretrained_cfg = meta.get("pretrained_cfg")
     expected = ghn.state_dict()
     for key, ref in expected.items():
         if key not in tensors:

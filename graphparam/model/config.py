@@ -93,6 +93,9 @@ class GHNConfig:
         return cls(**data)
 
 
+RUNTIME_FIELDS = ("attn_block", "dense_attn_limit", "bucket_pairs")
+"""Memory knobs of a run: they change no result, so checkpoints do not save them."""
+
 NAMED: dict[str, GHNConfig] = {
     "tiny": GHNConfig(hidden=64, layers=2, heads=4, rank=16, decoder_hidden=64),
     "small": GHNConfig(hidden=128, layers=4, heads=4, rank=32, decoder_hidden=128),

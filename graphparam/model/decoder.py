@@ -99,17 +99,26 @@ def kernel_encoding(kh: int, kw: int, device: torch.device) -> torch.Tensor:
 
 
 class TensorDecoder(nn.Module):
-    def __init__(self, config: GHNConfig):
+    def __init__(self, config: GHNConfig, role_rows: torch.Tensor | None = None, num_roles: int | None = None,
+                 transform_rows: torch.Tensor | None = None, num_transforms: int | None = None):
+        """``role_rows[i]`` / ``transform_rows[i]``: the embedding row of role / transform ``i`` of this
+        code (a checkpoint's vocabulary decides the rows; identity when not given)."""
         super().__init__()
+        if role_rows is None:
+            role_rows, num_roles = torch.arange(len(ROLES)), len(ROLES)
+        if transform_rows is None:
+            transform_rows, num_transforms = torch.arange(len(TRANSFORMS)), len(TRANSFORMS)
+        self.register_buffer("role_rows", role_rows.clone(), persistent=False)
+        self.register_buffer("transform_rows", transform_rows.clone(), persistent=False)
         c = config
         dh, r = c.decoder_hidden, c.rank
         self.config, self.rank, self.dh, self.freqs = c, r, dh, c.channel_freqs
         hid = c.hidden
         # per-slot conditioning
         self.node_proj = nn.Sequential(nn.LayerNorm(hid), nn.Linear(hid, hid))
-        self.role = nn.Embedding(len(ROLES), hid)
+        self.role = nn.Embedding(num_roles, hid)
         self.pos = nn.Embedding(8, hid)
-        self.transform = nn.Embedding(len(TRANSFORMS), hid)
+        self.transform = nn.Embedding(num_transforms, hid)
         self.slot_proj = nn.Linear(SLOT_FEATURES, hid)
         self.cond = nn.Sequential(nn.GELU(), nn.Linear(hid, hid), nn.GELU())
         # shared channel bases
@@ -146,8 +155,8 @@ class TensorDecoder(nn.Module):
     def conditioning(self, nodes: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
         """``c_s`` for every slot: ``S × hidden``."""
         h = nodes.reshape(-1, nodes.shape[-1]).index_select(0, batch.slot_node)
-        c = (self.node_proj(h) + self.role(batch.slot_role) + self.pos(batch.slot_pos)
-             + self.transform(batch.slot_transform) + self.slot_proj(batch.slot_feats))
+        c = (self.node_proj(h) + self.role(self.role_rows[batch.slot_role]) + self.pos(batch.slot_pos)
+             + self.transform(self.transform_rows[batch.slot_transform]) + self.slot_proj(batch.slot_feats))
         return self.cond(c)
 
     def forward(self, nodes: torch.Tensor, batch: GraphBatch,

@@ -108,15 +108,22 @@ def depth_encoding(depth: torch.Tensor, dim: int) -> torch.Tensor:
 class NodeEmbedding(nn.Module):
     """``h0 = Emb(kind) + Emb(activation after) + MLP(float features) + depth_scale * PE(depth)``.
 
-    The sinusoidal depth encoding keeps nodes of repeated, identical blocks apart: without it an
-    untrained GHN gives nearly the same weights to every layer of a plain deep net, which makes
-    nets without normalization explode (a weight-tied product).
+    ``kind_rows[i]`` is the embedding row of the registry's kind ``i`` (a checkpoint's vocabulary
+    decides the rows, :mod:`graphparam.model.vocab`); the activation table has one more row, last,
+    for "no activation follows". The sinusoidal depth code can keep repeated blocks apart; its
+    initial weight is ``depth_scale``.
     """
 
-    def __init__(self, hidden: int, depth_scale: float = 1.0):
+    def __init__(self, hidden: int, depth_scale: float = 1.0, kind_rows: torch.Tensor | None = None,
+                 num_kinds: int | None = None):
         super().__init__()
-        self.kind = nn.Embedding(len(KINDS), hidden)
-        self.act = nn.Embedding(len(KINDS) + 1, hidden)
+        if kind_rows is None:
+            kind_rows, num_kinds = torch.arange(len(KINDS)), len(KINDS)
+        act_rows = torch.cat([kind_rows, torch.tensor([num_kinds])])  # NO_ACT -> the table's last row
+        self.register_buffer("kind_rows", kind_rows.clone(), persistent=False)
+        self.register_buffer("act_rows", act_rows, persistent=False)
+        self.kind = nn.Embedding(num_kinds, hidden)
+        self.act = nn.Embedding(num_kinds + 1, hidden)
         self.feats = nn.Sequential(nn.Linear(NODE_FEATURES, hidden), nn.GELU(), nn.Linear(hidden, hidden))
         self.depth_scale = nn.Parameter(torch.tensor(float(depth_scale)))
         self.hidden = hidden
@@ -124,5 +131,5 @@ class NodeEmbedding(nn.Module):
         nn.init.normal_(self.act.weight, std=0.1)
 
     def forward(self, kind: torch.Tensor, act: torch.Tensor, feats: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
-        return (self.kind(kind) + self.act(act) + self.feats(feats)
+        return (self.kind(self.kind_rows[kind]) + self.act(self.act_rows[act]) + self.feats(feats)
                 + self.depth_scale * depth_encoding(depth, self.hidden))

@@ -32,18 +32,27 @@ from graphparam.model.config import GHNConfig
 from graphparam.model.decoder import TensorDecoder
 from graphparam.model.embed import NodeEmbedding
 from graphparam.model.transformer import GraphTransformer
+from graphparam.model.vocab import Vocab, index_map
 
 
 class GHN(nn.Module):
     """Graph hypernetwork: node embedding → graph transformer → tensor decoders → normalization."""
 
-    def __init__(self, config: GHNConfig | None = None):
+    def __init__(self, config: GHNConfig | None = None, vocab: Vocab | None = None):
+        """``vocab``: the names of the embedding rows (a checkpoint's; this code's when not given)."""
         super().__init__()
         self.config = config = config or GHNConfig()
-        self.node_embed = NodeEmbedding(config.hidden, config.depth_scale)
+        self.vocab = vocab = vocab or Vocab.current()
+        vocab.check_features()
+        now = Vocab.current()
+        unknown = vocab.kinds.index("unknown")
+        self.node_embed = NodeEmbedding(config.hidden, config.depth_scale, index_map(now.kinds, vocab.kinds, unknown),
+                                        len(vocab.kinds))
         self.encoder = GraphTransformer(config.hidden, config.layers, config.heads, config.max_distance,
                                         config.mlp_ratio, config.dropout, config.attn_block, config.dense_attn_limit)
-        self.decoder = TensorDecoder(config)
+        self.decoder = TensorDecoder(config, index_map(now.roles, vocab.roles, None), len(vocab.roles),
+                                     index_map(now.transforms, vocab.transforms, None), len(vocab.transforms))
+        self.pretrained_cfg: dict | None = None  # what a checkpoint says about its inputs and training
 
     # ---- basics -------------------------------------------------------------------------------
     @property
@@ -111,11 +120,11 @@ class GHN(nn.Module):
         return list(models)
 
     # ---- checkpoints --------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write ``path/model.safetensors`` and ``path/config.json`` (format_version 1)."""
+    def save(self, path: str | Path, pretrained_cfg: dict | None = None) -> Path:
+        """Write ``path/model.safetensors`` and ``path/config.json`` (config, vocabulary, pretrained_cfg)."""
         from graphparam.model.checkpoint import save
 
-        return save(self, path)
+        return save(self, path, pretrained_cfg)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str | None = None) -> "GHN":

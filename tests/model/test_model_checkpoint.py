@@ -23,8 +23,9 @@ def test_round_trip_is_bit_identical(ghn, tmp_path):
     path = ghn.save(tmp_path / "ghn")
     assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors"]
     meta = json.loads((path / "config.json").read_text())
-    assert meta["format_version"] == 1
+    assert meta["format_version"] == 2
     assert meta["num_parameters"] == ghn.num_parameters()
+    assert meta["vocab"]["kinds"][-1] == "unknown" and "conv" in meta["vocab"]["kinds"]
     assert GHNConfig.from_dict(meta["config"]) == ghn.config
     loaded = GHN.from_pretrained(path)
     assert loaded.config == ghn.config
@@ -73,7 +74,7 @@ def test_bad_config_files(ghn, tmp_path):
     (path / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):
         GHN.from_pretrained(path)
-    (path / "config.json").write_text(json.dumps({"format_version": 2, "config": {}}))
+    (path / "config.json").write_text(json.dumps({"format_version": 99, "config": {}}))
     with pytest.raises(CheckpointError, match="format_version"):
         GHN.from_pretrained(path)
     (path / "config.json").write_text(json.dumps({"format_version": 1, "config": {"bogus": 1}}))
@@ -102,3 +103,64 @@ def test_named_configs():
     assert counts["tiny"] < counts["small"] < counts["base"] < counts["large"]
     with pytest.raises(ValueError, match="unknown GHN config"):
         GHNConfig.named("huge")
+
+
+def test_runtime_memory_knobs_are_not_saved(tmp_path):
+    ghn = GHN(GHNConfig.named("tiny", attn_block=64, layers=1))
+    meta = json.loads((ghn.save(tmp_path / "ghn") / "config.json").read_text())
+    assert not {"attn_block", "dense_attn_limit", "bucket_pairs"} & set(meta["config"])
+    assert GHN.from_pretrained(tmp_path / "ghn").config.attn_block == GHNConfig().attn_block
+
+
+def test_pretrained_cfg_is_kept_apart_from_the_config(ghn, tmp_path):
+    cfg = {"input_size": [3, 32, 32], "num_classes": 10, "dataset": "cifar10"}
+    loaded = GHN.from_pretrained(ghn.save(tmp_path / "ghn", pretrained_cfg=cfg))
+    assert loaded.pretrained_cfg == cfg
+    assert "input_size" not in json.loads((tmp_path / "ghn" / "config.json").read_text())["config"]
+
+
+def _as_format_v1(path):
+    """Rewrite a saved checkpoint's config.json the way format version 1 wrote it."""
+    from graphparam.model.checkpoint import V1_DEFAULTS
+
+    meta = json.loads((path / "config.json").read_text())
+    config = {k: v for k, v in meta["config"].items() if k not in V1_DEFAULTS}
+    config.update(attn_block=512, dense_attn_limit=32 * 1024 * 1024, bucket_pairs=4 * 1024 * 1024)
+    (path / "config.json").write_text(json.dumps({"format_version": 1, "config": config,
+                                                  "num_parameters": meta["num_parameters"]}))
+
+
+def test_format_v1_checkpoint_loads_with_its_legacy_fields(tmp_path):
+    torch.manual_seed(0)
+    ghn = GHN(GHNConfig.named("tiny", layers=1, depth_scale=1.0, centre_inputs=True, in_features="hash")).eval()
+    path = ghn.save(tmp_path / "ghn")
+    _as_format_v1(path)
+    loaded = GHN.from_pretrained(path)
+    assert loaded.config == ghn.config
+    graph = trace(OddShapes(), (3, 32, 32))
+    a, b = ghn.predict_tensors(graph), loaded.predict_tensors(graph)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_registry_that_gains_a_kind_still_loads_a_saved_checkpoint(ghn, tmp_path, monkeypatch):
+    """A new operation kind inserted into the registry shifts every later kind's index; the saved
+    vocabulary maps them back to their rows, and the new kind uses the ``unknown`` row."""
+    import graphparam.model.embed as embed
+    import graphparam.model.vocab as vocab
+
+    path = ghn.save(tmp_path / "ghn")
+    before = ghn.predict_tensors(trace(OddShapes(), (3, 32, 32)))
+    kinds = vocab.KINDS[:2] + ("my_new_op",) + vocab.KINDS[2:]
+    monkeypatch.setattr(vocab, "KINDS", kinds)
+    monkeypatch.setattr(embed, "KIND_INDEX", {k: i for i, k in enumerate(kinds)})
+    monkeypatch.setattr(embed, "NO_ACT", len(kinds))
+    loaded = GHN.from_pretrained(path)
+    assert loaded.node_embed.kind.num_embeddings == len(kinds) - 1
+    assert int(loaded.node_embed.kind_rows[2]) == kinds.index("unknown") - 1
+    after = loaded.predict_tensors(trace(OddShapes(), (3, 32, 32)))
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_shipped_checkpoint_loads():
+    ghn = GHN.from_pretrained("cifar10")
+    assert ghn.num_parameters() > 0 and ghn.vocab.kinds[-1] == "unknown"
