@@ -33,13 +33,19 @@ def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser],
     return wrap
 
 
-def _add_model_args(p: argparse.ArgumentParser, num_classes: int | None = None) -> None:
+#: the classifier size every command (and the API) builds by default: CIFAR-10's
+DEFAULT_NUM_CLASSES = 10
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", default="timm:resnet18",
                    help="timm:NAME, torchvision:NAME, zoo:SEED, real:NAME or a path to an .onnx file "
                         "(default: timm:resnet18)")
-    p.add_argument("--num-classes", type=int, default=num_classes,
-                   help="classifier size (default: %(default)s; None keeps the model's own)")
-    p.add_argument("--cifar-stem", action="store_true", help="3x3 stride-1 stem without max-pool (ResNets)")
+    p.add_argument("--num-classes", type=int, default=DEFAULT_NUM_CLASSES,
+                   help="classifier size (default: %(default)s)")
+    p.add_argument("--cifar-stem", action="store_true",
+                   help="adapt to 32x32: 3x3 stride-1 stem without max-pool (ResNets), or img_size and a "
+                        "4-pixel patch for timm models that take img_size (ViT, DeiT, Swin, ...)")
     p.add_argument("--input-size", type=int, nargs=3, default=[3, 32, 32], metavar=("C", "H", "W"))
 
 
@@ -72,11 +78,28 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def _model(args: argparse.Namespace):
     from graphparam.sources import load_model
 
-    return load_model(args.model, num_classes=args.num_classes, cifar_stem=args.cifar_stem)
+    return load_model(args.model, num_classes=args.num_classes, cifar_stem=args.cifar_stem,
+                      input_size=tuple(args.input_size))
+
+
+def _check_input_size(args: argparse.Namespace, data) -> None:
+    """Refuse an ``--input-size`` that is not the size of the images the model will be run on."""
+    from graphparam.errors import InputSizeError
+
+    size = tuple(int(s) for s in data.images.shape[1:])
+    if tuple(args.input_size) != size:
+        raise InputSizeError(f"--input-size {' '.join(map(str, args.input_size))} does not match the images of "
+                             f"{data.name} ({'x'.join(map(str, size))}); use --input-size {' '.join(map(str, size))} "
+                             f"(timm models with a fixed input size, e.g. ViTs, are built for it)")
+
+
+def _add_download_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--download", action="store_true",
+                   help="download CIFAR-10 with torchvision into --data (default: ~/.cache/graphparam/cifar10)")
 
 
 def _predict_args(p: argparse.ArgumentParser) -> None:
-    _add_model_args(p, num_classes=10)
+    _add_model_args(p)
     p.add_argument("--ghn", default="cifar10", help="GHN name or checkpoint directory (default: %(default)s)")
     p.add_argument("--out", help="output file (default: weights.safetensors, or predicted.onnx for ONNX input)")
 
@@ -91,20 +114,31 @@ def cmd_predict(args: argparse.Namespace) -> int:
         out = args.out or "predicted.onnx"
         predict_onnx(args.model, out, ghn=ghn)
     else:
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         model = ghn.predict(_model(args), input_size=tuple(args.input_size))
         out = args.out or "weights.safetensors"
-        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, out)
-    print(f"predicted parameters of {args.model} written to {out}")
+        tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        with open(out, "wb") as f:  # a plain open: the usual mode under the umask (save_file wrote 0600)
+            f.write(save(tensors))
+        print(f"{len(tensors)} tensors ({sum(t.numel() for t in tensors.values()):,} values) of {args.model}")
+    print(f"predicted parameters written to {out} ({_size(out)})")
     return 0
 
 
+def _size(path: str) -> str:
+    import os
+
+    n = os.path.getsize(path)
+    return f"{n / 2 ** 20:.1f} MiB" if n >= 2 ** 20 else f"{n / 2 ** 10:.1f} KiB"
+
+
 def _eval_args(p: argparse.ArgumentParser) -> None:
-    _add_model_args(p, num_classes=10)
+    _add_model_args(p)
     p.add_argument("--ghn", default="cifar10", help="GHN name or checkpoint directory (default: %(default)s)")
     p.add_argument("--data", help="CIFAR-10 npz / torchvision root / ImageFolder (default: the embedded "
                                   "1,000 CIFAR-10 test images shipped in the package)")
+    _add_download_arg(p)
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=250)
 
@@ -115,7 +149,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from graphparam.evaluate import evaluate, first_images
     from graphparam.predict import load
 
-    data = first_images(load_dataset(args.data or "embedded", split="test"), args.max_images)
+    source = args.data or (None if args.download else "embedded")
+    data = first_images(load_dataset(source, split="test", download=args.download), args.max_images)
+    _check_input_size(args, data)
     model = load(args.ghn).predict(_model(args), input_size=tuple(args.input_size))
     result = evaluate(model, data, batch_size=args.batch_size)
     print(f"{args.model}: zero-shot top-1 {100 * result.top1:.2f}% on {data.name} ({result.n} images, "
@@ -124,7 +160,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _finetune_args(p: argparse.ArgumentParser) -> None:
-    _add_model_args(p, num_classes=10)
+    _add_model_args(p)
     p.add_argument("--ghn", default="cifar10")
     p.add_argument("--init", choices=["ghn", "random", "both"], default="both")
     p.add_argument("--epochs", type=int, default=1)
@@ -132,6 +168,7 @@ def _finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch (quick runs)")
     p.add_argument("--data", help="CIFAR-10 source (default: $GRAPHPARAM_DATA or the shared copy)")
+    _add_download_arg(p)
     p.add_argument("--test-images", type=int, default=None)
     p.add_argument("--png", default="finetune.png", help="plot of both curves (default: %(default)s)")
 
@@ -144,8 +181,9 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from graphparam.predict import load
 
     inits = ("ghn", "random") if args.init == "both" else (args.init,)
-    train, test = load_cifar10(args.data, split="train"), load_cifar10(args.data, split="test")
-    test = first_images(test, args.test_images)
+    train = load_cifar10(args.data, split="train", download=args.download)
+    test = first_images(load_cifar10(args.data, split="test"), args.test_images)
+    _check_input_size(args, train)
     results = compare_inits(lambda: _model(args), load(args.ghn) if "ghn" in inits else None, train, test,
                             inits=inits, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                             max_steps_per_epoch=args.max_steps, input_size=tuple(args.input_size))
@@ -161,6 +199,7 @@ def _zoo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split", default="train")
     p.add_argument("-n", type=int, default=5, help="how many nets 'sample' prints")
+    p.add_argument("--json", action="store_true", help="'show': the spec as canonical JSON instead of a table")
 
 
 @command("zoo", "browse the architecture zoo", _zoo_args)
@@ -173,15 +212,34 @@ def cmd_zoo(args: argparse.Namespace) -> int:
             print(f"{name:<8} {'endless stream by seed' if members is None else f'{len(members)} nets'}")
     elif args.action == "show":
         spec = arch_zoo.sample(args.seed, split=args.split)
-        print(spec.to_json())
-        model = spec.build(num_classes=10)
-        print(f"hash {spec.hash}, {sum(p.numel() for p in model.parameters()):,} parameters")
+        n = sum(p.numel() for p in spec.build(num_classes=10).parameters())
+        print(spec.to_json() if args.json else
+              f"zoo seed {args.seed} (split {args.split}): {n:,} parameters, hash {spec.hash}\n{spec_table(spec)}")
     else:
         for seed in range(args.seed, args.seed + args.n):
             spec = arch_zoo.sample(seed, split=args.split)
             n = sum(p.numel() for p in spec.build(num_classes=10).parameters())
             print(f"seed {seed:>8}  {spec.family:<10} {n:>12,} params  hash {spec.hash}")
     return 0
+
+
+def spec_table(spec) -> str:
+    """An ``ArchSpec`` as a table a person can read: the net-wide fields, the stem, one row per cell, the head."""
+    yes = {True: "yes", False: "no"}
+    st, hd = spec.stem, spec.head
+    lines = [f"family {spec.family}, norm {spec.norm}, act {spec.act}, image {spec.image_size}x{spec.image_size}",
+             f"stem   {st.kind}, {st.channels} channels, kernel {st.kernel}, stride {st.stride}"
+             + (", cls token" if st.cls_token else ""),
+             f"{'cell':>4}  {'kind':<11} {'channels':>8} {'stride':>6} {'hidden':>6} {'kernel':>6} {'groups':>6} "
+             f"{'se':>3} {'heads':>5} {'residual':>8}  nodes"]
+    for i, c in enumerate(spec.cells):
+        nodes = " ".join(f"{n.op}({'+'.join(map(str, n.inputs))})" for n in c.nodes)
+        nodes += f" -> {c.output}" if c.nodes else "-"
+        lines.append(f"{i:>4}  {c.kind:<11} {c.channels:>8} {c.stride:>6} {c.hidden:>6} {c.kernel:>6} {c.groups:>6} "
+                     f"{yes[c.se]:>3} {c.heads:>5} {yes[c.residual]:>8}  {nodes}"
+                     + (f" (layer scale {c.layer_scale:g})" if c.layer_scale else ""))
+    lines.append(f"head   pool {hd.pool}, norm {yes[hd.norm]}, hidden {hd.hidden or '-'}")
+    return "\n".join(lines)
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:

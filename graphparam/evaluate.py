@@ -48,7 +48,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .data.augment import normalize
 from .data.imageset import ImageSet
-from .errors import HeadMismatchError
+from .errors import HeadMismatchError, InputSizeError, first_line
 
 __all__ = ["EvalResult", "evaluate", "summarize", "batch_statistics_bn", "evaluation_order", "first_images",
            "check_head", "EVAL_SEED", "EVAL_BATCH_SIZE"]
@@ -189,7 +189,15 @@ def evaluate(model: torch.nn.Module, data: ImageSet, batch_size: int = EVAL_BATC
         for idx in batches:
             x = normalize(images[idx], dtype=dtype)
             y = labels[idx]
-            logits = check_head(logits_of(model(x)).float(), data)
+            try:
+                out = model(x)
+            except Exception as exc:  # the first batch: the model does not take these images (e.g. a 224x224 ViT)
+                if bar is not None:
+                    raise
+                raise InputSizeError(f"{type(model).__name__} does not run on the "
+                                     f"{'x'.join(map(str, data.images.shape[1:]))} images of {data.name}: "
+                                     f"{first_line(exc)}") from exc
+            logits = check_head(logits_of(out).float(), data)
             loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
             correct += (logits.argmax(1) == y).sum()
             if bar is None:

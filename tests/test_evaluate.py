@@ -112,3 +112,13 @@ def test_head_not_matching_the_classes_gives_clear_error(head):
         evaluate(model, data, progress=False)
     assert (info.value.model_classes, info.value.data_classes) == (head, 4)
     assert f"{head} outputs" in str(info.value) and "4 classes" in str(info.value)
+
+
+def test_model_built_for_other_images_gives_input_size_error():
+    from graphparam.errors import GraphparamError, InputSizeError
+
+    data = _class_sorted_set()                          # 8x8 images
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 4))   # a model for 32x32 inputs
+    with pytest.raises(InputSizeError, match=r"3x8x8 images of toy: RuntimeError: mat1 and mat2") as info:
+        evaluate(model, data, progress=False)
+    assert isinstance(info.value, GraphparamError) and len(str(info.value).splitlines()) == 1

@@ -25,3 +25,23 @@ def test_valid_num_classes_pass_through(num_classes):
 def test_num_classes_that_is_not_an_integer_gives_clear_error():
     with pytest.raises(ClassCountError):
         check_num_classes(2.5)
+
+
+def test_timm_vit_is_built_for_the_input_size():
+    model = load_model("timm:vit_tiny_patch16_224", num_classes=10, input_size=(3, 32, 32))
+    assert model.patch_embed.img_size == (32, 32) and model.pos_embed.shape[1] == 1 + 2 * 2  # cls + 2x2 patches
+
+
+def test_timm_vit_with_cifar_stem_gets_4_pixel_patches():
+    model = load_model("timm:vit_tiny_patch16_224", cifar_stem=True)
+    assert model.patch_embed.patch_size == (4, 4) and model.pos_embed.shape[1] == 1 + 8 * 8
+
+
+def test_timm_cnn_ignores_the_input_size():
+    model = load_model("timm:resnet18", input_size=(3, 32, 32))
+    assert model.conv1.kernel_size == (7, 7)                     # built as timm builds it
+
+
+def test_cifar_stem_on_a_model_without_stem_or_img_size_gives_clear_error():
+    with pytest.raises(GraphparamError, match="ResNet family"):
+        load_model("torchvision:vgg11", cifar_stem=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -17,6 +18,18 @@ if TYPE_CHECKING:
     from graphparam.graph.ir import ArchGraph
 
 MAX_DIMS = 4  # shape features per node: the first owned tensor's shape, padded to 4 dims
+
+
+def _pyg_data():
+    """``torch_geometric.data``, imported without the warning PyG's own import raises: PyG 2.8 calls the
+    deprecated ``torch.jit.script`` on two pooling classes at import time (pyg-team/pytorch_geometric#10697;
+    a FutureWarning on torch 2.14, a DeprecationWarning on 2.12). graphparam uses no TorchScript, so only
+    that message is ignored, only while PyG is first imported."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning)
+        import torch_geometric.data
+    return torch_geometric.data
 
 
 def to_networkx(graph: "ArchGraph") -> "nx.DiGraph":
@@ -43,7 +56,7 @@ def node_shape_features(graph: "ArchGraph") -> np.ndarray:
 
 def to_pyg(graph: "ArchGraph") -> "Data":
     """A ``torch_geometric.data.Data``: ``op`` kind ids, ``x`` shape/degree/depth features, ``edge_index``."""
-    from torch_geometric.data import Data
+    Data = _pyg_data().Data
 
     in_deg, out_deg = degrees(graph)
     structure = np.stack([np.log1p(in_deg), np.log1p(out_deg), np.log1p(depth(graph))], axis=1)
@@ -59,6 +72,4 @@ def to_pyg(graph: "ArchGraph") -> "Data":
 
 def to_pyg_batch(graphs: Sequence["ArchGraph"]) -> "Batch":
     """Many graphs as one disjoint-union ``torch_geometric.data.Batch``."""
-    from torch_geometric.data import Batch
-
-    return Batch.from_data_list([to_pyg(g) for g in graphs])
+    return _pyg_data().Batch.from_data_list([to_pyg(g) for g in graphs])

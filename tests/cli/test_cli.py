@@ -32,7 +32,7 @@ def test_graph_prints_summary_and_draws(capsys, tmp_path):
 def test_zoo_list_show_sample(capsys):
     code, out, _ = run(capsys, "zoo", "list")
     assert code == 0 and "test" in out and "500 nets" in out
-    code, out, _ = run(capsys, "zoo", "show", "--seed", "3")
+    code, out, _ = run(capsys, "zoo", "show", "--seed", "3", "--json")
     assert code == 0 and json.loads(out.splitlines()[0])
     code, out, _ = run(capsys, "zoo", "sample", "-n", "2")
     assert code == 0 and len(out.strip().splitlines()) == 2
@@ -100,3 +100,107 @@ def test_num_classes_below_one_for_an_onnx_model_gives_clear_error(capsys, tmp_p
 def test_eval_head_mismatch_names_both_numbers(capsys, ghn_dir):
     line = one_line_error(capsys, "eval", "zoo:2", "--num-classes", "3", "--ghn", ghn_dir, "--max-images", "50")
     assert "3 outputs" in line and "10 classes" in line
+
+
+# ---- a newcomer's path (issue 12) ----------------------------------------------------------------------
+def test_zoo_show_prints_a_table_one_row_per_cell(capsys):
+    import arch_zoo
+
+    code, out, _ = run(capsys, "zoo", "show", "--seed", "3")
+    spec = arch_zoo.sample(3)
+    lines = out.splitlines()
+    assert code == 0 and spec.hash in lines[0] and "parameters" in lines[0]
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["cell", "kind"])
+    rows = lines[header + 1: header + 1 + len(spec.cells)]
+    assert [r.split()[:2] for r in rows] == [[str(i), c.kind] for i, c in enumerate(spec.cells)]
+    assert max(len(line) for line in lines) < 200                          # not one line of JSON
+
+
+@pytest.mark.parametrize("command", ["graph", "predict", "eval", "finetune"])
+def test_every_model_command_defaults_to_10_classes(command):
+    from graphparam.cli import build_parser
+
+    assert build_parser().parse_args([command]).num_classes == 10
+
+
+def test_graph_of_timm_model_builds_a_10_class_head():
+    from graphparam.cli import _model, build_parser
+
+    assert _model(build_parser().parse_args(["graph", "timm:resnet18"])).fc.out_features == 10
+
+
+def test_predict_reports_what_it_wrote_with_the_umask_mode(capsys, tmp_path, ghn_dir):
+    import os
+    import stat
+
+    from safetensors.torch import load_file
+
+    out = tmp_path / "w.safetensors"
+    old = os.umask(0o022)
+    try:
+        code, text, _ = run(capsys, "predict", "zoo:2", "--ghn", ghn_dir, "--out", str(out))
+    finally:
+        os.umask(old)
+    n = len(load_file(str(out)))
+    assert code == 0 and str(out) in text and f"{n} tensors" in text and "KiB" in text
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+def test_eval_input_size_that_is_not_the_datas_gives_one_line_error(capsys, ghn_dir):
+    line = one_line_error(capsys, "eval", "timm:vit_tiny_patch16_224", "--input-size", "3", "224", "224",
+                          "--ghn", ghn_dir, "--max-images", "20")
+    assert "--input-size 3 224 224" in line and "3x32x32" in line
+
+
+def test_eval_of_timm_vit_by_name_runs_at_32x32(capsys, ghn_dir):
+    code, out, err = run(capsys, "eval", "timm:vit_tiny_patch16_224", "--ghn", ghn_dir, "--max-images", "20")
+    assert code == 0, err
+    assert "zero-shot top-1" in out and "20 images" in out
+
+
+def _fake_cifar10_download(root):
+    """What torchvision's download leaves in ``root``: cifar-10-batches-py/ with 5 train and 1 test batch."""
+    import pickle
+
+    import numpy as np
+
+    batches = root / "cifar-10-batches-py"
+    batches.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(batches / name, "wb") as f:
+            pickle.dump({"data": rng.integers(0, 256, (20, 3072), dtype=np.uint8),
+                         "labels": [i % 10 for i in range(20)]}, f)
+    return batches
+
+
+def test_eval_download_fetches_cifar10_into_data_root(capsys, tmp_path, ghn_dir, monkeypatch):
+    import graphparam.data.cifar10 as cifar10
+
+    monkeypatch.setattr(cifar10, "_download", _fake_cifar10_download)
+    code, out, err = run(capsys, "eval", "zoo:2", "--ghn", ghn_dir, "--download", "--data", str(tmp_path / "c10"))
+    assert code == 0, err
+    assert "cifar10/test" in out and "20 images" in out
+
+
+@pytest.mark.parametrize("command", ["eval", "finetune"])
+def test_download_that_fails_gives_one_line_error(capsys, tmp_path, command, monkeypatch):
+    import torchvision.datasets
+
+    class Offline:
+        def __init__(self, *args, **kwargs):
+            raise ConnectionError("no route to host\nsecond line")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", Offline)
+    line = one_line_error(capsys, command, "zoo:2", "--download", "--data", str(tmp_path / "c10"))
+    assert "downloading CIFAR-10" in line and "no route to host" in line
+
+
+def test_missing_data_message_names_only_flags_that_exist(capsys, ghn_dir, monkeypatch, tmp_path):
+    from graphparam.cli import build_parser
+
+    monkeypatch.setenv("GRAPHPARAM_DATA", str(tmp_path / "nowhere"))
+    line = one_line_error(capsys, "finetune", "zoo:2", "--ghn", ghn_dir)
+    assert "--download" in line
+    for command in ("eval", "finetune"):
+        assert build_parser().parse_args([command, "--download"]).download
