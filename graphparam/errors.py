@@ -13,7 +13,7 @@ import re
 __all__ = ["GraphparamError", "GraphError", "TraceError", "InputSizeError", "UnsupportedOperation", "OpaqueModule",
            "OnnxError", "ModelSourceError", "CheckpointError", "CheckpointNotFound", "DatasetNotFoundError",
            "MissingPredictionError", "ClassCountError", "HeadMismatchError", "RunLockedError", "ResumeError",
-           "OutputExistsError", "DatasetFormatError", "first_line"]
+           "OutputExistsError", "DatasetFormatError", "ArgumentValueError", "first_line"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -89,6 +89,11 @@ class MissingPredictionError(GraphparamError, KeyError, ValueError):
     """A prediction that lacks tensors for some of a model's parameters."""
 
     __str__ = Exception.__str__  # the message as is, not quoted like a KeyError's
+
+
+# ---- argument values -------------------------------------------------------------------------------
+class ArgumentValueError(GraphparamError, ValueError):
+    """An argument outside the values it can take (a batch size of 0, a negative learning rate, ...)."""
 
 
 # ---- classes and heads ---------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .data.augment import normalize
 from .data.imageset import ImageSet
-from .errors import HeadMismatchError, InputSizeError, first_line
+from .errors import ArgumentValueError, HeadMismatchError, InputSizeError, first_line
 
 __all__ = ["EvalResult", "evaluate", "summarize", "batch_statistics_bn", "evaluation_order", "first_images",
            "check_head", "EVAL_SEED", "EVAL_BATCH_SIZE"]
@@ -120,6 +120,8 @@ def evaluation_order(data: ImageSet, seed: int = EVAL_SEED) -> torch.Tensor:
 def first_images(data: ImageSet, n: int | None) -> ImageSet:
     """The first ``n`` images of the evaluation order: a fixed class mix (the shared test set is sorted
     by class); ``data`` itself when ``n`` is None, 0 or at least its size."""
+    if n is not None and n < 0:  # a negative n would silently mean "all but the last -n"
+        raise ArgumentValueError(f"the number of images must be >= 0 (0: all), got {n}")
     if not n or n >= len(data):
         return data
     return data.subset(evaluation_order(data)[:n], name=f"{data.name}[:{n}]")
@@ -166,7 +168,7 @@ def evaluate(model: torch.nn.Module, data: ImageSet, batch_size: int = EVAL_BATC
     if len(data) == 0:
         raise ValueError("cannot evaluate on an empty ImageSet")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise ArgumentValueError(f"batch size must be >= 1, got {batch_size}")
     start = time.perf_counter()
     model_device, dtype = _model_device_dtype(model)
     device = torch.device(device) if device is not None else (model_device or torch.device("cpu"))

@@ -50,6 +50,7 @@ from graphparam.data.imageset import ImageSet
 from graphparam.data.stream import BatchStream
 from graphparam.device import resolve_device
 from graphparam.optim import decay_groups, warmup_cosine
+from graphparam.errors import ArgumentValueError
 from graphparam.evaluate import EVAL_BATCH_SIZE, check_head, evaluate, logits_of
 
 __all__ = ["FinetuneResult", "finetune", "compare_inits", "plot_curves", "format_results", "make_optimizer",
@@ -138,9 +139,11 @@ def finetune(model: nn.Module, train: ImageSet, test: ImageSet, *, epochs: int, 
     label stored in the result.
     """
     if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
+        raise ArgumentValueError(f"epochs must be >= 1, got {epochs}")
     if lr <= 0:
-        raise ValueError(f"lr must be positive, got {lr}")
+        raise ArgumentValueError(f"lr must be positive, got {lr}")
+    if batch_size < 1:
+        raise ArgumentValueError(f"batch size must be >= 1, got {batch_size}")
     device = torch.device(device) if device is not None else default_device()
     amp = (device.type == "cuda") if amp is None else bool(amp)
     start = time.perf_counter()

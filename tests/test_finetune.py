@@ -94,3 +94,12 @@ def test_finetune_head_mismatch_gives_clear_error(eval_initial):
     model = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 3))  # 3 outputs, 10 classes
     with pytest.raises(HeadMismatchError, match="3 outputs .* 10 classes"):
         _run(model, eval_initial=eval_initial)
+
+
+@pytest.mark.parametrize("kw", [{"epochs": 0}, {"lr": -1.0}, {"batch_size": 0}])
+def test_finetune_epochs_lr_or_batch_size_out_of_range_gives_clear_error(kw):
+    from graphparam.errors import ArgumentValueError
+
+    args = {"epochs": 1, "lr": 0.05, "batch_size": 16, **kw}
+    with pytest.raises(ArgumentValueError, match="got"):
+        finetune(_cnn(), _images(64, 0), _images(20, 1), device="cpu", progress=False, **args)

@@ -204,3 +204,9 @@ def test_missing_data_message_names_only_flags_that_exist(capsys, ghn_dir, monke
     assert "--download" in line
     for command in ("eval", "finetune"):
         assert build_parser().parse_args([command, "--download"]).download
+
+
+@pytest.mark.parametrize("flag, value", [("--batch-size", "0"), ("--max-images", "-5")])
+def test_eval_batch_size_zero_or_negative_image_count_gives_clear_error(capsys, ghn_dir, flag, value):
+    line = one_line_error(capsys, "eval", "zoo:2", "--ghn", ghn_dir, flag, value)
+    assert f"got {value}" in line
