@@ -222,6 +222,12 @@ def cli_cases(r: Runner, f: dict[str, Path]) -> None:
         contains=("no_such_ghn",))
     cli("ghn", "GHN checkpoint: unknown name", ["eval", "zoo:1", "--ghn", "imagenet"], contains=("imagenet",))
 
+    cli("inputs", "--batch-size 0 (eval)", ["eval", "zoo:1", "--batch-size", "0"], contains=("got 0",))
+    cli("inputs", "--max-images -5 (eval)", ["eval", "zoo:1", "--max-images", "-5"], contains=("got -5",))
+    cli("inputs", "--epochs 0 (finetune)", ["finetune", "zoo:1", *quick_ft, "--epochs", "0"], contains=("got 0",))
+    cli("inputs", "--batch-size 0 (finetune)", ["finetune", "zoo:1", *quick_ft, "--batch-size", "0"],
+        contains=("got 0",))
+    cli("inputs", "unknown zoo split", ["zoo", "sample", "--split", "nope"], contains=("nope",))
     cli("inputs", "wrong input channels (timm)", ["graph", "timm:resnet18", "--input-size", "1", "32", "32"])
     cli("inputs", "wrong input channels (zoo)", ["eval", "zoo:1", "--input-size", "1", "32", "32"])
     cli("data", "missing dataset path", ["eval", "zoo:1", "--data", "/nowhere/cifar"], contains=("/nowhere/cifar",))
