@@ -2,8 +2,10 @@
 
     python experiments/bench_predict.py                # full run (~10 min on 2 busy cores)
     python experiments/bench_predict.py --quick        # smoke run
+    python experiments/bench_predict.py --under-load   # ResNet-50 with one core kept busy (~3 min)
 
-Writes experiments/results/predict.md, predict.json and predict_latency.png.
+Writes experiments/results/predict.md, predict.json and predict_latency.png; ``--under-load`` writes
+predict_load.md and predict_load.json only.
 
 Timings: ``torch.set_num_threads(2)`` (and 1, see ``--threads``), every number is the median of ``--repeats`` runs. Trace
 time (model → ArchGraph) and prediction time (collate + encoder + decoder writing straight into
@@ -238,6 +240,75 @@ def train_step(cfg_name: str, repeats: int) -> dict:
             "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rss_before_mib": rss0 / 1024}
 
 
+# ---- F. under load: one core kept busy ----------------------------------------------------------------
+#: settings compared under load: name -> (environment of the worker, what it stands for)
+LOAD_SETTINGS = {
+    "2 threads, OpenMP default wait": ({"GRAPHPARAM_PREDICT_THREADS": "2"}, "before: prediction on torch's 2 threads"),
+    "2 threads, OMP_WAIT_POLICY=PASSIVE": ({"GRAPHPARAM_PREDICT_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"},
+                                           "passive OpenMP wait (must be set before torch is imported)"),
+    "graphparam default (1 prediction thread)": ({}, "prediction_threads(): 1 thread, torch keeps 2 elsewhere"),
+}
+
+
+def load_worker(repeats: int) -> dict:
+    """ResNet-50 (224x224): ``graphparam.predict`` (trace + predict, shipped GHN) vs default init, medians."""
+    import timm
+
+    import graphparam
+
+    torch.set_num_threads(2)
+    ghn = graphparam.load("cifar10")
+    model = timm.create_model("resnet50", num_classes=10)
+    pred = timed(lambda: graphparam.predict(model, (3, 224, 224), ghn=ghn), repeats)
+    init = timed(lambda: default_init(model), repeats)
+    return {"predict_s": pred[0], "predict_cpu_s": pred[1], "default_init_s": init[0], "default_init_cpu_s": init[1],
+            "ratio": pred[0] / init[0], "torch_threads": torch.get_num_threads()}
+
+
+def under_load(repeats: int, out: Path) -> None:
+    """Each setting in a fresh process (OpenMP reads its environment once), quiet and with a busy loop on
+    one core; ratios of trace + predict to default init in the same process are what compare."""
+    import subprocess
+
+    res = {"command": "python experiments/bench_predict.py --under-load" + (f" --repeats {repeats}" if repeats != 5 else ""),
+           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "torch": torch.__version__,
+           "repeats": repeats, "rows": []}
+    for name, (env, meaning) in LOAD_SETTINGS.items():
+        for busy in (False, True):
+            loop = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+            try:
+                worker_env = {k: v for k, v in os.environ.items()
+                              if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GRAPHPARAM_PREDICT_THREADS")}
+                load = os.getloadavg()[0]
+                proc = subprocess.run([sys.executable, __file__, "--load-worker", "--omp-active", "--repeats", str(repeats)],
+                                      env={**worker_env, **env}, capture_output=True, text=True, check=True)
+            finally:
+                if loop is not None:
+                    loop.kill()
+                    loop.wait()
+            row = {"setting": name, "meaning": meaning, "busy_core": busy, "loadavg_1min": load,
+                   **json.loads(proc.stdout.strip().splitlines()[-1])}
+            print("load", row, flush=True)
+            res["rows"].append(row)
+    (out / "predict_load.json").write_text(json.dumps(res, indent=2) + "\n")
+    lines = ["# GHN prediction under load (one core kept busy)", "", f"Command: `{res['command']}`  ",
+             f"Machine: {res['machine']}; torch {res['torch']}. ResNet-50 (timm, 10 classes, 224x224): "
+             "`graphparam.predict(model, (3, 224, 224))` (trace + predict with the shipped GHN) against PyTorch's "
+             "default init (`reset_parameters()` on every module) in the same process; medians of "
+             f"{repeats} runs after a warm-up. 'busy core': a `while True: pass` subprocess runs meanwhile.", "",
+             "The machine is shared: other jobs (meta-training runs) kept both cores loaded during the whole "
+             "measurement (1-minute load average in the table), so 'quiet' is not idle and the seconds are "
+             "noisy; compare the ratios, which divide by default init measured under the same load.", "",
+             "| setting | busy core | load avg | trace+predict s | default init s | ratio | trace+predict CPU s |",
+             "|---|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        lines.append(f"| {r['setting']} | {'yes' if r['busy_core'] else 'no'} | {r['loadavg_1min']:.1f} | "
+                     f"{r['predict_s']:.3f} | {r['default_init_s']:.3f} | {r['ratio']:.1f}x | {r['predict_cpu_s']:.3f} |")
+    lines += ["", "Settings: " + "; ".join(f"**{k}**: {m}" for k, (_, m) in LOAD_SETTINGS.items()) + ".", ""]
+    (out / "predict_load.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
 # ---- report -------------------------------------------------------------------------------------------
 def plot(rows: list[dict], per_model: list[dict], path: Path, threads: int) -> None:
     import matplotlib
@@ -365,7 +436,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "experiments" / "results")
     ap.add_argument("--render", action="store_true", help="only rewrite predict.md from predict.json")
     ap.add_argument("--omp-active", action="store_true", help="keep OpenMP's default (spinning) wait policy")
+    ap.add_argument("--under-load", action="store_true", help="only the busy-core comparison (predict_load.md)")
+    ap.add_argument("--load-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.load_worker:
+        print(json.dumps(load_worker(args.repeats)))
+        return
+    if args.under_load:
+        args.out.mkdir(parents=True, exist_ok=True)
+        under_load(args.repeats if "--repeats" in sys.argv else 5, args.out)
+        return
     if args.render:
         res = json.loads((args.out / "predict.json").read_text())
         res["models"] = {int(k): v for k, v in res["models"].items()}

@@ -106,7 +106,7 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
 
 @command("predict", "predict a model's parameters (safetensors, or a predicted .onnx copy)", _predict_args)
 def cmd_predict(args: argparse.Namespace) -> int:
-    from graphparam.predict import load, predict_onnx
+    from graphparam.predict import load, predict, predict_onnx
     from graphparam.sources import is_onnx_path
 
     ghn = load(args.ghn)
@@ -116,7 +116,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         from safetensors.torch import save
 
-        model = ghn.predict(_model(args), input_size=tuple(args.input_size))
+        model = predict(_model(args), tuple(args.input_size), ghn=ghn)
         out = args.out or "weights.safetensors"
         tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         with open(out, "wb") as f:  # a plain open: the usual mode under the umask (save_file wrote 0600)
@@ -147,12 +147,12 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     from graphparam.data import load_dataset
     from graphparam.evaluate import evaluate, first_images
-    from graphparam.predict import load
+    from graphparam.predict import load, predict
 
     source = args.data or (None if args.download else "embedded")
     data = first_images(load_dataset(source, split="test", download=args.download), args.max_images)
     _check_input_size(args, data)
-    model = load(args.ghn).predict(_model(args), input_size=tuple(args.input_size))
+    model = predict(_model(args), tuple(args.input_size), ghn=load(args.ghn))
     result = evaluate(model, data, batch_size=args.batch_size)
     print(f"{args.model}: zero-shot top-1 {100 * result.top1:.2f}% on {data.name} ({result.n} images, "
           f"GHN {args.ghn}, no training)")

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import torch.nn as nn
 
-from graphparam.device import device_of
+from graphparam.device import device_of, prediction_threads
 from graphparam.model import GHN
 
 DEFAULT_GHN = "cifar10"
@@ -26,9 +26,11 @@ def load(name: str = DEFAULT_GHN, device: str | None = None) -> GHN:
 
 
 def predict(model: nn.Module, input_size: Sequence[int] = (3, 32, 32), *, ghn: GHN | str | None = None) -> nn.Module:
-    """Fill ``model``'s parameters in place with the GHN's prediction and return it."""
+    """Fill ``model``'s parameters in place with the GHN's prediction and return it (on CPU with
+    :func:`~graphparam.device.prediction_threads`: one thread unless ``$GRAPHPARAM_PREDICT_THREADS`` says)."""
     ghn = ghn if isinstance(ghn, GHN) else load(ghn or DEFAULT_GHN)
-    return ghn.predict(model, input_size=input_size)
+    with prediction_threads():
+        return ghn.predict(model, input_size=input_size)
 
 
 def predict_onnx(src: str | os.PathLike, dst: str | os.PathLike, *, ghn: GHN | str | None = None) -> str:
@@ -36,8 +38,9 @@ def predict_onnx(src: str | os.PathLike, dst: str | os.PathLike, *, ghn: GHN | s
     from graphparam.graph.onnx import trace_onnx, write_initializers
 
     ghn = ghn if isinstance(ghn, GHN) else load(ghn or DEFAULT_GHN)
-    graph = trace_onnx(src)
-    tensors = {name: t.detach().cpu() for name, t in ghn.predict_tensors(graph).items()}
+    with prediction_threads():
+        graph = trace_onnx(src)
+        tensors = {name: t.detach().cpu() for name, t in ghn.predict_tensors(graph).items()}
     write_initializers(src, tensors, dst)
     return str(dst)
 
@@ -71,7 +74,8 @@ class GHNInitializer:
             chunk = models[a:a + step]
             for m in chunk:
                 m.to(target)
-            self.ghn.predict_many(chunk, input_size=self.input_size)
+            with prediction_threads():
+                self.ghn.predict_many(chunk, input_size=self.input_size)
             for m, home in zip(chunk, homes[a:a + step]):
                 m.to(home)
         return models
