@@ -31,8 +31,8 @@ WINDOW = 50
 
 BUDGET = ["--steps", "200", "-M", "8", "-b", "64", "--eval-every", "0", "--seed", "0"]
 
-OLD = {"stream": "train", "shared_images": False, "weight_decay": 1e-2, "warmup_steps": 50, "param_penalty": 1e-4,
-       "ghn_overrides": {"depth_scale": 1.0, "structured_share": 0.05, "centre_inputs": True, "in_features": "hash",
+OLD = {"max_output_std": 0, "stream": "train", "shared_images": False, "weight_decay": 1e-2, "warmup_steps": 50, "param_penalty": 1e-4,
+       "ghn_overrides": {"depth_scale": 1.0, "scale_bound": 0.5, "shift_bound": 0.1, "structured_share": 0.05, "centre_inputs": True, "in_features": "hash",
                          "decoder": "lowrank"}}
 """The training settings of the code before this experiment, written out so later default changes
 cannot move the variants."""
@@ -69,6 +69,15 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "cells": ("stream: BatchNorm conv cells only (DeepNets-1M-like)", flags(stream="cells")),
     "shared": ("images: one batch shared by the M nets", flags(shared_images=True)),
     "cheap": ("lowrank + optim", flags(**GHN2_OPTIM, ghn={"structured_share": 1.0})),
+    "stable": ("stream: nets whose logits explode at default init left out (--max-output-std 10)",
+               flags(max_output_std=10.0)),
+    "combined": ("nodepth + nocentre + lowrank + optim",
+                 flags(**GHN2_OPTIM, ghn={"depth_scale": 0.0, "centre_inputs": False, "structured_share": 1.0})),
+    "ghn2like": ("every GHN-2 trait at once: tile decoder with fan-in scaling, norm scales in [0, 2] and shifts "
+                 "in [-1, 1], no depth code, no centring, optim, cells stream, shared images",
+                 flags(**GHN2_OPTIM, stream="cells", shared_images=True,
+                       ghn={"depth_scale": 0.0, "centre_inputs": False, "decoder": "tile", "tile_scale": "fan_in",
+                            "scale_bound": 1.0, "shift_bound": 1.0})),
     "defaults": ("the library's defaults after the fix (no flags)", []),
 }
 

@@ -33,6 +33,7 @@ class Arch:
     graph: ArchGraph
     num_params: int
     param_names: frozenset = frozenset()
+    output_std: float | None = None   # logits std at default init (see output_std), when probed
 
     @property
     def hash(self) -> str:
@@ -43,15 +44,38 @@ class Arch:
 
 
 def build_arch(seed: int, spec, device: torch.device | str = "cpu", num_classes: int = 10,
-               input_size: tuple[int, int, int] = (3, 32, 32)) -> Arch:
-    """Build and trace ``spec`` without touching the global RNG state."""
+               input_size: tuple[int, int, int] = (3, 32, 32), probe: bool = False) -> Arch:
+    """Build and trace ``spec`` without touching the global RNG state.
+
+    ``probe``: also measure :func:`output_std` of the net at its default initialization.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = spec.build(num_classes=num_classes)
         graph = trace(net, input_size, name=f"zoo:{seed}")
+        std = output_std(net, input_size) if probe else None
     net = net.to(device).train()
     return Arch(seed, spec, net, graph, sum(p.numel() for p in net.parameters()),
-                frozenset(name for name, _ in net.named_parameters()))
+                frozenset(name for name, _ in net.named_parameters()), std)
+
+
+@torch.no_grad()
+def output_std(net: nn.Module, input_size: tuple[int, int, int] = (3, 32, 32), images: int = 8) -> float:
+    """Std of ``net``'s logits on a fixed Gaussian probe batch, in train mode (batch-statistics BatchNorm).
+
+    At PyTorch's default initialization most generated nets give about 0.2; a few cells (identity and
+    pooling paths summed with a residual, repeated over a stage) multiply the signal at every cell and
+    reach 10^3. Such a net's loss is then thousands of times ln 10 whatever its parameters are
+    predicted to be, and one of them in a meta-batch steers the whole update.
+    """
+    from graphparam.evaluate import logits_of
+
+    x = torch.randn(images, *input_size, generator=torch.Generator().manual_seed(0))
+    state = {k: v.clone() for k, v in net.state_dict().items()}  # the probe must not move BN buffers
+    out = logits_of(net.train()(x)).float()
+    net.load_state_dict(state)
+    std = float(out.std())
+    return std if std == std else float("inf")
 
 
 class ArchCache:
@@ -85,17 +109,21 @@ class ArchSource:
 
     ``pool``: cycle over the nets of train seeds ``[0, pool)`` (None: endless stream).
     ``max_params``: skip nets with more parameters (the position still advances past them).
+    ``max_output_std``: skip nets whose logits at default init have a larger std (:func:`output_std`;
+    ``None``: keep all), as GHN-2's generator leaves out cells that lead to exploding losses.
     ``sampler(start)``: the stream, ``arch_zoo.train_stream`` by default (tests may substitute one).
     """
 
     def __init__(self, start: int = 0, pool: int | None = None, max_params: int | None = None,
                  device: torch.device | str = "cpu", cache_size: int = 256,
-                 sampler: Callable[[int], Iterator[tuple[int, object]]] | None = None):
+                 sampler: Callable[[int], Iterator[tuple[int, object]]] | None = None,
+                 max_output_std: float | None = None):
         if sampler is None:
             from arch_zoo import train_stream as sampler
         self.sampler = sampler
         self.pool = pool
         self.max_params = max_params
+        self.max_output_std = max_output_std
         self.device = torch.device(device)
         self.cache = ArchCache(cache_size)
         self.skipped = 0
@@ -115,10 +143,12 @@ class ArchSource:
                 self._seek(0)
                 continue
             self.position = seed + 1
-            arch = self.cache.get(spec.hash, lambda: build_arch(seed, spec, self.device))
+            probe = self.max_output_std is not None
+            arch = self.cache.get(spec.hash, lambda: build_arch(seed, spec, self.device, probe=probe))
             if arch.seed != seed:  # same net under another seed: report the seed it was drawn with
-                arch = Arch(seed, spec, arch.net, arch.graph, arch.num_params, arch.param_names)
-            if self.max_params is not None and arch.num_params > self.max_params:
+                arch = Arch(seed, spec, arch.net, arch.graph, arch.num_params, arch.param_names, arch.output_std)
+            if ((self.max_params is not None and arch.num_params > self.max_params)
+                    or (probe and not arch.output_std <= self.max_output_std)):
                 self.skipped += 1
                 continue
             return arch

@@ -71,6 +71,7 @@ class TrainConfig:
     batch_size: int = 64                       # images per architecture per step
     max_params: int | None = None              # skip training nets with more parameters (None: keep all)
     arch_pool: int | None = None               # cycle over the first N train seeds (None: endless stream)
+    max_output_std: float | None = None        # skip nets whose logits explode at default init (None: keep all)
     stream: str = "train"                      # arch_zoo training stream (arch_zoo.generator.STREAMS)
     shared_images: bool = False                # all M nets of a step see the same image batch
     # length
@@ -152,7 +153,7 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-RESUME_KEYS = ("ghn", "ghn_overrides", "init_from", "meta_batch", "batch_size", "max_params", "arch_pool", "stream",
+RESUME_KEYS = ("ghn", "ghn_overrides", "init_from", "meta_batch", "batch_size", "max_params", "arch_pool", "max_output_std", "stream",
                "shared_images", "lr",
                "weight_decay", "warmup_steps", "min_lr_ratio", "grad_clip", "param_penalty", "loss_cap", "seed",
                "data", "val_images")
@@ -161,6 +162,10 @@ RESUME_KEYS = ("ghn", "ghn_overrides", "init_from", "meta_batch", "batch_size", 
 
 def _optional_int(text: str) -> int | None:
     return None if text.lower() in ("none", "0", "") else int(text)
+
+
+def _optional_float(text: str) -> float | None:
+    return None if text.lower() in ("none", "0", "") else float(text)
 
 
 def _duration(text: str) -> float:
@@ -201,6 +206,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="skip training nets with more parameters than this (default: keep all)")
     g.add_argument("--arch-pool", type=_optional_int, default=None,
                    help="cycle over the first N training seeds instead of the endless stream")
+    g.add_argument("--max-output-std", type=_optional_float, default=dflt("max_output_std"),
+                   help="skip training nets whose logits at PyTorch's default init have a larger std on a probe "
+                        "batch (they explode whatever the GHN predicts; 0/none: keep all; default: %(default)s)")
     g.add_argument("--stream", default=dflt("stream"),
                    help="architecture stream: train (the val/test distribution), cells (BatchNorm conv cells) "
                         "or mixed (default: %(default)s)")
