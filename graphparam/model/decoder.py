@@ -116,7 +116,8 @@ class TensorDecoder(nn.Module):
         hid = c.hidden
         # per-slot conditioning
         self.node_proj = nn.Sequential(nn.LayerNorm(hid), nn.Linear(hid, hid))
-        self.node_gate = nn.Parameter(torch.tensor(float(c.node_gate)))
+        # a learned gate only where asked for, so checkpoints made before it existed still load
+        self.node_gate = nn.Parameter(torch.tensor(float(c.node_gate))) if c.node_gate != 1.0 else None
         self.role = nn.Embedding(num_roles, hid)
         self.pos = nn.Embedding(8, hid)
         self.transform = nn.Embedding(num_transforms, hid)
@@ -156,7 +157,8 @@ class TensorDecoder(nn.Module):
     def conditioning(self, nodes: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
         """``c_s`` for every slot: ``S × hidden``."""
         h = nodes.reshape(-1, nodes.shape[-1]).index_select(0, batch.slot_node)
-        c = (self.node_gate * self.node_proj(h) + self.role(self.role_rows[batch.slot_role]) + self.pos(batch.slot_pos)
+        node = self.node_proj(h) if self.node_gate is None else self.node_gate * self.node_proj(h)
+        c = (node + self.role(self.role_rows[batch.slot_role]) + self.pos(batch.slot_pos)
              + self.transform(self.transform_rows[batch.slot_transform]) + self.slot_proj(batch.slot_feats))
         return self.cond(c)
 
