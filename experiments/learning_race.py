@@ -78,6 +78,9 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                  flags(**GHN2_OPTIM, stream="cells", shared_images=True,
                        ghn={"depth_scale": 0.0, "centre_inputs": False, "decoder": "tile", "tile_scale": "fan_in",
                             "scale_bound": 1.0, "shift_bound": 1.0})),
+    "supernet": ("a sliced supernet keyed by slot type only: tile decoder, no node state (node_gate 0), no size "
+                 "code, no depth code", flags(ghn={"decoder": "tile", "node_gate": 0.0, "slot_features": False,
+                                                   "depth_scale": 0.0})),
     "defaults": ("the library's defaults after the fix (no flags)", []),
 }
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
-V1_DEFAULTS = {"node_gate": 1.0, "depth_scale": 1.0, "centre_inputs": True, "in_features": "hash", "decoder": "lowrank",
+V1_DEFAULTS = {"slot_features": True, "node_gate": 1.0, "depth_scale": 1.0, "centre_inputs": True, "in_features": "hash", "decoder": "lowrank",
                "tile": 32, "tile_scale": "standardize"}
 """Fields added after format version 1, with the values that version-1 checkpoints were made with."""
 WEIGHTS_NAME = "model.safetensors"

@@ -41,6 +41,7 @@ class GHNConfig:
     weight_gain_range: float = 2.0   # learned factor on the weight std lies in [1/x, x]
     scale_bound: float = 0.5         # norm scales in 1 ± scale_bound
     shift_bound: float = 0.1         # biases / norm shifts in ± shift_bound
+    slot_features: bool = True       # a slot's decoded sizes (log-size code) enter its conditioning
     node_gate: float = 1.0           # initial weight of the node state in a slot's decoder conditioning
     depth_scale: float = 1.0         # initial weight of the sinusoidal absolute-depth code in node embeddings
     embed_std: float = 0.02          # std of embeddings, positional embeddings, class tokens

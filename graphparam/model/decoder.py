@@ -159,7 +159,9 @@ class TensorDecoder(nn.Module):
         h = nodes.reshape(-1, nodes.shape[-1]).index_select(0, batch.slot_node)
         node = self.node_proj(h) if self.node_gate is None else self.node_gate * self.node_proj(h)
         c = (node + self.role(self.role_rows[batch.slot_role]) + self.pos(batch.slot_pos)
-             + self.transform(self.transform_rows[batch.slot_transform]) + self.slot_proj(batch.slot_feats))
+             + self.transform(self.transform_rows[batch.slot_transform]))
+        if self.config.slot_features:
+            c = c + self.slot_proj(batch.slot_feats)
         return self.cond(c)
 
     def forward(self, nodes: torch.Tensor, batch: GraphBatch,
