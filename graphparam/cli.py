@@ -197,7 +197,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 def _zoo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["list", "show", "sample"], nargs="?", default="list")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--split", default="train")
+    from arch_zoo.generator import PRESETS
+
+    p.add_argument("--split", default="train", choices=sorted(PRESETS),
+                   help="generator config of the nets (default: %(default)s)")
     p.add_argument("-n", type=int, default=5, help="how many nets 'sample' prints")
     p.add_argument("--json", action="store_true", help="'show': the spec as canonical JSON instead of a table")
 

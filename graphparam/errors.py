@@ -13,7 +13,7 @@ import re
 __all__ = ["GraphparamError", "GraphError", "TraceError", "InputSizeError", "UnsupportedOperation", "OpaqueModule",
            "OnnxError", "ModelSourceError", "CheckpointError", "CheckpointNotFound", "DatasetNotFoundError",
            "MissingPredictionError", "ClassCountError", "HeadMismatchError", "RunLockedError", "ResumeError",
-           "OutputExistsError", "DatasetFormatError", "ArgumentValueError", "first_line"]
+           "OutputExistsError", "DatasetFormatError", "ArgumentValueError", "ConfigError", "first_line"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -30,6 +30,10 @@ def first_line(exc: BaseException, *, with_type: bool = True, limit: int | None 
 
 class GraphparamError(Exception):
     """Base of graphparam's user-facing errors: the message says what is wrong, on one line."""
+
+
+class ConfigError(GraphparamError, ValueError):
+    """A configuration that cannot build a GHN (unknown preset, bad field, bad value)."""
 
 
 # ---- graph layer -------------------------------------------------------------------------------

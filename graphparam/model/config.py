@@ -6,9 +6,7 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any
 
-
-class ConfigError(ValueError):
-    """A configuration that cannot build a GHN (unknown preset, bad field, bad value)."""
+from graphparam.errors import ConfigError
 
 
 @dataclass(frozen=True)

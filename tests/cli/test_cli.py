@@ -210,3 +210,10 @@ def test_missing_data_message_names_only_flags_that_exist(capsys, ghn_dir, monke
 def test_eval_batch_size_zero_or_negative_image_count_gives_clear_error(capsys, ghn_dir, flag, value):
     line = one_line_error(capsys, "eval", "zoo:2", "--ghn", ghn_dir, flag, value)
     assert f"got {value}" in line
+
+
+def test_unknown_zoo_split_gives_clear_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["zoo", "show", "--split", "nope"])
+    assert info.value.code == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
