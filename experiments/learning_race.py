@@ -56,6 +56,8 @@ def flags(**changes) -> list[str]:
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "baseline": ("old defaults: sin(6Z) share 0.95, hashed in-channels, AdamW wd 1e-2, warm-up 50, "
                  "penalty 1e-4, all families, own images per net", flags()),
+    "pool8": ("control: the same 8 nets every step (--arch-pool 8; 100 steps): can the GHN fit a fixed set?",
+              flags(arch_pool=8)),
     "lowrank": ("decoder: pure low rank (structured_share 1, no sin(6Z))", flags(ghn={"structured_share": 1.0})),
     "sine_in": ("decoder: sinusoidal instead of hashed in-channel features", flags(ghn={"in_features": "sine"})),
     "nodepth": ("embedding: no absolute-depth code at init (depth_scale 0; it dominated node states: "
@@ -81,6 +83,13 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "supernet": ("a sliced supernet keyed by slot type only: tile decoder, no node state (node_gate 0), no size "
                  "code, no depth code", flags(ghn={"decoder": "tile", "node_gate": 0.0, "slot_features": False,
                                                    "depth_scale": 0.0})),
+    "supernet_stable": ("supernet + stable + optim",
+                        flags(**GHN2_OPTIM, max_output_std=10.0,
+                              ghn={"decoder": "tile", "node_gate": 0.0, "slot_features": False, "depth_scale": 0.0})),
+    "supernet_ghn2": ("supernet_stable + fan-in scaling, norm scales in [0, 2], shifts in [-1, 1], shared images",
+                      flags(**GHN2_OPTIM, max_output_std=10.0, shared_images=True,
+                            ghn={"decoder": "tile", "node_gate": 0.0, "slot_features": False, "depth_scale": 0.0,
+                                 "tile_scale": "fan_in", "scale_bound": 1.0, "shift_bound": 1.0})),
     "defaults": ("the library's defaults after the fix (no flags)", []),
 }
 
