@@ -58,52 +58,107 @@ def format_duration(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
+def _optional_int(text: str) -> int | None:
+    return None if text.lower() in ("none", "0", "") else int(text)
+
+
+def _optional_float(text: str) -> float | None:
+    return None if text.lower() in ("none", "0", "") else float(text)
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _json_dict(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+MODEL, STEPS, OPTIM, DATA, OUTPUT = "model", "steps", "optimisation", "data and devices", "output"
+
+
+def setting(default: Any, group: str, help: str, *, flags: tuple[str, ...] = (), type: Any = None,
+            metavar: str | None = None, trajectory: bool = False, negate: bool = False, factory=None):
+    """One training setting, declared once: its default, its command-line flag and whether it defines the
+    training trajectory (a resumed run must keep it; ``RESUME_KEYS``). ``negate``: a boolean that a
+    ``--no-NAME`` flag turns off; other booleans get ``--NAME/--no-NAME``."""
+    meta = {"group": group, "help": help, "flags": flags, "type": type, "metavar": metavar,
+            "trajectory": trajectory, "negate": negate}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
 @dataclass
 class TrainConfig:
     """Settings of one meta-training run (see ``python -m graphparam.train --help``)."""
 
     # model
-    ghn: str = "small"                         # GHNConfig preset name
-    ghn_overrides: dict = dataclasses.field(default_factory=dict)  # GHNConfig fields to override
-    init_from: str | None = None               # start from this GHN checkpoint (name or directory) instead
+    ghn: str = setting("small", MODEL, "GHN preset: tiny, small, base, large", trajectory=True)
+    ghn_overrides: dict = setting(None, MODEL, 'GHNConfig fields to override, e.g. \'{"layers": 3}\'',
+                                  type=_json_dict, metavar="JSON", trajectory=True, factory=dict)
+    init_from: str | None = setting(None, MODEL, "start from the weights of this GHN checkpoint (a registered name "
+                                    "such as cifar10, or a directory); its config replaces --ghn/--ghn-overrides; "
+                                    "optimizer and schedule start fresh", metavar="CKPT", trajectory=True)
     # what one step sees
-    meta_batch: int = 8                        # architectures per step (split across ranks)
-    batch_size: int = 64                       # images per architecture per step
-    max_params: int | None = None              # skip training nets with more parameters (None: keep all)
-    arch_pool: int | None = None               # cycle over the first N train seeds (None: endless stream)
-    max_output_std: float | None = None        # skip nets whose logits explode at default init (None: keep all)
-    stream: str = "train"                      # arch_zoo training stream (arch_zoo.generator.STREAMS)
-    shared_images: bool = False                # all M nets of a step see the same image batch
+    meta_batch: int = setting(8, STEPS, "architectures per step, split across ranks", flags=("--meta-batch", "-M"),
+                              trajectory=True)
+    batch_size: int = setting(64, STEPS, "images per architecture per step", flags=("--batch-size", "-b"),
+                              trajectory=True)
+    max_params: int | None = setting(None, STEPS, "skip training nets with more parameters than this (none: keep all)",
+                                     type=_optional_int, trajectory=True)
+    arch_pool: int | None = setting(None, STEPS, "cycle over the first N training seeds instead of the endless stream",
+                                    type=_optional_int, trajectory=True)
+    max_output_std: float | None = setting(None, STEPS, "skip training nets whose logits at PyTorch's default init "
+                                           "have a larger std on a probe batch (they explode whatever the GHN "
+                                           "predicts; 0/none: keep all)", type=_optional_float, trajectory=True)
+    stream: str = setting("train", STEPS, "architecture stream: train (the val/test distribution), cells (BatchNorm "
+                          "conv cells) or mixed", trajectory=True)
+    shared_images: bool = setting(False, STEPS, "give all M nets of a step the same image batch", trajectory=True)
     # length
-    steps: int | None = None                   # number of steps (None: run until the time budget)
-    time_budget: float | None = None           # seconds of training (summed over resumes)
+    steps: int | None = setting(None, STEPS, "number of steps (none: run until the time budget)", type=_optional_int)
+    time_budget: float | None = setting(None, STEPS, "training time, e.g. 90s, 9m, 1.5h, 1h30m (summed over resumes)",
+                                        type=_duration, metavar="DURATION")
     # optimisation
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    warmup_steps: int = 50
-    min_lr_ratio: float = 0.05                 # cosine decays to lr * min_lr_ratio
-    grad_clip: float = 5.0                     # max global grad norm (0: off)
-    param_penalty: float = 1e-4                # weight of the predicted-parameter norm penalty
-    loss_cap: float = 0.0                      # per-net loss above this has its gradient scaled down (0: off)
-    seed: int = 0
+    lr: float = setting(1e-3, OPTIM, "peak learning rate", trajectory=True)
+    weight_decay: float = setting(1e-2, OPTIM, "AdamW weight decay of the GHN's matrices",
+                                  flags=("--weight-decay", "--wd"), trajectory=True)
+    warmup_steps: int = setting(50, OPTIM, "linear warm-up steps", trajectory=True)
+    min_lr_ratio: float = setting(0.05, OPTIM, "the cosine decays to lr * this", trajectory=True)
+    grad_clip: float = setting(5.0, OPTIM, "max global grad norm (0: off)", trajectory=True)
+    param_penalty: float = setting(1e-4, OPTIM, "weight of the penalty on predicted-parameter norms", trajectory=True)
+    loss_cap: float = setting(0.0, OPTIM, "a net's loss above this contributes the gradient of a loss of this size, "
+                              "so one net with exploding logits cannot steer a step (0: off)", trajectory=True)
+    seed: int = setting(0, OPTIM, "seed of the GHN init, data order and augmentation", trajectory=True)
     # data and devices
-    data: str | None = None                    # CIFAR-10 source (None: shared copy); "embedded": smoke tests only
-    val_images: int = 1000                     # training images held out for validation (0: none)
-    device: str = "auto"                       # auto, cpu, cuda, cuda:1, ...
-    threads: int | None = None                 # torch.set_num_threads (None: leave as is)
-    amp: bool = True                           # bf16 autocast on CUDA (ignored on CPU)
+    data: str | None = setting(None, DATA, "CIFAR-10 source: npz, directory or torchvision root (default: the shared "
+                               "copy); 'embedded' trains on the 1k shipped test images (smoke tests only)",
+                               trajectory=True)
+    val_images: int = setting(1000, DATA, "training images held out for validation", trajectory=True)
+    device: str = setting("auto", DATA, "auto, cpu, cuda, cuda:N")
+    threads: int | None = setting(None, DATA, "torch.set_num_threads (none: leave as is)", type=_optional_int)
+    amp: bool = setting(True, DATA, "disable bf16 autocast on CUDA (ignored on CPU)", negate=True)
     # output
-    out: str = "runs/train"
-    checkpoint_minutes: float = 10.0           # checkpoint every this many minutes (0: only at exit)
-    checkpoint_every: int = 0                  # ... and every this many steps (0: off)
-    keep_checkpoints: int = 2
-    eval_every: int = 100                      # validation every this many steps (0: off)
-    val_nets: int = 16                         # first N nets of the 'val' split used for validation
-    log_every: int = 1                         # metrics.jsonl line every this many steps
-    export: str | None = None                  # also save the final GHN here
-    cache_size: int = 256                      # LRU entries of built+traced architectures
-    progress: bool = True
-    resume: bool = True                        # continue from out/checkpoints when present
+    out: str = setting("runs/train", OUTPUT, "run directory")
+    checkpoint_minutes: float = setting(10.0, OUTPUT, "checkpoint every this many minutes (0: only at exit)")
+    checkpoint_every: int = setting(0, OUTPUT, "... and every this many steps (0: off)")
+    keep_checkpoints: int = setting(2, OUTPUT, "checkpoints kept")
+    eval_every: int = setting(100, OUTPUT, "validation every this many steps (0: off)")
+    val_nets: int = setting(16, OUTPUT, "validate on the first N nets of the 'val' split")
+    log_every: int = setting(1, OUTPUT, "a metrics.jsonl line every this many steps")
+    export: str | None = setting(None, OUTPUT, "also save the final GHN to DIR", metavar="DIR")
+    cache_size: int = setting(256, OUTPUT, "LRU entries of built and traced architectures")
+    progress: bool = setting(True, OUTPUT, "no progress bar", negate=True)
+    resume: bool = setting(True, OUTPUT, "refuse to continue from an existing checkpoint in --out", negate=True)
 
     def __post_init__(self) -> None:
         if self.meta_batch < 1:
@@ -153,106 +208,36 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-RESUME_KEYS = ("ghn", "ghn_overrides", "init_from", "meta_batch", "batch_size", "max_params", "arch_pool", "max_output_std", "stream",
-               "shared_images", "lr",
-               "weight_decay", "warmup_steps", "min_lr_ratio", "grad_clip", "param_penalty", "loss_cap", "seed",
-               "data", "val_images")
+RESUME_KEYS = tuple(f.name for f in fields(TrainConfig) if f.metadata["trajectory"])
 """Fields that define the training trajectory: a resumed run must use the checkpoint's values."""
 
 
-def _optional_int(text: str) -> int | None:
-    return None if text.lower() in ("none", "0", "") else int(text)
-
-
-def _optional_float(text: str) -> float | None:
-    return None if text.lower() in ("none", "0", "") else float(text)
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _json_dict(text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("expected a JSON object")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add every training flag to ``p`` (shared by ``python -m graphparam.train`` and ``graphparam train``)."""
-    d = TrainConfig.__dataclass_fields__
-    dflt = lambda name: d[name].default  # noqa: E731
+    """Add every training flag to ``p`` (shared by ``python -m graphparam.train`` and ``graphparam train``),
+    one per ``TrainConfig`` field, from the field's declaration."""
     p.add_argument("--config", help="JSON file of TrainConfig fields; flags given explicitly override it")
-    g = p.add_argument_group("model")
-    g.add_argument("--ghn", default=dflt("ghn"), help="GHN preset: tiny, small, base, large (default: %(default)s)")
-    g.add_argument("--ghn-overrides", type=_json_dict, default=None, metavar="JSON",
-                   help='GHNConfig fields to override, e.g. \'{"layers": 3}\'')
-    g.add_argument("--init-from", default=None, metavar="CKPT",
-                   help="start from the weights of this GHN checkpoint (a registered name such as cifar10, or a "
-                        "directory); its config replaces --ghn/--ghn-overrides; optimizer and schedule start fresh")
-    g = p.add_argument_group("steps")
-    g.add_argument("--meta-batch", "-M", type=int, default=dflt("meta_batch"),
-                   help="architectures per step, split across ranks (default: %(default)s)")
-    g.add_argument("--batch-size", "-b", type=int, default=dflt("batch_size"),
-                   help="images per architecture per step (default: %(default)s)")
-    g.add_argument("--max-params", type=_optional_int, default=None,
-                   help="skip training nets with more parameters than this (default: keep all)")
-    g.add_argument("--arch-pool", type=_optional_int, default=None,
-                   help="cycle over the first N training seeds instead of the endless stream")
-    g.add_argument("--max-output-std", type=_optional_float, default=dflt("max_output_std"),
-                   help="skip training nets whose logits at PyTorch's default init have a larger std on a probe "
-                        "batch (they explode whatever the GHN predicts; 0/none: keep all; default: %(default)s)")
-    g.add_argument("--stream", default=dflt("stream"),
-                   help="architecture stream: train (the val/test distribution), cells (BatchNorm conv cells) "
-                        "or mixed (default: %(default)s)")
-    g.add_argument("--shared-images", action=argparse.BooleanOptionalAction, default=dflt("shared_images"),
-                   help="give all M nets of a step the same image batch (default: %(default)s)")
-    g.add_argument("--steps", type=_optional_int, default=None, help="number of steps")
-    g.add_argument("--time-budget", type=_duration, default=None, metavar="DURATION",
-                   help="training time, e.g. 90s, 9m, 1.5h, 1h30m (summed over resumes)")
-    g = p.add_argument_group("optimisation")
-    g.add_argument("--lr", type=float, default=dflt("lr"), help="peak learning rate (default: %(default)s)")
-    g.add_argument("--weight-decay", "--wd", type=float, default=dflt("weight_decay"))
-    g.add_argument("--warmup-steps", type=int, default=dflt("warmup_steps"))
-    g.add_argument("--min-lr-ratio", type=float, default=dflt("min_lr_ratio"))
-    g.add_argument("--grad-clip", type=float, default=dflt("grad_clip"), help="0 disables clipping")
-    g.add_argument("--param-penalty", type=float, default=dflt("param_penalty"),
-                   help="weight of the penalty on predicted-parameter norms (default: %(default)s)")
-    g.add_argument("--loss-cap", type=float, default=dflt("loss_cap"),
-                   help="a net's loss above this contributes the gradient of a loss of this size, so one net "
-                        "with exploding logits cannot steer a step (0: off; default: %(default)s)")
-    g.add_argument("--seed", type=int, default=dflt("seed"))
-    g = p.add_argument_group("data and devices")
-    g.add_argument("--data", default=None,
-                   help="CIFAR-10 source: npz, directory or torchvision root (default: the shared copy); "
-                        "'embedded' trains on the 1k shipped test images (smoke tests only)")
-    g.add_argument("--val-images", type=int, default=dflt("val_images"),
-                   help="training images held out for validation (default: %(default)s)")
-    g.add_argument("--device", default=dflt("device"), help="auto, cpu, cuda, cuda:N (default: %(default)s)")
-    g.add_argument("--threads", type=_optional_int, default=None, help="torch.set_num_threads")
-    g.add_argument("--no-amp", dest="amp", action="store_false", default=True,
-                   help="disable bf16 autocast on CUDA")
-    g = p.add_argument_group("output")
-    g.add_argument("--out", default=dflt("out"), help="run directory (default: %(default)s)")
-    g.add_argument("--checkpoint-minutes", type=float, default=dflt("checkpoint_minutes"))
-    g.add_argument("--checkpoint-every", type=int, default=dflt("checkpoint_every"), help="steps; 0: off")
-    g.add_argument("--keep-checkpoints", type=int, default=dflt("keep_checkpoints"))
-    g.add_argument("--eval-every", type=int, default=dflt("eval_every"), help="steps; 0: off")
-    g.add_argument("--val-nets", type=int, default=dflt("val_nets"),
-                   help="validate on the first N nets of the 'val' split (default: %(default)s)")
-    g.add_argument("--log-every", type=int, default=dflt("log_every"))
-    g.add_argument("--export", default=None, metavar="DIR", help="also save the final GHN to DIR")
-    g.add_argument("--cache-size", type=int, default=dflt("cache_size"))
-    g.add_argument("--no-progress", dest="progress", action="store_false", default=True)
-    g.add_argument("--no-resume", dest="resume", action="store_false", default=True,
-                   help="refuse to continue from an existing checkpoint in --out")
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for f in fields(TrainConfig):
+        m = f.metadata
+        group = groups.get(m["group"]) or groups.setdefault(m["group"], p.add_argument_group(m["group"]))
+        flag = "--" + f.name.replace("_", "-")
+        default = None if f.default is dataclasses.MISSING else f.default
+        if m["negate"]:
+            group.add_argument("--no-" + flag[2:], dest=f.name, action="store_false", default=default, help=m["help"])
+            continue
+        kwargs: dict[str, Any] = {"dest": f.name, "default": default, "help": m["help"]}
+        if isinstance(default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            if m["type"] is not None:
+                kwargs["type"] = m["type"]
+            elif default is not None:
+                kwargs["type"] = type(default)
+            if m["metavar"]:
+                kwargs["metavar"] = m["metavar"]
+        if default is not None and "default:" not in m["help"]:
+            kwargs["help"] = m["help"] + " (default: %(default)s)"
+        group.add_argument(*(m["flags"] or (flag,)), **kwargs)
     return p
 
 
