@@ -192,10 +192,24 @@ class Trainer:
             "world_size": self.info.world_size,
         }
 
+    def pretrained_cfg(self) -> dict:
+        """What a GHN saved by this run was trained on, for its checkpoint's ``pretrained_cfg``."""
+        from graphparam.data.augment import CIFAR10_MEAN, CIFAR10_STD
+
+        cfg = self.config
+        return {"input_size": [3, 32, 32], "num_classes": 10, "mean": list(CIFAR10_MEAN), "std": list(CIFAR10_STD),
+                "dataset": self.train_images.name, "batch_norm": "batch statistics (train mode)",
+                "training": {"steps": self.step, "seconds": round(self.elapsed, 1),
+                             "world_size": self.info.world_size, "device": str(self.device),
+                             "threads": torch.get_num_threads(), "stream": cfg.stream,
+                             "meta_batch": cfg.meta_batch, "batch_size": cfg.batch_size,
+                             "init_from": cfg.init_from}}
+
     def save(self) -> Path | None:
         """Checkpoint now (rank 0 only); returns the checkpoint directory."""
         if not self.info.is_main:
             return None
+        self.ghn.pretrained_cfg = self.pretrained_cfg()
         path = save_checkpoint(self.ckpt_root, self.step, self.ghn.save, self.state_dict(),
                                keep=self.config.keep_checkpoints)
         self._last_save = time.monotonic()

@@ -27,6 +27,7 @@ def test_tiny_run_trains_logs_and_exports(tmp_path):
     for d in (out / "ghn", tmp_path / "export", out / "checkpoints" / "step-000004" / "ghn"):
         loaded = GHN.from_pretrained(d)
         assert all(torch.equal(final[k], v) for k, v in loaded.state_dict().items())
+        assert loaded.pretrained_cfg["training"]["steps"] == 4 and loaded.pretrained_cfg["input_size"] == [3, 32, 32]
 
 
 class _InfSpec:
