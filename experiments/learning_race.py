@@ -158,16 +158,22 @@ def report() -> None:
         skips = sum(r["kind"] == "skip" for r in recs)
         lines.append(f"| {name} | " + " | ".join("" if w[c] is None else f"{w[c]:.1f}" for c in cols)
                      + f" | {skips} | {VARIANTS[name][0]} |")
-    lines += ["", "Flags of each variant: `results/learning_race/<variant>.json` (`flags`)."]
+    lines += ["", "Flags of each variant: `results/learning_race/<variant>.json` (`flags`). For CPU time, `lowrank`, "
+              "`sine_in`, `nocentre`, `optim`, `shared` and `pool8` ran with `--steps 100`, and `nodepth`, `tile`, "
+              "`combined` and `supernet_ghn2` were stopped (SIGTERM) after 100-111, 111, 109 and 85 steps; their later "
+              "windows are blank. Related measurements: `fit_speed.md` (how fast each decoder fits one net, a pool "
+              "of 8 and fresh nets) and `gradient_alignment.md` (do fresh nets agree on the GHN's update)."]
     (RESULTS / "learning_race.md").write_text("\n".join(lines) + "\n")
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     mids = [WINDOW * i + WINDOW / 2 for i in range(len(GHN2))]
     ax.plot(mids, list(GHN2.values()), "k--o", label="GHN-2 (its code, this CPU)")
-    for name, recs in found.items():
+    colours = plt.get_cmap("tab20").colors
+    for k, (name, recs) in enumerate(found.items()):
         w = windows(recs, last)
         xs = [WINDOW * i + WINDOW / 2 for i, c in enumerate(cols) if w[c] is not None]
-        ax.plot(xs, [w[c] for c in cols if w[c] is not None], "-o", label=name)
+        ax.plot(xs, [w[c] for c in cols if w[c] is not None], "-" + "osd^v"[k % 5], color=colours[k % 20],
+                label=name)
     ax.axhline(10, color="grey", lw=0.8)
     ax.set_xlabel("meta-training step")
     ax.set_ylabel("train top-1 of the meta-batch, 50-step window (%)")
