@@ -197,10 +197,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 def _zoo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["list", "show", "sample"], nargs="?", default="list")
     p.add_argument("--seed", type=int, default=0)
-    from arch_zoo.generator import PRESETS
-
-    p.add_argument("--split", default="train", choices=sorted(PRESETS),
-                   help="generator config of the nets (default: %(default)s)")
+    p.add_argument("--split", default="train", help="generator config of the nets: train, val, test, wide, deep, "
+                                                    "dense or bnfree (default: %(default)s)")
     p.add_argument("-n", type=int, default=5, help="how many nets 'sample' prints")
     p.add_argument("--json", action="store_true", help="'show': the spec as canonical JSON instead of a table")
 
@@ -208,6 +206,11 @@ def _zoo_args(p: argparse.ArgumentParser) -> None:
 @command("zoo", "browse the architecture zoo", _zoo_args)
 def cmd_zoo(args: argparse.Namespace) -> int:
     import arch_zoo
+    from arch_zoo.generator import PRESETS
+    from graphparam.errors import ArgumentValueError
+
+    if args.split not in PRESETS:
+        raise ArgumentValueError(f"unknown zoo split {args.split!r}; known: {', '.join(sorted(PRESETS))}")
 
     if args.action == "list":
         for name in arch_zoo.SPLITS:
