@@ -175,8 +175,9 @@ class TensorDecoder(nn.Module):
         c = self.conditioning(nodes, batch)
         dev = c.device
         pe = index_encoding(batch.max_index, self.freqs, dev).to(c.dtype)
-        basis_u = F.gelu(self.pe_u(pe))
-        read_u, read_v = self.read_u(c), self.read_v(c)
+        lowrank = None
+        if cfg.decoder == "lowrank":  # the tile decoder reads its matrices from c alone
+            lowrank = (F.gelu(self.pe_u(pe)).float(), self.read_u(c).float(), self.read_v(c).float())
         e_read = self.read_e(c)
         basis_e = F.gelu(self.pe_e(pe))
         # every (channel index, slot) value at once, then pick the elements of the vector slots
@@ -190,8 +191,7 @@ class TensorDecoder(nn.Module):
             std = batch.slot_std * torch.pow(cfg.weight_gain_range, torch.tanh(gains[:, 0]))
             theta = (math.pi / 2) * torch.sigmoid(self.mix_logit + gains[:, 1])
             mix = torch.stack([torch.cos(theta), torch.sin(theta)], dim=1)
-            return self._assemble(batch, basis_u.float(), read_u.float(), read_v.float(),
-                                  vec, std, mix, out, c.float())
+            return self._assemble(batch, lowrank, c.float(), vec, std, mix, out)
 
     def _v_bases(self, specs, device, dtype) -> dict[tuple[int, int], torch.Tensor]:
         """``phi_v`` per kernel size, for as many in-channels as the widest slot with that kernel:
@@ -234,12 +234,13 @@ class TensorDecoder(nn.Module):
         w = w * (target_std * torch.rsqrt(w.pow(2).mean(dim=(1, 2)) + eps))[:, None, None]
         return list(w.unbind(0))
 
-    def _assemble(self, batch: GraphBatch, basis_u, read_u, read_v, vec, std, mix, out, cond=None):
+    def _assemble(self, batch: GraphBatch, lowrank, cond, vec, std, mix, out):
         """Matrices are decoded in groups of slots with the same layout (one batched op per step,
-        few Python-level ops even for hundreds of slots); vectors are split from ``vec``."""
+        few Python-level ops even for hundreds of slots); vectors are split from ``vec``.
+        ``lowrank``: ``(basis_u, read_u, read_v)`` of the low-rank decoder, None for the tile decoder."""
         result: list[dict[str, torch.Tensor]] = [{} for _ in range(batch.num_graphs)]
         grad = torch.is_grad_enabled()
-        dev = basis_u.device
+        dev = cond.device
 
         def destination(s: int, spec) -> torch.Tensor | None:
             if out is None or grad:
@@ -270,17 +271,20 @@ class TensorDecoder(nn.Module):
                 store(s, spec, e_parts[s], dest)
         if not groups:
             return result
+        if lowrank is None:
+            for (rows, cols, kernel), slots in groups.items():
+                idx = torch.tensor(slots, device=dev)
+                ws = self._tile_matrices(cond.index_select(0, idx), rows, cols, kernel, std.index_select(0, idx))
+                for s, w in zip(slots, ws):
+                    store(s, batch.specs[s], w, None)
+            return result
+        basis_u, read_u, read_v = lowrank
         freq = self.config.decoder_freq if self.config.structured_share < 1 else 0.0
         dh, r = self.dh, self.rank
         bases_v = self._v_bases(batch.specs, dev, basis_u.dtype)
         for (rows, cols, kernel), slots in groups.items():
             idx = torch.tensor(slots, device=dev)
             n = len(slots)
-            if self.config.decoder == "tile":
-                ws = self._tile_matrices(cond.index_select(0, idx), rows, cols, kernel, std.index_select(0, idx))
-                for s, w in zip(slots, ws):
-                    store(s, batch.specs[s], w, None)
-                continue
             u = torch.matmul(basis_u[:rows], read_u.index_select(0, idx).view(n, dh, r))   # n × rows × r
             v = torch.matmul(bases_v[kernel][:cols].reshape(-1, dh), read_v.index_select(0, idx).view(n, dh, r))
             if cols > 1 and self.config.centre_inputs:  # centre over in-channels, for every kernel position

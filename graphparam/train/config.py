@@ -219,7 +219,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     groups: dict[str, argparse._ArgumentGroup] = {}
     for f in fields(TrainConfig):
         m = f.metadata
-        group = groups.get(m["group"]) or groups.setdefault(m["group"], p.add_argument_group(m["group"]))
+        if m["group"] not in groups:
+            groups[m["group"]] = p.add_argument_group(m["group"])
+        group = groups[m["group"]]
         flag = "--" + f.name.replace("_", "-")
         default = None if f.default is dataclasses.MISSING else f.default
         if m["negate"]:
