@@ -45,12 +45,15 @@ def _layer_scale(init: float, shape: tuple[int, ...]) -> nn.Parameter | None:
 
 
 class DagCell(nn.Module):
-    """A DAG of ops on a common width; loose ends are merged into the output."""
+    """A DAG of ops on a common width over a normalized projection of the input; loose ends are
+    merged into the output, plus the projection when ``cell.residual``."""
 
     def __init__(self, cell: CellSpec, c_in: int, norm: str, act: str) -> None:
         super().__init__()
         c = cell.channels
-        self.pre = projection(c_in, c, cell.stride, norm, kernel=cell.stride)
+        # always a normalizing projection (DARTS' preprocessing): without it, identity and pooling
+        # paths summed with the residual grow the signal cell after cell within a stage
+        self.pre = ConvNormAct(c_in, c, cell.stride, norm, None, stride=cell.stride)
         self.node_inputs = tuple(node.inputs for node in cell.nodes)
         self.node_concat = tuple(node.combine == "concat" and len(node.inputs) > 1 for node in cell.nodes)
         self.merges = nn.ModuleList(

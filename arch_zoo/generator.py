@@ -105,6 +105,9 @@ STREAMS: dict[str, GeneratorConfig] = {
     "train": PRESETS["train"],
     "cells": GeneratorConfig(families=(("dag", 1.0),), norms=("bn",), ops=_CELL_OPS, cells=(4, 12),
                              channels=(8, 128)),
+    "resnet": GeneratorConfig(families=(("resnet", 1.0),), norms=("bn",)),
+    "dag": GeneratorConfig(families=(("dag", 1.0),)),
+    "others": GeneratorConfig(families=(("mobilenet", 0.15), ("convnext", 0.1), ("vit", 0.1))),
     "mixed": GeneratorConfig(families=(("dag", 0.6), ("resnet", 0.15), ("mobilenet", 0.1), ("convnext", 0.075),
                                        ("vit", 0.075)), cells=(4, 14), channels=(8, 192)),
 }
@@ -212,7 +215,8 @@ def _genotype(draw: _Draw, cfg: GeneratorConfig, attention_ok: bool) -> tuple[tu
         last = nodes[-1]
         nodes[-1] = NodeSpec(last.inputs, "conv3x3" if "conv3x3" in OPS else last.op, last.combine)
     output = "concat" if draw.chance(max(cfg.concat_prob, 0.5)) else "sum"
-    return tuple(nodes), output, draw.chance(0.5)
+    draw.chance(0.5)  # was "residual?": every DAG cell is residual now; the draw keeps later draws unchanged
+    return tuple(nodes), output, True
 
 
 def _sample_dag(draw: _Draw, cfg: GeneratorConfig) -> ArchSpec:

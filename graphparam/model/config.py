@@ -15,11 +15,14 @@ class GHNConfig:
 
     Encoder: node embedding of width ``hidden``, then ``layers`` pre-norm graph-transformer
     layers with ``heads`` heads whose attention is biased by forward/backward shortest-path
-    distances capped at ``max_distance``. Decoder: rank-``rank`` factors read out per slot from
-    shared channel bases of width ``decoder_hidden``; a weight is ``cos θ · Z + sin θ · √2
-    sin(decoder_freq · Z)`` of the low-rank ``Z``, with ``cos² θ = structured_share`` at init and
-    θ learned per slot (see :mod:`graphparam.model.decoder`). Vector and weight scales are bounded
-    by the fields below (:mod:`graphparam.model.normalize`).
+    distances capped at ``max_distance``. Decoder (``decoder="tile"``, the default): each weight
+    slot reads a ``tile × tile × 3×3`` block out of its conditioning (node state, role, slot index,
+    sizes), repeated over rows and columns and cropped or interpolated to the kernel, then
+    standardized to the slot's target std; ``decoder="lowrank"``: rank-``rank`` factors from shared
+    channel bases of width ``decoder_hidden``, a weight being ``cos θ · Z + sin θ · √2
+    sin(decoder_freq · Z)`` of the low-rank ``Z`` (see :mod:`graphparam.model.decoder`; it fits nets
+    far more slowly, experiments/results/fit_speed.md). Vector and weight scales are bounded by the
+    fields below (:mod:`graphparam.model.normalize`).
 
     ``attn_block`` bounds memory: attention is computed over query blocks of at most that many
     nodes when ``B * heads * N * N`` exceeds ``dense_attn_limit`` floats. ``predict_many`` splits
@@ -40,7 +43,8 @@ class GHNConfig:
     scale_bound: float = 0.5         # norm scales in 1 ± scale_bound
     shift_bound: float = 0.1         # biases / norm shifts in ± shift_bound
     slot_features: bool = True       # a slot's decoded sizes (log-size code) enter its conditioning
-    node_gate: float = 1.0           # initial weight of the node state in a slot's decoder conditioning
+    node_gate: float = 4.0           # initial weight of the node state in a slot's decoder conditioning (learned;
+                                     # 4 keeps layers of one shape apart: deep nets without norms stay stable)
     depth_scale: float = 1.0         # initial weight of the sinusoidal absolute-depth code in node embeddings
     embed_std: float = 0.02          # std of embeddings, positional embeddings, class tokens
     layer_scale_init: float = 0.1    # layer scales in [init/10, init*10], init at start
@@ -48,7 +52,9 @@ class GHNConfig:
     structured_share: float = 0.05   # share of a weight's variance in the low-rank part at init (1 = pure low rank)
     centre_inputs: bool = True       # every output's weights sum to zero over its in-channels (per kernel tap)
     in_features: str = "hash"        # in-channel features of the decoder: "hash" (pseudo-random) or "sine"
-    decoder: str = "lowrank"         # matrix decoder: "lowrank" (channel bases) or "tile" (GHN-2-like tile)
+    decoder: str = "tile"            # matrix decoder: "tile" (GHN-2-like tile read out of the slot's
+                                     # conditioning) or "lowrank" (channel bases; fits nets far more slowly,
+                                     # experiments/results/fit_speed.md)
     tile: int = 32                   # tile decoder: rows/cols of the decoded tile (3x3 kernel positions)
     tile_scale: str = "standardize"  # tile decoder: "standardize" each matrix to its target std, or "fan_in":
                                      # multiply unit-variance outputs by it (GHN-2's scaling, magnitude learned)

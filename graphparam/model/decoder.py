@@ -123,15 +123,15 @@ class TensorDecoder(nn.Module):
         self.transform = nn.Embedding(num_transforms, hid)
         self.slot_proj = nn.Linear(SLOT_FEATURES, hid)
         self.cond = nn.Sequential(nn.GELU(), nn.Linear(hid, hid), nn.GELU())
-        # shared channel bases
-        self.pe_u = nn.Linear(2 * c.channel_freqs, dh)
-        self.pe_v = nn.Linear(2 * c.channel_freqs, dh)
-        self.ke_v = nn.Linear(KERNEL_FEATURES, dh, bias=False)
+        # shared channel bases and per-slot read-outs (the matrix ones only for the low-rank decoder)
         self.pe_e = nn.Linear(2 * c.channel_freqs, dh)
-        # per-slot read-outs
-        self.read_u = nn.Linear(hid, dh * r)
-        self.read_v = nn.Linear(hid, dh * r)
         self.read_e = nn.Linear(hid, dh + 1)
+        if c.decoder == "lowrank":
+            self.pe_u = nn.Linear(2 * c.channel_freqs, dh)
+            self.pe_v = nn.Linear(2 * c.channel_freqs, dh)
+            self.ke_v = nn.Linear(KERNEL_FEATURES, dh, bias=False)
+            self.read_u = nn.Linear(hid, dh * r)
+            self.read_v = nn.Linear(hid, dh * r)
         self.log_gain = nn.Linear(hid, 2)  # per-slot log std factor and mixing-angle offset
         if c.decoder == "tile":
             self.read_tile = nn.Sequential(nn.LayerNorm(hid), nn.Linear(hid, c.tile * c.tile * 9))
@@ -144,10 +144,11 @@ class TensorDecoder(nn.Module):
         self.register_buffer("mix_logit", torch.tensor(logit0), persistent=False)
         for emb in (self.role, self.pos, self.transform):
             nn.init.normal_(emb.weight, std=0.5)
-        for lin in (self.pe_u, self.pe_v, self.pe_e):
+        for lin in (self.pe_u, self.pe_v, self.pe_e) if c.decoder == "lowrank" else (self.pe_e,):
             nn.init.normal_(lin.weight, std=1.0 / math.sqrt(2 * c.channel_freqs))
             nn.init.uniform_(lin.bias, -1.0, 1.0)
-        nn.init.normal_(self.ke_v.weight, std=1.0 / math.sqrt(KERNEL_FEATURES))
+        if c.decoder == "lowrank":
+            nn.init.normal_(self.ke_v.weight, std=1.0 / math.sqrt(KERNEL_FEATURES))
         # untrained: learned gains are exactly 1 and vectors start near their neutral values
         nn.init.zeros_(self.log_gain.weight)
         nn.init.zeros_(self.log_gain.bias)
@@ -214,8 +215,9 @@ class TensorDecoder(nn.Module):
     def _tile_matrices(self, cond: torch.Tensor, rows: int, cols: int, kernel: tuple[int, int],
                        target_std: torch.Tensor, eps: float = 1e-8) -> list[torch.Tensor]:
         """GHN-2-like matrices: a ``tile × tile × 3×3`` block read out of each slot's conditioning,
-        repeated over rows and columns, centre-cropped or interpolated to the kernel, then centred
-        and scaled to ``target_std`` (the ablation baseline of experiments/learning_race.py)."""
+        centre-cropped or interpolated to the kernel, laid over the rows and columns by
+        :func:`tile_layout` (shifted and signed copies, so no channel repeats), then centred and
+        scaled to ``target_std``."""
         t, n = self.config.tile, cond.shape[0]
         tile = self.read_tile(cond).view(n, t, t, 3, 3)
         kh, kw = kernel
@@ -225,9 +227,10 @@ class TensorDecoder(nn.Module):
         else:
             tile = F.interpolate(tile.reshape(n * t * t, 1, 3, 3), size=(kh, kw), mode="bilinear",
                                  align_corners=True).view(n, t, t, kh, kw)
-        ri = torch.arange(rows, device=cond.device) % t
-        ci = torch.arange(cols, device=cond.device) % t
-        w = tile.index_select(1, ri).index_select(2, ci).reshape(n, rows, -1)
+        k = tile.shape[-2] * tile.shape[-1]
+        index, sign = tile_layout(rows, cols, t, cond.device)
+        w = tile.reshape(n, t * t, k).index_select(1, index)
+        w = (w.view(n, rows, cols, k) * sign[:, :, None]).reshape(n, rows, cols * k)
         if self.config.tile_scale == "fan_in":
             return list((w * target_std[:, None, None]).unbind(0))
         w = w - w.mean(dim=(1, 2), keepdim=True)
@@ -295,6 +298,31 @@ class TensorDecoder(nn.Module):
             for s, w, dest in zip(slots, ws, dests):
                 store(s, batch.specs[s], w, dest)
         return result
+
+
+@functools.lru_cache(maxsize=32)
+def tile_layout(rows: int, cols: int, t: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where entry ``(r, c)`` of a ``rows × cols`` matrix reads a ``t × t`` tile, and its sign.
+
+    Block ``(rb, cb)`` of ``t × t`` entries reads the tile through affine permutations
+    ``j -> (m j + shift) mod t`` of its columns (``m`` and the shift set by ``rb``) and of its rows
+    (set by ``cb``), times a fixed pseudo-random sign; block ``(0, 0)`` is the tile itself. Plain
+    repetition (GHN-2's tiling) makes output channels ``t`` apart identical, so the next layer sums
+    copies of one input and the activations of a wide or deep net grow with the number of blocks;
+    permuted copies are different filters (distinct rows for up to ``t²/2 · t`` rows). Returns the
+    flat tile index (``rows*cols``, int64) and the signs (``rows × cols``); cached constants.
+    """
+    with torch.inference_mode(False), torch.no_grad():
+        units = torch.tensor([m for m in range(1, t + 1) if math.gcd(m, t) == 1], device=device)
+        r = torch.arange(rows, device=device)[:, None]
+        c = torch.arange(cols, device=device)[None, :]
+        rb, cb = r // t, c // t
+        ti = (units[(cb // t) % len(units)] * (r % t) + 11 * cb) % t
+        tj = (units[(rb // t) % len(units)] * (c % t) + 7 * rb) % t
+        x = (rb * 0x9E3779B1 + cb * 0x85EBCA77 + 0x165667B1) & _M32
+        x = ((x ^ (x >> 15)) * 0x2C1B3C6D) & _M32
+        sign = torch.where(((x >> 13) & 1).bool() & ((rb + cb) > 0), -1.0, 1.0)
+        return (ti * t + tj).reshape(-1), sign
 
 
 def decode_matrices(u: torch.Tensor, v: torch.Tensor, target_std: torch.Tensor, mix: torch.Tensor, freq: float,

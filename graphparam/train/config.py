@@ -130,12 +130,12 @@ class TrainConfig:
                                         type=_duration, metavar="DURATION")
     # optimisation
     lr: float = setting(1e-3, OPTIM, "peak learning rate", trajectory=True)
-    weight_decay: float = setting(1e-2, OPTIM, "AdamW weight decay of the GHN's matrices",
+    weight_decay: float = setting(1e-5, OPTIM, "AdamW weight decay of the GHN's matrices",
                                   flags=("--weight-decay", "--wd"), trajectory=True)
-    warmup_steps: int = setting(50, OPTIM, "linear warm-up steps", trajectory=True)
+    warmup_steps: int = setting(0, OPTIM, "linear warm-up steps", trajectory=True)
     min_lr_ratio: float = setting(0.05, OPTIM, "the cosine decays to lr * this", trajectory=True)
     grad_clip: float = setting(5.0, OPTIM, "max global grad norm (0: off)", trajectory=True)
-    param_penalty: float = setting(1e-4, OPTIM, "weight of the penalty on predicted-parameter norms", trajectory=True)
+    param_penalty: float = setting(0.0, OPTIM, "weight of the penalty on predicted-parameter norms", trajectory=True)
     loss_cap: float = setting(0.0, OPTIM, "a net's loss above this contributes the gradient of a loss of this size, "
                               "so one net with exploding logits cannot steer a step (0: off)", trajectory=True)
     seed: int = setting(0, OPTIM, "seed of the GHN init, data order and augmentation", trajectory=True)

@@ -132,7 +132,8 @@ def _as_format_v1(path):
 
 def test_format_v1_checkpoint_loads_with_its_legacy_fields(tmp_path):
     torch.manual_seed(0)
-    ghn = GHN(GHNConfig.named("tiny", layers=1, depth_scale=1.0, centre_inputs=True, in_features="hash")).eval()
+    ghn = GHN(GHNConfig.named("tiny", layers=1, depth_scale=1.0, centre_inputs=True, in_features="hash",
+                                  decoder="lowrank", node_gate=1.0)).eval()
     path = ghn.save(tmp_path / "ghn")
     _as_format_v1(path)
     loaded = GHN.from_pretrained(path)
