@@ -245,3 +245,17 @@ def test_free_conv_weight_decodes_with_a_conv_layout(ghn):
     assert (rule.rows, rule.cols, rule.kernel) == (48, 32, (1, 1))
     w = ghn.predict_tensors(graph)["weight"]
     assert w.shape == (48, 32, 1, 1) and torch.isfinite(w).all() and w.std() > 0
+
+
+def test_tile_layout_keeps_the_tile_and_permutes_its_copies():
+    from graphparam.model.decoder import tile_layout
+
+    t = 8
+    index, sign = tile_layout(40, 20, t, torch.device("cpu"))
+    index = index.view(40, 20)
+    assert torch.equal(index[:t, :t], torch.arange(t * t).view(t, t)) and (sign[:t, :t] == 1).all()
+    assert set(sign.unique().tolist()) <= {-1.0, 1.0}
+    for rb in range(1, 5):  # every further block reads each tile entry once (a permutation), shifted
+        block = index[rb * t:(rb + 1) * t, :t]
+        assert torch.equal(block.flatten().sort().values, torch.arange(t * t))
+        assert not torch.equal(block, index[:t, :t])

@@ -93,3 +93,20 @@ def test_custom_config():
         GeneratorConfig(cells=(2, 5))
     with pytest.raises(KeyError):
         sample(0, "nope")
+
+
+def test_dag_cells_are_residual_over_a_normalizing_projection():
+    """Without both, identity and pooling paths summed cell after cell grew the signal, and a GHN
+    meta-trained on the DAG family stayed at chance (experiments/results/learning_race.md)."""
+    from arch_zoo.blocks import DagCell
+    from arch_zoo.ops import ConvNormAct
+
+    specs = [s for s in (sample(seed) for seed in range(60)) if s.family == "dag"]
+    assert len(specs) > 10
+    for spec in specs[:6]:
+        assert all(cell.residual for cell in spec.cells)
+        net = spec.build()
+        for cell in net.cells:
+            assert isinstance(cell, DagCell) and isinstance(cell.pre, ConvNormAct)
+            if spec.norm != "none":
+                assert not isinstance(cell.pre[1], nn.Identity)
