@@ -113,7 +113,9 @@ STREAMS: dict[str, GeneratorConfig] = {
 }
 """Training streams (``train_stream(stream=...)``): ``train``, the distribution of the ``val``/``test``
 splits; ``cells``, DARTS-style BatchNorm cells of convolutions and pooling only (DeepNets-1M-like);
-``mixed``, the ``train`` families weighted toward cells, capped at 14 cells and width 192."""
+``mixed``, the ``train`` families weighted toward cells, capped at 14 cells and width 192; ``resnet``,
+``dag`` and ``others`` (MobileNet, ConvNeXt, ViT), single families of ``train`` (the learning race's
+family streams, experiments/results/learning_race.md)."""
 
 
 class _Draw:
