@@ -19,14 +19,14 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from learning_race import GHN2, WINDOW, windows as race_windows  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 RUNS = HERE.parent / "runs"
 DATA = HERE.parent.parent / "shared" / "data" / "cifar10_jpeg.npz"
-WINDOW = 50
-GHN2 = {"1-50": 10.4, "51-100": 12.9, "101-150": 14.9, "151-200": 15.3, "201-250": 16.4}
-"""GHN-2's own code on this CPU (issue 10's measurement; its last window covers steps 201-242)."""
-
 RUNS_BY_NAME = {
     "race": (RUNS / "race" / "defaults", ["--steps", "200", "--eval-every", "0", "--seed", "0"]),
     "goal": (RUNS / "must250", ["--steps", "250", "--eval-every", "0"]),
@@ -55,13 +55,7 @@ def _records(name: str) -> list[dict]:
 
 
 def windows(recs: list[dict]) -> dict[str, float | None]:
-    train = [r for r in recs if r["kind"] == "train"]
-    last = max((r["step"] for r in train), default=0)
-    out = {}
-    for a in range(0, last, WINDOW):
-        acc = [r["acc"] for r in train if a < r["step"] <= a + WINDOW]
-        out[f"{a + 1}-{a + WINDOW}"] = 100 * sum(acc) / len(acc) if len(acc) == WINDOW else None
-    return out
+    return race_windows(recs, max((r["step"] for r in recs if r["kind"] == "train"), default=0))
 
 
 def report() -> None:

@@ -37,6 +37,8 @@ OLD = {"max_output_std": 0, "stream": "train", "shared_images": False, "weight_d
 """The training settings of the code before this experiment, written out so later default changes
 cannot move the variants."""
 GHN2_OPTIM = {"weight_decay": 1e-5, "warmup_steps": 0, "param_penalty": 0.0}
+SUPERNET = {"decoder": "tile", "node_gate": 0.0, "slot_features": False, "depth_scale": 0.0}
+"""A sliced supernet keyed by slot type only: tile decoder, no node state, no size code, no depth code."""
 
 
 def flags(**changes) -> list[str]:
@@ -81,20 +83,18 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                        ghn={"depth_scale": 0.0, "centre_inputs": False, "decoder": "tile", "tile_scale": "fan_in",
                             "scale_bound": 1.0, "shift_bound": 1.0})),
     "supernet": ("a sliced supernet keyed by slot type only: tile decoder, no node state (node_gate 0), no size "
-                 "code, no depth code", flags(ghn={"decoder": "tile", "node_gate": 0.0, "slot_features": False,
-                                                   "depth_scale": 0.0})),
+                 "code, no depth code", flags(ghn=SUPERNET)),
     "supernet_stable": ("supernet + stable + optim",
                         flags(**GHN2_OPTIM, max_output_std=10.0,
-                              ghn={"decoder": "tile", "node_gate": 0.0, "slot_features": False, "depth_scale": 0.0})),
+                              ghn=SUPERNET)),
     "supernet_ghn2": ("supernet_stable + fan-in scaling, norm scales in [0, 2], shifts in [-1, 1], shared images",
                       flags(**GHN2_OPTIM, max_output_std=10.0, shared_images=True,
-                            ghn={"decoder": "tile", "node_gate": 0.0, "slot_features": False, "depth_scale": 0.0,
-                                 "tile_scale": "fan_in", "scale_bound": 1.0, "shift_bound": 1.0})),
+                            ghn={**SUPERNET, "tile_scale": "fan_in", "scale_bound": 1.0, "shift_bound": 1.0})),
     "tile_resnet": ("tile decoder + optim on a ResNet-only BatchNorm stream: do the nets decide?",
                     flags(**GHN2_OPTIM, stream="resnet", ghn={"decoder": "tile"})),
     "supernet_resnet": ("supernet + optim on a ResNet-only BatchNorm stream",
                         flags(**GHN2_OPTIM, stream="resnet",
-                              ghn={"decoder": "tile", "node_gate": 0.0, "slot_features": False, "depth_scale": 0.0})),
+                              ghn=SUPERNET)),
     "tile_dag": ("tile decoder + optim on the DAG-cell family of the train stream only",
                  flags(**GHN2_OPTIM, stream="dag", ghn={"decoder": "tile"})),
     "tile_others": ("tile decoder + optim on the MobileNet, ConvNeXt and ViT families of the train stream only",
