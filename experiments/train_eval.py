@@ -34,8 +34,47 @@ def _build(split: str, item, num_classes: int = 10):
     return item.hash, item.build(num_classes=num_classes)
 
 
+def ghn_fingerprint(ghn) -> str:
+    """A short digest of a GHN's weights: which GHN a cached result belongs to."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for key, value in sorted(ghn.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class NetResults:
+    """Per-net results appended to a JSONL file as they are measured, so an interrupted table resumes
+    and several processes (one per split) can fill one table. A line is reused only when its
+    ``context`` (GHN fingerprint or default init, data, image count) equals the current one."""
+
+    def __init__(self, path: str | Path, context: dict):
+        self.path, self.context = Path(path), dict(context)
+        self.rows: dict[tuple[str, str], dict] = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                row = json.loads(line) if line.strip() else {}
+                if row and all(row.get(k) == v for k, v in self.context.items()):
+                    self.rows[(row["split"], row["name"])] = row
+
+    def get(self, split: str, name: str) -> dict | None:
+        return self.rows.get((split, name))
+
+    def put(self, split: str, name: str, row: dict) -> None:
+        row = {**self.context, "split": split, "name": name, **row}
+        self.rows[(split, name)] = row
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as f:  # one short line per write: appends from two processes do not mix
+            f.write(json.dumps(row) + "\n")
+
+
 def evaluate_split(ghn, split: str, data, max_nets: int | None, device: torch.device, batch_size: int,
-                   progress: bool = True) -> dict:
+                   progress: bool = True, cache: NetResults | None = None) -> dict:
+    """Zero-shot top-1 of every net of ``split`` (the first ``max_nets``), with the GHN's prediction or,
+    for ``ghn=None``, PyTorch's default initialization (seeded per net, so a resumed run draws the same).
+    ``cache``: reuse and record per-net results (:class:`NetResults`)."""
     import arch_zoo
     from graphparam.errors import first_line
     from graphparam.evaluate import evaluate, summarize
@@ -48,6 +87,15 @@ def evaluate_split(ghn, split: str, data, max_nets: int | None, device: torch.de
     nets, failures = {}, {}
     for k, item in enumerate(items):
         name = f"{k:03d}"
+        known = cache.get(split, name) if cache is not None else None
+        if known is not None:
+            if "error" in known:
+                failures[name] = known["error"]
+            else:
+                nets[name] = {key: known[key] for key in ("id", "top1", "loss", "params", "predict_seconds",
+                                                          "eval_seconds")}
+            continue
+        torch.manual_seed(k)
         try:
             ident, net = _build(split, item)
             net = net.to(device)
@@ -61,9 +109,13 @@ def evaluate_split(ghn, split: str, data, max_nets: int | None, device: torch.de
         except Exception as exc:  # report and go on: one untraceable real net must not lose a split
             failures[name] = first_line(exc)
             print(f"{split} {name}: FAILED {failures[name]}", file=sys.stderr)
+            if cache is not None:
+                cache.put(split, name, {"error": failures[name]})
             continue
         nets[name] = {"id": str(ident), "top1": res.top1, "loss": res.loss, "params": sum(p.numel() for p in net.parameters()),
                       "predict_seconds": predict_s, "eval_seconds": res.seconds}
+        if cache is not None:
+            cache.put(split, name, nets[name])
         if progress:
             print(f"{split} {name} {ident}: top1 {100 * res.top1:.2f}%  ({nets[name]['params']:,} params)",
                   file=sys.stderr)

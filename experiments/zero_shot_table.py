@@ -3,6 +3,13 @@ same nets with PyTorch's default initialization (no training at all) and GHN-2's
 
     python experiments/zero_shot_table.py                                  # shipped GHN, full protocol
     python experiments/zero_shot_table.py --max-nets 20 --max-images 1000  # reduced, for a CPU
+    python experiments/zero_shot_table.py --splits test --nets test=100 &  # one process per core ...
+    python experiments/zero_shot_table.py --splits wide deep dense bnfree real --max-nets 20
+    python experiments/zero_shot_table.py --nets test=100 --max-nets 20    # ... then the table, from the cache
+
+Per-net results go to ``results/zero_shot_nets.jsonl`` as they are measured and are reused when the
+GHN (a digest of its weights), the data and the image count match: an interrupted table resumes, and
+a second session continues where the first stopped.
 
 Every net is evaluated with the zero-shot protocol of ``graphparam.evaluate`` (BatchNorm with batch
 statistics) on the CIFAR-10 test set; ``--max-images N`` takes the first N images of the fixed,
@@ -24,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_eval import evaluate_split  # noqa: E402
+from train_eval import NetResults, evaluate_split, ghn_fingerprint  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SPLITS = ("test", "wide", "deep", "dense", "bnfree", "real")
@@ -45,7 +52,8 @@ def markdown(res: dict) -> str:
     lines = ["# Zero-shot CIFAR-10 top-1 (%)", "", f"Command: `{meta['command']}`", "",
              f"GHN `{meta['ghn']}` ({meta['ghn_parameters']:,} parameters; training compute: "
              f"{meta['compute']}). Data: {meta['data']}, {meta['images']} images; first {meta['max_nets'] or 'all'} "
-             "nets of each generated split, all real models. Protocol: `graphparam.evaluate` (BatchNorm with "
+             "nets of each generated split" + "".join(f" ({k}: first {v})" for k, v in
+                                                     meta.get("nets_per_split", {}).items()) + ", all real models. Protocol: `graphparam.evaluate` (BatchNorm with "
              "batch statistics), identical for every column. **Default init** is the same nets with PyTorch's "
              "default initialization and **no training** (the chance-level reference). **GHN-2** is copied from "
              "its paper (4.9 GPU-days of training), not re-run.", "",
@@ -106,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="training compute of that GHN, written next to the numbers")
     p.add_argument("--splits", nargs="+", default=list(SPLITS))
     p.add_argument("--max-nets", type=int, default=None, help="first N nets of each generated split")
+    p.add_argument("--nets", nargs="+", default=[], metavar="SPLIT=N",
+                   help="per-split override of --max-nets, e.g. test=100")
+    p.add_argument("--cache", default=str(RESULTS / "zero_shot_nets.jsonl"),
+                   help="per-net results (JSONL): reused when GHN, data and image count match, appended otherwise; "
+                        "'none' to measure everything again")
     p.add_argument("--max-images", type=int, default=None, help="first N images of the evaluation order")
     p.add_argument("--data", default=None, help="CIFAR-10 source (default: the shared copy)")
     p.add_argument("--threads", type=int, default=None)
@@ -118,21 +131,32 @@ def main(argv: list[str] | None = None) -> int:
     from graphparam.model import GHN
     from graphparam.train.distributed import resolve_device
 
+    per_split = {}
+    for item in args.nets:
+        split, _, count = item.partition("=")
+        if split not in SPLITS or split == "real" or not count.isdigit():
+            p.error(f"--nets takes SPLIT=N for a generated split, got {item!r}")
+        per_split[split] = int(count)
     device = resolve_device("auto")
     ghn = GHN.from_pretrained(args.ghn, device=device).eval()
     data = load_dataset(args.data, "test")
     data = first_images(data, args.max_images)
     command = "python experiments/zero_shot_table.py " + " ".join(argv if argv is not None else sys.argv[1:])
     res = {"meta": {"command": command.strip(), "ghn": args.ghn, "ghn_parameters": ghn.num_parameters(),
-                    "compute": args.compute, "data": data.name, "images": len(data), "max_nets": args.max_nets,
+                    "compute": args.compute, "data": data.name, "images": len(data),
+                    "max_nets": args.max_nets, "nets_per_split": per_split,
                     "splits": list(args.splits), "device": str(device), "torch": torch.__version__},
            "ghn": {}, "default_init": {}}
     start = time.perf_counter()
+    caches = {who: None if args.cache == "none" else
+              NetResults(args.cache, {"ghn": key, "data": data.name, "images": len(data)})
+              for who, key in (("ghn", ghn_fingerprint(ghn)), ("default_init", "default_init"))}
     for split in args.splits:
-        max_nets = None if split == "real" else args.max_nets
-        res["ghn"][split] = evaluate_split(ghn, split, data, max_nets, device, 250, progress=False)
-        torch.manual_seed(0)  # the baseline's default initialization is random: fix it
-        res["default_init"][split] = evaluate_split(None, split, data, max_nets, device, 250, progress=False)
+        max_nets = None if split == "real" else per_split.get(split, args.max_nets)
+        res["ghn"][split] = evaluate_split(ghn, split, data, max_nets, device, 250, progress=False,
+                                           cache=caches["ghn"])
+        res["default_init"][split] = evaluate_split(None, split, data, max_nets, device, 250, progress=False,
+                                                    cache=caches["default_init"])
         g, d = (res[w][split]["summary_top1_percent"] or {} for w in ("ghn", "default_init"))
         print(f"{split}: GHN {g.get('mean', float('nan')):.2f}%  default init {d.get('mean', float('nan')):.2f}%  "
               f"({g.get('n', 0)} nets, {time.perf_counter() - start:.0f}s)", file=sys.stderr, flush=True)

@@ -89,7 +89,10 @@ class BatchStream:
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = self.next_indices()
+        return self.gather(self.next_indices())
+
+    def gather(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x, y)`` of the images at ``idx``, augmented as the stream's batches are."""
         x, y = self.images[idx], self.labels[idx]
         if self.augment:
             x = _augment(x, generator=self._aug_gen, mean=self.mean, std=self.std, dtype=self.dtype)

@@ -139,6 +139,13 @@ class TrainConfig:
     loss_cap: float = setting(0.0, OPTIM, "a net's loss above this contributes the gradient of a loss of this size, "
                               "so one net with exploding logits cannot steer a step (0: off)", trajectory=True)
     seed: int = setting(0, OPTIM, "seed of the GHN init, data order and augmentation", trajectory=True)
+    distill: str | None = setting(None, OPTIM, "distil from the teacher saved in DIR (experiments/train_teacher.py): "
+                                  "each net's loss mixes cross-entropy with the KL to the teacher's soft targets",
+                                  metavar="DIR", trajectory=True)
+    distill_weight: float = setting(0.5, OPTIM, "weight of the distillation term (the CE gets 1 - this)",
+                                    trajectory=True)
+    distill_temperature: float = setting(4.0, OPTIM, "softmax temperature of the distillation term",
+                                         trajectory=True)
     # data and devices
     data: str | None = setting(None, DATA, "CIFAR-10 source: npz, directory or torchvision root (default: the shared "
                                "copy); 'embedded' trains on the 1k shipped test images (smoke tests only)",
@@ -179,6 +186,10 @@ class TrainConfig:
             raise ValueError("warmup_steps, checkpoint_every, eval_every and val_images must be >= 0")
         if self.keep_checkpoints < 1:
             raise ValueError("keep_checkpoints must be >= 1")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight must lie in [0, 1], got {self.distill_weight}")
+        if not self.distill_temperature > 0:
+            raise ValueError(f"distill_temperature must be positive, got {self.distill_temperature}")
         if self.arch_pool is not None and self.arch_pool < 1:
             raise ValueError(f"arch_pool must be >= 1, got {self.arch_pool}")
 

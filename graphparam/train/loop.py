@@ -9,8 +9,9 @@ One step:
    predicts every parameter of every net;
 3. each net runs its images with ``torch.func.functional_call(net, predicted, x)`` in train mode
    (BatchNorm uses batch statistics);
-4. loss = mean cross-entropy over the M nets + ``param_penalty`` × mean over nets of the mean
-   squared predicted parameter; AdamW with warmup + cosine, global grad-norm clipping; bf16
+4. loss = mean over the M nets of the cross-entropy (with ``distill``: mixed with the KL to a
+   teacher's soft targets, :mod:`graphparam.train.teacher`) + ``param_penalty`` × mean over nets
+   of the mean squared predicted parameter; AdamW with warmup + cosine, global grad-norm clipping; bf16
    autocast on CUDA only.
 
 A step whose loss or gradient is not finite (or whose forward raises) is skipped on every rank:
@@ -169,6 +170,7 @@ class Trainer:
         self.archs = ArchSource(0, cfg.arch_pool, cfg.max_params, self.device, cfg.cache_size, sampler,
                                 cfg.max_output_std)
         self.validator = Validator(self.val_images, cfg.val_nets if cfg.eval_every else 0, self.device, cfg.amp)
+        self.soft_targets = self._soft_targets() if cfg.distill else None
 
         # progress state
         self.step = 0
@@ -177,6 +179,20 @@ class Trainer:
         self.consecutive_skips = 0
         self.resumed_from: Path | None = None
         self.log = MetricsLog(self.out / "metrics.jsonl", enabled=self.info.is_main)
+
+    def _soft_targets(self) -> torch.Tensor:
+        """The distillation teacher's logits for every training image (computed once, un-augmented)."""
+        from graphparam.train.teacher import load_teacher, teacher_logits
+
+        start = time.perf_counter()
+        teacher, info = load_teacher(self.config.distill)
+        logits = teacher_logits(teacher, self.train_images, device=self.device)
+        if self.info.is_main:
+            top1 = (logits.argmax(1).cpu() == self.train_images.labels).float().mean().item()
+            print(f"distillation teacher {info.model} ({self.config.distill}): logits of "
+                  f"{len(self.train_images)} training images in {time.perf_counter() - start:.0f}s, "
+                  f"train top-1 {100 * top1:.1f}%", file=sys.stderr)
+        return logits
 
     # ---- checkpoints --------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -203,7 +219,7 @@ class Trainer:
                              "world_size": self.info.world_size, "device": str(self.device),
                              "threads": torch.get_num_threads(), "stream": cfg.stream,
                              "meta_batch": cfg.meta_batch, "batch_size": cfg.batch_size,
-                             "init_from": cfg.init_from}}
+                             "init_from": cfg.init_from, "distill": cfg.distill}}
 
     def save(self) -> Path | None:
         """Checkpoint now (rank 0 only); returns the checkpoint directory."""
@@ -258,8 +274,12 @@ class Trainer:
         return True
 
     # ---- one step -----------------------------------------------------------------------------
-    def _forward(self, archs: list[Arch], x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """This rank's loss (scaled so DDP's gradient average is the mean over all M nets) and sums."""
+    def _forward(self, archs: list[Arch], x: torch.Tensor, y: torch.Tensor,
+                 soft: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """This rank's loss (scaled so DDP's gradient average is the mean over all M nets) and sums;
+        ``soft``: the teacher's logits for the images of ``x`` (distillation), or None."""
+        from graphparam.train.teacher import distill_loss
+
         cfg = self.config
         b = cfg.batch_size
         mine = D.shard(range(len(archs)), self.info)
@@ -270,13 +290,18 @@ class Trainer:
         per_net = []
         for i, params in zip(mine, predicted):
             check_complete(archs[i].param_names, params, f" of net seed {archs[i].seed}")
-            xi, yi = (x, y) if cfg.shared_images else (x[i * b:(i + 1) * b], y[i * b:(i + 1) * b])
+            part = slice(None) if cfg.shared_images else slice(i * b, (i + 1) * b)
+            xi, yi = x[part], y[part]
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
                 out = logits_of(torch.func.functional_call(archs[i].net, params, (xi,)))
             ce = F.cross_entropy(out.float(), yi)
             pen = _param_penalty(params)
             ce_sum = ce_sum + ce
-            opt_sum = opt_sum + capped_loss(ce, cfg.loss_cap)
+            objective = ce
+            if soft is not None:
+                w = cfg.distill_weight
+                objective = (1 - w) * ce + w * distill_loss(out.float(), soft[part], cfg.distill_temperature)
+            opt_sum = opt_sum + capped_loss(objective, cfg.loss_cap)
             pen_sum = pen_sum + pen
             correct += (out.detach().argmax(1) == yi).sum()
             per_net.append((i, ce.detach()))
@@ -289,7 +314,9 @@ class Trainer:
         cfg = self.config
         t0 = time.perf_counter()
         archs = self.archs.take(cfg.meta_batch)
-        x, y = next(self.batches)
+        idx = self.batches.next_indices()
+        x, y = self.batches.gather(idx)
+        soft = None if self.soft_targets is None else self.soft_targets[idx]
         progress = None if cfg.time_budget is None else self.elapsed / cfg.time_budget
         lr = self.schedule.apply(self.step, progress)
         torch.manual_seed(step_seed(cfg.seed, self.step, self.info.rank))
@@ -297,7 +324,7 @@ class Trainer:
 
         error = None
         try:
-            loss, sums = self._forward(archs, x, y)
+            loss, sums = self._forward(archs, x, y, soft)
             bad_local = not bool(torch.isfinite(loss))
         except (RuntimeError, ValueError, torch.cuda.OutOfMemoryError) as exc:  # a net or the GHN failed
             error = first_line(exc)

@@ -1,0 +1,39 @@
+"""The zero-shot table's per-net result file: a resumed or partitioned table reuses exactly the
+results of the same GHN, data and image count, and nothing else."""
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+
+from train_eval import NetResults, evaluate_split, ghn_fingerprint  # noqa: E402
+
+
+def test_results_are_reused_only_in_their_context(tmp_path):
+    path = tmp_path / "nets.jsonl"
+    first = NetResults(path, {"ghn": "abc", "images": 100})
+    first.put("test", "000", {"top1": 0.5})
+    assert NetResults(path, {"ghn": "abc", "images": 100}).get("test", "000")["top1"] == 0.5
+    assert NetResults(path, {"ghn": "abc", "images": 1000}).get("test", "000") is None
+    assert NetResults(path, {"ghn": "other", "images": 100}).get("test", "000") is None
+
+
+def test_a_resumed_split_equals_an_uninterrupted_one(tmp_path, monkeypatch):
+    from graphparam.data import load_dataset
+    from graphparam.evaluate import first_images
+
+    torch.set_num_threads(1)
+    data = first_images(load_dataset("embedded", "test"), 50)
+    cache = NetResults(tmp_path / "nets.jsonl", {"ghn": "default_init", "images": len(data)})
+    whole = evaluate_split(None, "test", data, 2, torch.device("cpu"), 50, progress=False)
+    evaluate_split(None, "test", data, 1, torch.device("cpu"), 50, progress=False, cache=cache)  # interrupted
+    resumed = evaluate_split(None, "test", data, 2, torch.device("cpu"), 50, progress=False, cache=cache)
+    assert [n["top1"] for n in resumed["nets"].values()] == [n["top1"] for n in whole["nets"].values()]
+    assert len((tmp_path / "nets.jsonl").read_text().splitlines()) == 2
+
+
+def test_fingerprint_tells_weights_apart():
+    a, b = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    assert ghn_fingerprint(a) == ghn_fingerprint(a) and ghn_fingerprint(a) != ghn_fingerprint(b)
