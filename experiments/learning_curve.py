@@ -19,15 +19,25 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def run_name(path: Path) -> str:
+    """A run's label: its directory for ``DIR/metrics.jsonl``, else the file's stem."""
+    return path.parent.name if path.name == "metrics.jsonl" else path.stem
+
+
 def curve(path: Path, threads: int, offset_hours: float) -> tuple[list[dict], float]:
     """Val points of one run with their cumulative compute, and the compute at the run's end."""
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    if path.suffix == ".json":  # a compact copy kept under results/ ({"records": [...]}, default_training.py)
+        rows = json.loads(text)["records"]
+    else:
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    name = run_name(path)
     train = {r["step"]: r for r in rows if r.get("kind") == "train"}
     points = []
     for r in rows:
         if r.get("kind") == "val" and r["step"] in train:
             hours = offset_hours + train[r["step"]]["elapsed"] * threads / 3600
-            points.append({"run": path.name, "step": r["step"], "core_hours": hours, "top1": 100 * r["top1"],
+            points.append({"run": name, "step": r["step"], "core_hours": hours, "top1": 100 * r["top1"],
                            "top1_min": 100 * r["top1_min"], "top1_max": 100 * r["top1_max"], "nets": r["nets"],
                            "images": r["images"]})
     last = max(train.values(), key=lambda r: r["step"]) if train else {"elapsed": 0.0}
@@ -36,7 +46,8 @@ def curve(path: Path, threads: int, offset_hours: float) -> tuple[list[dict], fl
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="+", type=Path, help="metrics.jsonl files, in training order")
+    p.add_argument("runs", nargs="+", type=Path, help="metrics.jsonl files (or compact .json copies with a "
+                   "'records' list), in training order")
     p.add_argument("--threads", nargs="+", type=int, default=None, help="torch threads of each run (default 1)")
     args = p.parse_args(argv)
     threads = args.threads or [1] * len(args.runs)
@@ -46,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, t in zip(args.runs, threads):
         pts, offset = curve(path, t, offset)
         points += pts
-        ends.append((path.name, offset))
+        ends.append((run_name(path), offset))
 
     import matplotlib
 
