@@ -26,11 +26,12 @@ def run_name(path: Path) -> str:
 
 def curve(path: Path, threads: int, offset_hours: float) -> tuple[list[dict], float]:
     """Val points of one run with their cumulative compute, and the compute at the run's end."""
-    text = path.read_text()
+    from graphparam.train.metrics import read_metrics
+
     if path.suffix == ".json":  # a compact copy kept under results/ ({"records": [...]}, default_training.py)
-        rows = json.loads(text)["records"]
+        rows = json.loads(path.read_text())["records"]
     else:
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows = read_metrics(path)
     name = run_name(path)
     train = {r["step"]: r for r in rows if r.get("kind") == "train"}
     points = []

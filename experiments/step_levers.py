@@ -57,12 +57,13 @@ def _run_one(name: str, budget: str, data: str) -> dict:
 
     from graphparam.model import GHN
     from graphparam.train.data import training_images
+    from graphparam.train.metrics import read_metrics
     from graphparam.train.validate import Validator
 
     torch.set_num_threads(1)
     _, val_images = training_images(data, 1000)
     val = Validator(val_images, VAL_NETS, torch.device("cpu"))(GHN.from_pretrained(out / "ghn"))
-    recs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    recs = read_metrics(out / "metrics.jsonl")
     train = [r for r in recs if r.get("kind") == "train"]
     last = train[-LAST:]
     result = {"name": name, "flags": flags, "budget": budget, "steps": max((r["step"] for r in recs

@@ -57,14 +57,15 @@ class NetResults:
             for line in self.path.read_text().splitlines():
                 row = json.loads(line) if line.strip() else {}
                 if row and all(row.get(k) == v for k, v in self.context.items()):
-                    self.rows[(row["split"], row["name"])] = row
+                    self.rows[(row["split"], row["name"])] = row["result"]
 
     def get(self, split: str, name: str) -> dict | None:
+        """The net's result as :meth:`put` stored it (``{"error": ...}`` for a failure), or None."""
         return self.rows.get((split, name))
 
-    def put(self, split: str, name: str, row: dict) -> None:
-        row = {**self.context, "split": split, "name": name, **row}
-        self.rows[(split, name)] = row
+    def put(self, split: str, name: str, result: dict) -> None:
+        self.rows[(split, name)] = result
+        row = {**self.context, "split": split, "name": name, "result": result}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as f:  # one short line per write: appends from two processes do not mix
             f.write(json.dumps(row) + "\n")
@@ -92,8 +93,7 @@ def evaluate_split(ghn, split: str, data, max_nets: int | None, device: torch.de
             if "error" in known:
                 failures[name] = known["error"]
             else:
-                nets[name] = {key: known[key] for key in ("id", "top1", "loss", "params", "predict_seconds",
-                                                          "eval_seconds")}
+                nets[name] = known
             continue
         torch.manual_seed(k)
         try:

@@ -51,6 +51,7 @@ from graphparam.train.checkpoint import atomic_write_text, has_checkpoint, load_
 from graphparam.train.config import RESUME_KEYS, TrainConfig, format_duration
 from graphparam.train.metrics import MetricsLog, RunningMean
 from graphparam.train.signals import StopFlag
+from graphparam.train.teacher import distill_loss
 
 __all__ = ["Trainer", "TrainResult", "train", "MAX_CONSECUTIVE_SKIPS", "step_seed", "capped_loss"]
 
@@ -278,8 +279,6 @@ class Trainer:
                  soft: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """This rank's loss (scaled so DDP's gradient average is the mean over all M nets) and sums;
         ``soft``: the teacher's logits for the images of ``x`` (distillation), or None."""
-        from graphparam.train.teacher import distill_loss
-
         cfg = self.config
         b = cfg.batch_size
         mine = D.shard(range(len(archs)), self.info)

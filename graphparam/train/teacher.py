@@ -10,7 +10,7 @@ and it costs nothing per step.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -38,8 +38,6 @@ class TeacherInfo:
 
 def save_teacher(model: nn.Module, info: TeacherInfo, directory: str | Path) -> Path:
     from safetensors.torch import save_file
-
-    from dataclasses import asdict
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
