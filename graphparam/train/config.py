@@ -116,6 +116,8 @@ class TrainConfig:
                               trajectory=True)
     max_params: int | None = setting(None, STEPS, "skip training nets with more parameters than this (none: keep all)",
                                      type=_optional_int, trajectory=True)
+    arch_start: int = setting(0, STEPS, "first seed of the architecture stream (a continued --init-from run "
+                              "starts past the nets its parent saw)", trajectory=True)
     arch_pool: int | None = setting(None, STEPS, "cycle over the first N training seeds instead of the endless stream",
                                     type=_optional_int, trajectory=True)
     max_output_std: float | None = setting(None, STEPS, "skip training nets whose logits at PyTorch's default init "
@@ -190,6 +192,8 @@ class TrainConfig:
             raise ValueError(f"distill_weight must lie in [0, 1], got {self.distill_weight}")
         if not self.distill_temperature > 0:
             raise ValueError(f"distill_temperature must be positive, got {self.distill_temperature}")
+        if self.arch_start < 0:
+            raise ValueError(f"arch_start must be >= 0, got {self.arch_start}")
         if self.arch_pool is not None and self.arch_pool < 1:
             raise ValueError(f"arch_pool must be >= 1, got {self.arch_pool}")
 

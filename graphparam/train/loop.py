@@ -168,7 +168,7 @@ class Trainer:
             from arch_zoo import train_stream
 
             sampler = functools.partial(train_stream, stream=cfg.stream)
-        self.archs = ArchSource(0, cfg.arch_pool, cfg.max_params, self.device, cfg.cache_size, sampler,
+        self.archs = ArchSource(cfg.arch_start, cfg.arch_pool, cfg.max_params, self.device, cfg.cache_size, sampler,
                                 cfg.max_output_std)
         self.validator = Validator(self.val_images, cfg.val_nets if cfg.eval_every else 0, self.device, cfg.amp)
         self.soft_targets = self._soft_targets() if cfg.distill else None

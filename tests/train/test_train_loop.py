@@ -161,3 +161,9 @@ def test_capped_loss_scales_the_gradient_of_huge_losses_only():
     out.backward()
     assert abs(out.item() - 10.0) < 1e-5 and abs(w.grad.item() - 600.0 * 10 / 900) < 1e-4
     assert capped_loss(huge, 0.0) is huge  # off
+
+
+def test_arch_start_begins_the_stream_past_earlier_nets(tmp_path):
+    run_tiny(tmp_path, steps=2, arch_start=40)
+    seeds = [s for r in read_metrics(tmp_path / "metrics.jsonl", "train") for s in r["seeds"]]
+    assert seeds == [40, 41, 42, 43]
