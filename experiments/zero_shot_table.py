@@ -6,6 +6,7 @@ same nets with PyTorch's default initialization (no training at all) and GHN-2's
     python experiments/zero_shot_table.py --splits test --nets test=100 &  # one process per core ...
     python experiments/zero_shot_table.py --splits wide deep dense bnfree real --max-nets 20
     python experiments/zero_shot_table.py --nets test=100 --max-nets 20    # ... then the table, from the cache
+    python experiments/zero_shot_table.py --only default_init             # the baseline column alone, into the cache
 
 Per-net results go to ``results/zero_shot_nets.jsonl`` as they are measured and are reused when the
 GHN (a digest of its weights), the data and the image count match: an interrupted table resumes, and
@@ -123,7 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default=None, help="CIFAR-10 source (default: the shared copy)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", default=str(RESULTS / "zero_shot"), help="output stem")
+    p.add_argument("--only", choices=("ghn", "default_init"), default=None,
+                   help="measure one column into the cache and write no table (default init does not depend on "
+                        "the GHN, so it can be filled while the GHN still trains)")
     args = p.parse_args(argv)
+    if args.only and args.cache == "none":
+        p.error("--only fills the cache; it cannot be combined with --cache none")
     if args.threads:
         torch.set_num_threads(args.threads)
     from graphparam.data import load_dataset
@@ -153,14 +159,17 @@ def main(argv: list[str] | None = None) -> int:
               for who, key in (("ghn", ghn_fingerprint(ghn)), ("default_init", "default_init"))}
     for split in args.splits:
         max_nets = None if split == "real" else per_split.get(split, args.max_nets)
-        res["ghn"][split] = evaluate_split(ghn, split, data, max_nets, device, 250, progress=False,
-                                           cache=caches["ghn"])
-        res["default_init"][split] = evaluate_split(None, split, data, max_nets, device, 250, progress=False,
-                                                    cache=caches["default_init"])
-        g, d = (res[w][split]["summary_top1_percent"] or {} for w in ("ghn", "default_init"))
+        for who, model in (("ghn", ghn), ("default_init", None)):
+            if args.only in (None, who):
+                res[who][split] = evaluate_split(model, split, data, max_nets, device, 250, progress=False,
+                                                 cache=caches[who])
+        g, d = ((res[w].get(split) or {}).get("summary_top1_percent") or {} for w in ("ghn", "default_init"))
         print(f"{split}: GHN {g.get('mean', float('nan')):.2f}%  default init {d.get('mean', float('nan')):.2f}%  "
               f"({g.get('n', 0)} nets, {time.perf_counter() - start:.0f}s)", file=sys.stderr, flush=True)
     res["meta"]["seconds"] = round(time.perf_counter() - start, 1)
+    if args.only:
+        print(f"{args.only}: per-net results are in {args.cache}; no table written (--only)", file=sys.stderr)
+        return 0
     stem = Path(args.out)
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
