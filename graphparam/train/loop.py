@@ -145,9 +145,11 @@ class Trainer:
         if cfg.init_from:
             self.ghn = GHN.from_pretrained(cfg.init_from, device=self.device)
             self.ghn_config = self.ghn.config
+            self.parent_training = (self.ghn.pretrained_cfg or {}).get("training")
         else:
             self.ghn_config = GHNConfig.named(cfg.ghn, **cfg.ghn_overrides)
             self.ghn = GHN(self.ghn_config).to(self.device)
+            self.parent_training = None
         self.optimizer = torch.optim.AdamW(decay_groups(self.ghn, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.999))
         self.schedule = WarmupCosine(self.optimizer, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
         self.model = D.wrap(self.ghn, self.info, self.device)
@@ -214,13 +216,21 @@ class Trainer:
         from graphparam.data.augment import CIFAR10_MEAN, CIFAR10_STD
 
         cfg = self.config
+        training = {"steps": self.step, "seconds": round(self.elapsed, 1),
+                    "world_size": self.info.world_size, "device": str(self.device),
+                    "threads": torch.get_num_threads(), "stream": cfg.stream,
+                    "meta_batch": cfg.meta_batch, "batch_size": cfg.batch_size,
+                    "init_from": cfg.init_from, "distill": cfg.distill}
+        if self.device.type == "cpu":  # what the GHN cost, its ancestors (--init-from) included
+            hours = self.elapsed * training["threads"] * self.info.world_size / 3600
+            parent = self.parent_training or {}
+            before = parent.get("total_cpu_core_hours", parent.get("cpu_core_hours", 0.0))
+            training.update(cpu_core_hours=round(hours, 3), total_cpu_core_hours=round(before + hours, 3))
+        if self.parent_training is not None:
+            training["parent"] = self.parent_training
         return {"input_size": [3, 32, 32], "num_classes": 10, "mean": list(CIFAR10_MEAN), "std": list(CIFAR10_STD),
                 "dataset": self.train_images.name, "batch_norm": "batch statistics (train mode)",
-                "training": {"steps": self.step, "seconds": round(self.elapsed, 1),
-                             "world_size": self.info.world_size, "device": str(self.device),
-                             "threads": torch.get_num_threads(), "stream": cfg.stream,
-                             "meta_batch": cfg.meta_batch, "batch_size": cfg.batch_size,
-                             "init_from": cfg.init_from, "distill": cfg.distill}}
+                "training": training}
 
     def save(self) -> Path | None:
         """Checkpoint now (rank 0 only); returns the checkpoint directory."""

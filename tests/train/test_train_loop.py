@@ -148,6 +148,22 @@ def test_init_from_starts_with_the_checkpoint_weights(tmp_path):
     assert any(not torch.equal(before[k], v) for k, v in trainer.ghn.state_dict().items())
 
 
+def test_init_from_adds_the_parents_core_hours(tmp_path):
+    from graphparam.model import GHNConfig
+    from graphparam.train import Trainer
+    from train_helpers import tiny_config, tiny_data
+
+    start = GHN(GHNConfig.named("tiny", layers=1))
+    start.save(tmp_path / "start", {"training": {"steps": 7, "cpu_core_hours": 1.5}})
+    trainer = Trainer(tiny_config(tmp_path / "run", steps=1, init_from=str(tmp_path / "start")),
+                      sampler=tiny_sampler, data=tiny_data())
+    trainer.run()
+    training = GHN.from_pretrained(tmp_path / "run" / "ghn").pretrained_cfg["training"]
+    assert training["parent"] == {"steps": 7, "cpu_core_hours": 1.5}
+    assert abs(training["total_cpu_core_hours"] - 1.5 - training["cpu_core_hours"]) <= 0.001
+    assert 0 <= training["cpu_core_hours"] < 0.1
+
+
 def test_capped_loss_scales_the_gradient_of_huge_losses_only():
     from graphparam.train.loop import capped_loss
 
