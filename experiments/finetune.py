@@ -106,7 +106,7 @@ def main() -> int:
     recipe = dict(epochs=args.epochs, max_steps_per_epoch=args.max_steps_per_epoch or None,
                   batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
                   warmup_steps=args.warmup_steps, grad_clip=args.grad_clip, test_images=len(test))
-    key = json.dumps({**recipe, "ghn": args.ghn}, sort_keys=True)
+    key = json.dumps({**recipe, "ghn": args.ghn, "ghn_fingerprint": ghn.fingerprint()}, sort_keys=True)
     args.out.mkdir(parents=True, exist_ok=True)
     out_json = args.out / "finetune.json"
     old = json.loads(out_json.read_text()) if out_json.is_file() and not args.fresh else {}

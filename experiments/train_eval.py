@@ -34,17 +34,6 @@ def _build(split: str, item, num_classes: int = 10):
     return item.hash, item.build(num_classes=num_classes)
 
 
-def ghn_fingerprint(ghn) -> str:
-    """A short digest of a GHN's weights: which GHN a cached result belongs to."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for key, value in sorted(ghn.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 class NetResults:
     """Per-net results appended to a JSONL file as they are measured, so an interrupted table resumes
     and several processes (one per split) can fill one table. A line is reused only when its

@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_eval import NetResults, evaluate_split, ghn_fingerprint  # noqa: E402
+from train_eval import NetResults, evaluate_split  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SPLITS = ("test", "wide", "deep", "dense", "bnfree", "real")
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     caches = {who: None if args.cache == "none" else
               NetResults(args.cache, {"ghn": key, "data": data.name, "images": len(data)})
-              for who, key in (("ghn", ghn_fingerprint(ghn)), ("default_init", "default_init"))}
+              for who, key in (("ghn", ghn.fingerprint()), ("default_init", "default_init"))}
     for split in args.splits:
         max_nets = None if split == "real" else per_split.get(split, args.max_nets)
         for who, model in (("ghn", ghn), ("default_init", None)):

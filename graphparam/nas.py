@@ -29,7 +29,6 @@ when a GHN is given, else on the default initialization (the usual zero-cost set
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import math
 import time
@@ -151,12 +150,8 @@ def top_k_precision(scores: Sequence[float], truth: Sequence[float], k: int = 10
 # embedding scorer
 # ---------------------------------------------------------------------------------------------
 def ghn_fingerprint(ghn) -> str:
-    """sha1 (16 hex digits) of the GHN's config and weights: identifies the embedding space."""
-    h = hashlib.sha1(json.dumps(ghn.config.to_dict(), sort_keys=True).encode())
-    for k, v in sorted(ghn.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
+    """:meth:`GHN.fingerprint`: identifies the embedding space a scorer was fitted in."""
+    return ghn.fingerprint()
 
 
 @torch.no_grad()

@@ -119,6 +119,17 @@ class GHN(nn.Module):
                 check_complete(models[i], tensors)
         return list(models)
 
+    def fingerprint(self) -> str:
+        """sha1 (16 hex digits) of the config and weights: which GHN a cached result belongs to."""
+        import hashlib
+        import json
+
+        h = hashlib.sha1(json.dumps(self.config.to_dict(), sort_keys=True).encode())
+        for k, v in sorted(self.state_dict().items()):
+            h.update(k.encode())
+            h.update(v.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
+
     # ---- checkpoints --------------------------------------------------------------------------
     def save(self, path: str | Path, pretrained_cfg: dict | None = None) -> Path:
         """Write ``path/model.safetensors`` and ``path/config.json`` (config, vocabulary, pretrained_cfg)."""

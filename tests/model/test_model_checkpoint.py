@@ -165,3 +165,12 @@ def test_registry_that_gains_a_kind_still_loads_a_saved_checkpoint(ghn, tmp_path
 def test_shipped_checkpoint_loads():
     ghn = GHN.from_pretrained("cifar10")
     assert ghn.num_parameters() > 0 and ghn.vocab.kinds[-1] == "unknown"
+
+
+def test_fingerprint_tells_weights_apart():
+    torch.manual_seed(0)
+    a = GHN(GHNConfig.named("tiny", layers=1))
+    b = GHN(GHNConfig.named("tiny", layers=1))
+    assert a.fingerprint() == a.fingerprint() and a.fingerprint() != b.fingerprint()
+    b.load_state_dict(a.state_dict())
+    assert a.fingerprint() == b.fingerprint()
