@@ -111,8 +111,8 @@ def plot(res: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ghn", default="cifar10", help="GHN checkpoint directory or registered name")
-    p.add_argument("--compute", default="0.73 CPU core-hours (691 steps, see train.md)",
-                   help="training compute of that GHN, written next to the numbers")
+    p.add_argument("--compute", default=None,
+                   help="training compute of that GHN, written next to the numbers (default: from its checkpoint)")
     p.add_argument("--splits", nargs="+", default=list(SPLITS))
     p.add_argument("--max-nets", type=int, default=None, help="first N nets of each generated split")
     p.add_argument("--nets", nargs="+", default=[], metavar="SPLIT=N",
@@ -145,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         per_split[split] = int(count)
     device = resolve_device("auto")
     ghn = GHN.from_pretrained(args.ghn, device=device).eval()
+    if args.compute is None:
+        training = (ghn.pretrained_cfg or {}).get("training", {})
+        hours = training.get("total_cpu_core_hours", training.get("cpu_core_hours"))
+        args.compute = (f"{hours} CPU core-hours, {training.get('steps')} steps (its checkpoint's pretrained_cfg)"
+                        if hours is not None else "not recorded in its checkpoint")
     data = load_dataset(args.data, "test")
     data = first_images(data, args.max_images)
     command = "python experiments/zero_shot_table.py " + " ".join(argv if argv is not None else sys.argv[1:])
