@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.compute is None:
         training = (ghn.pretrained_cfg or {}).get("training", {})
         hours = training.get("total_cpu_core_hours", training.get("cpu_core_hours"))
-        args.compute = (f"{hours} CPU core-hours, {training.get('steps')} steps (its checkpoint's pretrained_cfg)"
+        args.compute = (f"{hours} CPU core-hours in all, {training.get('steps')} steps in its last run (its pretrained_cfg)"
                         if hours is not None else "not recorded in its checkpoint")
     data = load_dataset(args.data, "test")
     data = first_images(data, args.max_images)

@@ -49,7 +49,7 @@ from graphparam.evaluate import EVAL_BATCH_SIZE, evaluate, logits_of
 from graphparam.predict import GHNInitializer
 
 __all__ = ["GHNInitializer", "rank", "Ranking", "EmbeddingScorer", "SCORES", "SCORE_TABLE", "Score", "param_count",
-           "grad_norm", "synflow", "graph_features", "ghn_fingerprint", "kendall_tau", "top_k_precision",
+           "grad_norm", "synflow", "graph_features", "kendall_tau", "top_k_precision",
            "held_out_subset"]
 
 
@@ -149,11 +149,6 @@ def top_k_precision(scores: Sequence[float], truth: Sequence[float], k: int = 10
 # ---------------------------------------------------------------------------------------------
 # embedding scorer
 # ---------------------------------------------------------------------------------------------
-def ghn_fingerprint(ghn) -> str:
-    """:meth:`GHN.fingerprint`: identifies the embedding space a scorer was fitted in."""
-    return ghn.fingerprint()
-
-
 @torch.no_grad()
 def graph_features(ghn, graphs: Sequence, batch_size: int = 16) -> torch.Tensor:
     """Per graph: ``[mean over nodes, max over nodes]`` of the GHN's final node states.
@@ -204,9 +199,10 @@ class EmbeddingScorer:
         from graphparam.graph import ArchGraph, trace
 
         graphs = [g if isinstance(g, ArchGraph) else trace(g, tuple(input_size)) for g in models_or_graphs]
-        if self.ghn_fingerprint is not None and ghn_fingerprint(ghn) != self.ghn_fingerprint:
+        seen = ghn.fingerprint() if self.ghn_fingerprint is not None else None
+        if seen is not None and seen != self.ghn_fingerprint:
             warnings.warn("EmbeddingScorer: this GHN differs from the one the scorer was fitted with "
-                          f"(fingerprint {ghn_fingerprint(ghn)} != {self.ghn_fingerprint}); scores are "
+                          f"(fingerprint {seen} != {self.ghn_fingerprint}); scores are "
                           "unreliable", stacklevel=2)
         return graph_features(ghn, graphs)
 
@@ -241,7 +237,7 @@ class EmbeddingScorer:
         self.bias = ym
         self.n_fit = n
         if ghn is not None:
-            self.ghn_fingerprint = ghn_fingerprint(ghn)
+            self.ghn_fingerprint = ghn.fingerprint()
         return self
 
     def predict(self, X: torch.Tensor) -> torch.Tensor:
