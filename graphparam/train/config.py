@@ -148,6 +148,9 @@ class TrainConfig:
                                     trajectory=True)
     distill_temperature: float = setting(4.0, OPTIM, "softmax temperature of the distillation term",
                                          trajectory=True)
+    probe_weight: float = setting(0.0, OPTIM, "weight of the body loss: the cross-entropy of a closed-form ridge "
+                                  "probe on each net's penultimate features (graphparam/train/probe_loss.py; 0: off)",
+                                  trajectory=True)
     # data and devices
     data: str | None = setting(None, DATA, "CIFAR-10 source: npz, directory or torchvision root (default: the shared "
                                "copy); 'embedded' trains on the 1k shipped test images (smoke tests only)",
@@ -192,6 +195,8 @@ class TrainConfig:
             raise ValueError(f"distill_weight must lie in [0, 1], got {self.distill_weight}")
         if not self.distill_temperature > 0:
             raise ValueError(f"distill_temperature must be positive, got {self.distill_temperature}")
+        if self.probe_weight < 0:
+            raise ValueError(f"probe_weight must be >= 0, got {self.probe_weight}")
         if self.arch_start < 0:
             raise ValueError(f"arch_start must be >= 0, got {self.arch_start}")
         if self.arch_pool is not None and self.arch_pool < 1:

@@ -32,6 +32,7 @@ import random
 import sys
 import time
 import traceback
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -51,6 +52,7 @@ from graphparam.train.checkpoint import atomic_write_text, has_checkpoint, load_
 from graphparam.train.config import RESUME_KEYS, TrainConfig, format_duration
 from graphparam.train.metrics import MetricsLog, RunningMean
 from graphparam.train.signals import StopFlag
+from graphparam.train.probe_loss import head_inputs, ridge_probe_loss
 from graphparam.train.teacher import distill_loss
 
 __all__ = ["Trainer", "TrainResult", "train", "MAX_CONSECUTIVE_SKIPS", "step_seed", "capped_loss"]
@@ -294,14 +296,15 @@ class Trainer:
         mine = D.shard(range(len(archs)), self.info)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             predicted = self.model([archs[i].graph for i in mine])
-        ce_sum = opt_sum = pen_sum = x.new_zeros((), dtype=torch.float32)
+        ce_sum = opt_sum = pen_sum = probe_sum = x.new_zeros((), dtype=torch.float32)
         correct = 0
         per_net = []
         for i, params in zip(mine, predicted):
             check_complete(archs[i].param_names, params, f" of net seed {archs[i].seed}")
             part = slice(None) if cfg.shared_images else slice(i * b, (i + 1) * b)
             xi, yi = x[part], y[part]
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp), \
+                    (head_inputs(archs[i].net) if cfg.probe_weight else nullcontext([])) as feats:
                 out = logits_of(torch.func.functional_call(archs[i].net, params, (xi,)))
             ce = F.cross_entropy(out.float(), yi)
             pen = _param_penalty(params)
@@ -310,12 +313,16 @@ class Trainer:
             if soft is not None:
                 w = cfg.distill_weight
                 objective = (1 - w) * ce + w * distill_loss(out.float(), soft[part], cfg.distill_temperature)
+            if cfg.probe_weight:
+                probe = ridge_probe_loss(feats[-1], yi)
+                probe_sum = probe_sum + probe.detach()
+                objective = objective + cfg.probe_weight * probe
             opt_sum = opt_sum + capped_loss(objective, cfg.loss_cap)
             pen_sum = pen_sum + pen
             correct += (out.detach().argmax(1) == yi).sum()
             per_net.append((i, ce.detach()))
         loss = (opt_sum + cfg.param_penalty * pen_sum) * (self.info.world_size / cfg.meta_batch)
-        return loss, {"ce_sum": ce_sum.detach(), "pen_sum": pen_sum.detach(),
+        return loss, {"ce_sum": ce_sum.detach(), "pen_sum": pen_sum.detach(), "probe_sum": probe_sum,
                       "correct": torch.as_tensor(correct, device=x.device).float(), "per_net": per_net}
 
     def train_step(self) -> dict:
@@ -346,15 +353,16 @@ class Trainer:
             net_bad[i] = float(not bool(torch.isfinite(ce)))
         stats = torch.cat([torch.stack([
             sums["ce_sum"].float() if sums else zero, sums["pen_sum"].float() if sums else zero,
-            sums["correct"] if sums else zero, torch.as_tensor(float(bad_local), device=self.device)]), net_bad])
+            sums["correct"] if sums else zero, torch.as_tensor(float(bad_local), device=self.device),
+            sums["probe_sum"].float() if sums else zero]), net_bad])
         D.all_reduce(stats, self.info)
-        ce_sum, pen_sum, correct, bad = stats[:4].tolist()
+        ce_sum, pen_sum, correct, bad, probe_sum = stats[:5].tolist()
 
         grad_norm = float("nan")
         reason = None
         if bad > 0:
             reason = error or "non-finite loss"
-            bad_nets = [archs[i] for i, flag in enumerate(stats[4:].tolist()) if flag > 0]
+            bad_nets = [archs[i] for i, flag in enumerate(stats[5:].tolist()) if flag > 0]
         else:
             loss.backward()
             params = [p for p in self.ghn.parameters() if p.grad is not None]
@@ -377,6 +385,8 @@ class Trainer:
             self.consecutive_skips = 0
             record.update(loss=(ce_sum + cfg.param_penalty * pen_sum) / m, ce=ce_sum / m, penalty=pen_sum / m,
                           acc=correct / (m * cfg.batch_size), grad_norm=grad_norm)
+            if cfg.probe_weight:
+                record["probe"] = probe_sum / m
         else:
             self.skipped += 1
             self.consecutive_skips += 1
