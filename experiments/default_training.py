@@ -41,13 +41,12 @@ def command(name: str, data: str) -> list[str]:
 
 
 def _records(name: str) -> list[dict]:
+    from graphparam.train.metrics import compact_records, read_metrics
+
     path = RUNS_BY_NAME[name][0] / "metrics.jsonl"
     saved = RESULTS / "default_training" / f"{name}.json"
     if path.exists():
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        keep = [{k: r.get(k) for k in ("kind", "step", "acc", "ce", "elapsed", "top1", "top1_min", "top1_max",
-                                        "loss", "nets", "images")}
-                for r in rows if r.get("kind") in ("train", "skip", "val")]
+        keep = compact_records(read_metrics(path))
         saved.parent.mkdir(parents=True, exist_ok=True)
         saved.write_text(json.dumps({"run": name, "argv": command(name, "DATA"), "records": keep}) + "\n")
         return keep

@@ -453,11 +453,7 @@ class Trainer:
                     raise RuntimeError(f"{self.consecutive_skips} consecutive steps skipped; see "
                                        f"{self.out / 'metrics.jsonl'} for the nets involved")
                 if cfg.eval_every and self.step % cfg.eval_every == 0 and main and self.validator.enabled:
-                    val = self.validator(self.ghn)
-                    self.log.write({"kind": "val", "step": self.step, **val})
-                    if bar is not None:
-                        bar.write(f"step {self.step}: val top1 {100 * val['top1']:.2f}% loss {val['loss']:.3f} "
-                                  f"({val['nets']} nets, {val['images']} images, {val['seconds']:.0f}s)")
+                    self._validate(bar)
 
                 # control: the same decision on every rank
                 # (rank 0's clock decides the budget; the learning rate follows rank 0's elapsed time
@@ -486,10 +482,23 @@ class Trainer:
                         and time.monotonic() - self._last_save >= 60 * cfg.checkpoint_minutes)):
                     path = self.save()
                     self.log.write({"kind": "event", "event": "checkpoint", "step": self.step, "path": str(path)})
+            # a run that ends on its own (not on a signal: someone wants out) is validated at its last step
+            if (stopped_by in ("steps", "time_budget") and cfg.eval_every and main and self.validator.enabled
+                    and self.step % cfg.eval_every and self.step > 0):
+                self._validate(bar, final=True)
             if bar is not None:
                 bar.close()
             path = self.finish(stopped_by)
         return TrainResult(self.step, self.skipped, stopped_by, last_loss, self.elapsed, self.out, path)
+
+    def _validate(self, bar, final: bool = False) -> dict:
+        val = self.validator(self.ghn)
+        self.log.write({"kind": "val", "step": self.step, **val, **({"final": True} if final else {})})
+        message = (f"step {self.step}: val top1 {100 * val['top1']:.2f}% loss {val['loss']:.3f} "
+                   f"({val['nets']} nets, {val['images']} images, {val['seconds']:.0f}s)")
+        if bar is not None:
+            bar.write(message)
+        return val
 
     def finish(self, stopped_by: str) -> Path | None:
         """Final checkpoint, exported GHN, curves (rank 0)."""

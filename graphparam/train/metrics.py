@@ -13,7 +13,7 @@ import math
 import os
 from pathlib import Path
 
-__all__ = ["MetricsLog", "RunningMean", "read_metrics"]
+__all__ = ["MetricsLog", "RunningMean", "read_metrics", "compact_records"]
 
 
 def _clean(value):
@@ -80,6 +80,16 @@ def read_metrics(path: str | os.PathLike, kind: str | None = None) -> list[dict]
             if kind is None or r.get("kind") == kind:
                 out.append(r)
     return out
+
+
+COMPACT_FIELDS = ("kind", "step", "acc", "ce", "probe", "elapsed", "top1", "top1_min", "top1_max", "loss", "nets",
+                  "images", "final")
+
+
+def compact_records(rows: list[dict]) -> list[dict]:
+    """The train, skip and val records of a metrics file cut to the fields a learning curve needs (a run's
+    summary small enough to keep under ``experiments/results``); absent fields are left out."""
+    return [{k: r[k] for k in COMPACT_FIELDS if k in r} for r in rows if r.get("kind") in ("train", "skip", "val")]
 
 
 class RunningMean:

@@ -30,6 +30,12 @@ def test_tiny_run_trains_logs_and_exports(tmp_path):
         assert loaded.pretrained_cfg["training"]["steps"] == 4 and loaded.pretrained_cfg["input_size"] == [3, 32, 32]
 
 
+def test_a_run_ending_between_evaluations_is_validated_at_its_last_step(tmp_path):
+    run_tiny(tmp_path / "run", steps=3, eval_every=2, val_nets=1)
+    val = read_metrics(tmp_path / "run" / "metrics.jsonl", "val")
+    assert [(r["step"], r.get("final", False)) for r in val] == [(2, False), (3, True)]
+
+
 class _InfSpec:
     """A spec whose net multiplies its logits by inf."""
 

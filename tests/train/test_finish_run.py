@@ -1,0 +1,34 @@
+"""experiments/finish_run.py: a run that ended without a last validation gets one, and a compact copy."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+from graphparam.train.metrics import read_metrics
+
+from train_helpers import run_tiny
+
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "finish_run.py"
+
+
+def _finish_run():
+    spec = importlib.util.spec_from_file_location("finish_run", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_finish_run_validates_the_last_step_once_and_keeps_compact_records(tmp_path):
+    run = tmp_path / "run"
+    run_tiny(run, steps=3, val_nets=1)  # eval_every=0: the run itself never validated
+    finish = _finish_run()
+    assert finish.main([str(run), "--name", "leg", "--results", str(tmp_path), "--command", "cmd"]) == 0
+    val = read_metrics(run / "metrics.jsonl", "val")
+    assert [(r["step"], r["final"], r["nets"]) for r in val] == [(3, True, 1)]
+    assert 0 <= val[0]["top1"] <= 1
+    kept = json.loads((tmp_path / "leg.json").read_text())
+    assert kept["argv"] == "cmd" and kept["config"]["steps"] == 3
+    assert [r["step"] for r in kept["records"] if r["kind"] == "train"] == [1, 2, 3]
+    assert set(kept["records"][0]) <= {"kind", "step", "acc", "ce", "elapsed", "loss"}
+    finish.main([str(run), "--name", "leg", "--results", str(tmp_path)])  # already validated: not again
+    assert len(read_metrics(run / "metrics.jsonl", "val")) == 1
