@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence, TypeVar
 
 from .ops import OPS
@@ -108,13 +108,15 @@ STREAMS: dict[str, GeneratorConfig] = {
     "resnet": GeneratorConfig(families=(("resnet", 1.0),), norms=("bn",)),
     "dag": GeneratorConfig(families=(("dag", 1.0),)),
     "others": GeneratorConfig(families=(("mobilenet", 0.15), ("convnext", 0.1), ("vit", 0.1))),
+    "shallow": replace(PRESETS["train"], cells=(3, 6)),
     "mixed": GeneratorConfig(families=(("dag", 0.6), ("resnet", 0.15), ("mobilenet", 0.1), ("convnext", 0.075),
                                        ("vit", 0.075)), cells=(4, 14), channels=(8, 192)),
 }
 """Training streams (``train_stream(stream=...)``): ``train``, the distribution of the ``val``/``test``
 splits; ``cells``, DARTS-style BatchNorm cells of convolutions and pooling only (DeepNets-1M-like);
 ``mixed``, the ``train`` families weighted toward cells, capped at 14 cells and width 192; ``resnet``,
-``dag`` and ``others`` (MobileNet, ConvNeXt, ViT), single families of ``train`` (the learning race's
+``shallow``, the ``train`` families with 3-6 cells (a curriculum's first stage: a body shallow enough for the
+loss to shape it); ``dag`` and ``others`` (MobileNet, ConvNeXt, ViT), single families of ``train`` (the learning race's
 family streams, experiments/results/learning_race.md)."""
 
 

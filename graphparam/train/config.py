@@ -123,8 +123,9 @@ class TrainConfig:
     max_output_std: float | None = setting(None, STEPS, "skip training nets whose logits at PyTorch's default init "
                                            "have a larger std on a probe batch (they explode whatever the GHN "
                                            "predicts; 0/none: keep all)", type=_optional_float, trajectory=True)
-    stream: str = setting("train", STEPS, "architecture stream: train (the val/test distribution), cells (BatchNorm "
-                          "conv cells), mixed, or one family: resnet, dag, others", trajectory=True)
+    stream: str = setting("train", STEPS, "architecture stream: train (the val/test distribution), shallow (train "
+                          "with 3-6 cells), cells (BatchNorm conv cells), mixed, or one family: resnet, dag, others",
+                          trajectory=True)
     shared_images: bool = setting(False, STEPS, "give all M nets of a step the same image batch", trajectory=True)
     # length
     steps: int | None = setting(None, STEPS, "number of steps (none: run until the time budget)", type=_optional_int)

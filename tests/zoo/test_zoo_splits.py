@@ -54,3 +54,9 @@ def test_train_stream_skips_eval_nets(monkeypatch):
     monkeypatch.setattr(splits_mod, "eval_hashes", lambda: banned)
     seeds = [seed for seed, _ in itertools.islice(arch_zoo.train_stream(start=1), 4)]
     assert seeds == [1, 2, 5, 6]
+
+
+def test_shallow_stream_draws_train_families_with_few_cells():
+    specs = [spec for _, spec in itertools.islice(arch_zoo.train_stream(stream="shallow"), 40)]
+    assert all(3 <= len(s.cells) <= 6 for s in specs)
+    assert len({s.family for s in specs}) >= 3
