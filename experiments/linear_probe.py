@@ -31,17 +31,12 @@ DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "cifa
 def penultimate(net: nn.Module, images: torch.Tensor, batch_size: int = 250) -> tuple[torch.Tensor, torch.Tensor]:
     """(features entering the last ``nn.Linear``, logits) under batch-statistics BatchNorm."""
     from graphparam.evaluate import batch_statistics_bn
+    from graphparam.train.probe_loss import head_inputs
 
-    head = [m for m in net.modules() if isinstance(m, nn.Linear)][-1]
-    feats: list[torch.Tensor] = []
-    hook = head.register_forward_hook(lambda m, args, out: feats.append(args[0].detach().flatten(1)))
     logits = []
-    try:
-        with torch.no_grad(), batch_statistics_bn(net):
-            for i in range(0, len(images), batch_size):
-                logits.append(net(images[i:i + batch_size]))
-    finally:
-        hook.remove()
+    with torch.no_grad(), batch_statistics_bn(net), head_inputs(net) as feats:
+        for i in range(0, len(images), batch_size):
+            logits.append(net(images[i:i + batch_size]))
     return torch.cat(feats), torch.cat(logits)
 
 

@@ -25,8 +25,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def head_names(net: nn.Module) -> set[str]:
-    last = [name for name, m in net.named_modules() if isinstance(m, nn.Linear)][-1]
-    return {f"{last}.{p}" for p, _ in net.get_submodule(last).named_parameters()}
+    from graphparam.train.probe_loss import last_linear
+
+    name, head = last_linear(net)
+    return {f"{name}.{p}" for p, _ in head.named_parameters()}
 
 
 def cosines(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], head: set[str]) -> dict[str, float]:

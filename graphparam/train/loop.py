@@ -51,8 +51,8 @@ from graphparam.errors import OutputExistsError, ResumeError
 from graphparam.train.checkpoint import atomic_write_text, has_checkpoint, load_resumable, save_checkpoint
 from graphparam.train.config import RESUME_KEYS, TrainConfig, format_duration
 from graphparam.train.metrics import MetricsLog, RunningMean
-from graphparam.train.signals import StopFlag
 from graphparam.train.probe_loss import head_inputs, ridge_probe_loss
+from graphparam.train.signals import StopFlag
 from graphparam.train.teacher import distill_loss
 
 __all__ = ["Trainer", "TrainResult", "train", "MAX_CONSECUTIVE_SKIPS", "step_seed", "capped_loss"]
@@ -399,8 +399,6 @@ class Trainer:
     def run(self) -> TrainResult:
         """Resume if ``out`` holds a checkpoint, train, finish; the writing rank holds ``out/.lock``
         throughout, so a second trainer on the same ``out`` stops at once with :class:`RunLockedError`."""
-        from contextlib import nullcontext
-
         from graphparam.train.lock import RunLock
 
         with RunLock(self.out) if self.info.is_main else nullcontext():
@@ -491,14 +489,12 @@ class Trainer:
             path = self.finish(stopped_by)
         return TrainResult(self.step, self.skipped, stopped_by, last_loss, self.elapsed, self.out, path)
 
-    def _validate(self, bar, final: bool = False) -> dict:
+    def _validate(self, bar, final: bool = False) -> None:
         val = self.validator(self.ghn)
         self.log.write({"kind": "val", "step": self.step, **val, **({"final": True} if final else {})})
-        message = (f"step {self.step}: val top1 {100 * val['top1']:.2f}% loss {val['loss']:.3f} "
-                   f"({val['nets']} nets, {val['images']} images, {val['seconds']:.0f}s)")
         if bar is not None:
-            bar.write(message)
-        return val
+            bar.write(f"step {self.step}: val top1 {100 * val['top1']:.2f}% loss {val['loss']:.3f} "
+                      f"({val['nets']} nets, {val['images']} images, {val['seconds']:.0f}s)")
 
     def finish(self, stopped_by: str) -> Path | None:
         """Final checkpoint, exported GHN, curves (rank 0)."""

@@ -18,18 +18,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["head_inputs", "ridge_probe_loss"]
+__all__ = ["last_linear", "head_inputs", "ridge_probe_loss"]
+
+
+def last_linear(net: nn.Module) -> tuple[str, nn.Linear]:
+    """``(name, module)`` of the last ``nn.Linear`` of ``net``: the classifier of the nets graphparam predicts."""
+    linears = [(name, m) for name, m in net.named_modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError(f"{type(net).__name__} has no nn.Linear head to probe")
+    return linears[-1]
 
 
 @contextmanager
 def head_inputs(net: nn.Module) -> Iterator[list[torch.Tensor]]:
     """Within the block, each forward of ``net`` appends the (flattened) input of its last ``nn.Linear``
     to the yielded list; works under ``torch.func.functional_call``."""
-    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise ValueError(f"{type(net).__name__} has no nn.Linear head to probe")
     captured: list[torch.Tensor] = []
-    hook = linears[-1].register_forward_hook(lambda m, args, out: captured.append(args[0].flatten(1)))
+    hook = last_linear(net)[1].register_forward_hook(lambda m, args, out: captured.append(args[0].flatten(1)))
     try:
         yield captured
     finally:
