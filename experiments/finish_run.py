@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from graphparam.train.config import TrainConfig
     from graphparam.train.data import training_images
     from graphparam.train.metrics import MetricsLog, compact_records, read_metrics
-    from graphparam.train.validate import Validator
+    from graphparam.train.validate import Validator, describe_val
 
     metrics = args.run / "metrics.jsonl"
     if not (args.run / "config.json").is_file() or not metrics.is_file():
@@ -50,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         log = MetricsLog(metrics)
         log.write({"kind": "val", "step": last, **val, "final": True})
         log.close()
-        print(f"step {last}: val top1 {100 * val['top1']:.2f}% ({val['nets']} nets, {val['images']} images, "
-              f"{val['seconds']:.0f}s)")
+        print(describe_val(last, val))
         rows = read_metrics(metrics)
     name = args.name or args.run.name
     out = args.results / f"{name}.json"

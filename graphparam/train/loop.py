@@ -490,11 +490,12 @@ class Trainer:
         return TrainResult(self.step, self.skipped, stopped_by, last_loss, self.elapsed, self.out, path)
 
     def _validate(self, bar, final: bool = False) -> None:
+        from graphparam.train.validate import describe_val
+
         val = self.validator(self.ghn)
         self.log.write({"kind": "val", "step": self.step, **val, **({"final": True} if final else {})})
         if bar is not None:
-            bar.write(f"step {self.step}: val top1 {100 * val['top1']:.2f}% loss {val['loss']:.3f} "
-                      f"({val['nets']} nets, {val['images']} images, {val['seconds']:.0f}s)")
+            bar.write(describe_val(self.step, val))
 
     def finish(self, stopped_by: str) -> Path | None:
         """Final checkpoint, exported GHN, curves (rank 0)."""

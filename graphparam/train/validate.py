@@ -12,7 +12,7 @@ from graphparam.data import ImageSet
 from graphparam.evaluate import evaluate
 from graphparam.train.archs import Arch, build_arch
 
-__all__ = ["Validator"]
+__all__ = ["Validator", "describe_val"]
 
 
 class Validator:
@@ -60,3 +60,9 @@ class Validator:
         return {"top1": statistics.fmean(top1), "top1_min": min(top1), "top1_max": max(top1),
                 "loss": statistics.fmean(finite) if finite else float("nan"), "nets": len(top1),
                 "images": len(self.images), "seconds": time.perf_counter() - start}
+
+
+def describe_val(step: int, val: dict) -> str:
+    """One line for a validation result (the trainer's progress bar, experiments/finish_run.py)."""
+    return (f"step {step}: val top1 {100 * val['top1']:.2f}% loss {val['loss']:.3f} "
+            f"({val['nets']} nets, {val['images']} images, {val['seconds']:.0f}s)")
