@@ -82,8 +82,8 @@ def read_metrics(path: str | os.PathLike, kind: str | None = None) -> list[dict]
     return out
 
 
-COMPACT_FIELDS = ("kind", "step", "acc", "ce", "probe", "elapsed", "top1", "top1_min", "top1_max", "loss", "nets",
-                  "images", "final")
+COMPACT_FIELDS = ("kind", "step", "acc", "ce", "probe", "elapsed", "top1", "top1_min", "top1_max", "top1_nets",
+                  "loss", "nets", "images", "final")
 
 
 def compact_records(rows: list[dict]) -> list[dict]:

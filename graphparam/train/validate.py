@@ -37,7 +37,8 @@ class Validator:
 
     @torch.no_grad()
     def __call__(self, ghn: torch.nn.Module) -> dict:
-        """Mean/min/max top-1 and mean loss of the GHN's predictions for the validation nets."""
+        """Mean/min/max top-1 and mean loss of the GHN's predictions for the validation nets, and the
+        top-1 of each net (``top1_nets``, in split order) for per-net comparisons across runs."""
         from graphparam.model import fill
 
         start = time.perf_counter()
@@ -59,6 +60,7 @@ class Validator:
         finite = [v for v in losses if v == v and abs(v) != float("inf")]
         return {"top1": statistics.fmean(top1), "top1_min": min(top1), "top1_max": max(top1),
                 "loss": statistics.fmean(finite) if finite else float("nan"), "nets": len(top1),
+                "top1_nets": [round(v, 4) for v in top1],
                 "images": len(self.images), "seconds": time.perf_counter() - start}
 
 

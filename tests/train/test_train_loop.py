@@ -34,6 +34,8 @@ def test_a_run_ending_between_evaluations_is_validated_at_its_last_step(tmp_path
     run_tiny(tmp_path / "run", steps=3, eval_every=2, val_nets=1)
     val = read_metrics(tmp_path / "run" / "metrics.jsonl", "val")
     assert [(r["step"], r.get("final", False)) for r in val] == [(2, False), (3, True)]
+    for r in val:  # one top-1 per net, in split order, for per-net comparisons between runs
+        assert len(r["top1_nets"]) == r["nets"] == 1 and abs(r["top1_nets"][0] - r["top1"]) < 1e-3
 
 
 class _InfSpec:
