@@ -54,7 +54,9 @@ def markdown(res: dict) -> str:
              f"GHN `{meta['ghn']}` ({meta['ghn_parameters']:,} parameters; training compute: "
              f"{meta['compute']}). Data: {meta['data']}, {meta['images']} images; first {meta['max_nets'] or 'all'} "
              "nets of each generated split" + "".join(f" ({k}: first {v})" for k, v in
-                                                     meta.get("nets_per_split", {}).items()) + ", all real models. Protocol: `graphparam.evaluate` (BatchNorm with "
+                                                     meta.get("nets_per_split", {}).items())
+             + (f", real models {', '.join(meta['real'])}" if meta.get("real") else ", all real models")
+             + ". Protocol: `graphparam.evaluate` (BatchNorm with "
              "batch statistics), identical for every column. **Default init** is the same nets with PyTorch's "
              "default initialization and **no training** (the chance-level reference). **GHN-2** is copied from "
              "its paper (4.9 GPU-days of training), not re-run.", "",
@@ -120,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default=str(RESULTS / "zero_shot_nets.jsonl"),
                    help="per-net results (JSONL): reused when GHN, data and image count match, appended otherwise; "
                         "'none' to measure everything again")
+    p.add_argument("--real", nargs="+", default=None, metavar="NAME",
+                   help="evaluate only these real models (arch_zoo.real names; default: all)")
     p.add_argument("--max-images", type=int, default=None, help="first N images of the evaluation order")
     p.add_argument("--data", default=None, help="CIFAR-10 source (default: the shared copy)")
     p.add_argument("--threads", type=int, default=None)
@@ -143,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         if split not in SPLITS or split == "real" or not count.isdigit():
             p.error(f"--nets takes SPLIT=N for a generated split, got {item!r}")
         per_split[split] = int(count)
+    import arch_zoo
+
+    unknown = sorted(set(args.real or ()) - set(arch_zoo.real.REAL_MODELS))
+    if unknown:
+        p.error(f"unknown real model(s) {', '.join(unknown)}; known: {', '.join(arch_zoo.real.REAL_MODELS)}")
     device = resolve_device("auto")
     ghn = GHN.from_pretrained(args.ghn, device=device).eval()
     if args.compute is None:
@@ -155,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python experiments/zero_shot_table.py " + " ".join(argv if argv is not None else sys.argv[1:])
     res = {"meta": {"command": command.strip(), "ghn": args.ghn, "ghn_parameters": ghn.num_parameters(),
                     "compute": args.compute, "data": data.name, "images": len(data),
-                    "max_nets": args.max_nets, "nets_per_split": per_split,
+                    "max_nets": args.max_nets, "nets_per_split": per_split, "real": args.real,
                     "splits": list(args.splits), "device": str(device), "torch": torch.__version__},
            "ghn": {}, "default_init": {}}
     start = time.perf_counter()
@@ -167,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         for who, model in (("ghn", ghn), ("default_init", None)):
             if args.only in (None, who):
                 res[who][split] = evaluate_split(model, split, data, max_nets, device, 250, progress=False,
-                                                 cache=caches[who])
+                                                 cache=caches[who], only=set(args.real) if args.real else None)
         g, d = ((res[w].get(split) or {}).get("summary_top1_percent") or {} for w in ("ghn", "default_init"))
         print(f"{split}: GHN {g.get('mean', float('nan')):.2f}%  default init {d.get('mean', float('nan')):.2f}%  "
               f"({g.get('n', 0)} nets, {time.perf_counter() - start:.0f}s)", file=sys.stderr, flush=True)

@@ -33,3 +33,15 @@ def test_a_resumed_split_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     assert [n["top1"] for n in resumed["nets"].values()] == [n["top1"] for n in whole["nets"].values()]
     assert len((tmp_path / "nets.jsonl").read_text().splitlines()) == 2
 
+
+
+def test_real_models_can_be_chosen_by_name_and_keep_their_index(tmp_path):
+    import arch_zoo
+    from graphparam.data import load_dataset
+    from graphparam.evaluate import first_images
+
+    torch.set_num_threads(1)
+    data = first_images(load_dataset("embedded", "test"), 20)
+    res = evaluate_split(None, "real", data, None, torch.device("cpu"), 20, progress=False, only={"vit_tiny"})
+    index = list(arch_zoo.real.REAL_MODELS).index("vit_tiny")
+    assert list(res["nets"]) == [f"{index:03d}"] and res["nets"][f"{index:03d}"]["id"] == "vit_tiny"
