@@ -13,7 +13,7 @@ global RNG stream of the run (resumed runs start with an empty cache).
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -104,6 +104,9 @@ class ArchCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def __contains__(self, key: str) -> bool:
+        return key in self._items
+
 
 class ArchSource:
     """Training nets from ``arch_zoo.train_stream`` with a resumable position.
@@ -113,12 +116,14 @@ class ArchSource:
     ``max_output_std``: skip nets whose logits at default init have a larger std (:func:`output_std`;
     ``None``: keep all), as GHN-2's generator leaves out cells that lead to exploding losses.
     ``sampler(start)``: the stream, ``arch_zoo.train_stream`` by default (tests may substitute one).
+    ``workers``: build and trace the next nets in this many processes
+    (:class:`~graphparam.train.build_pool.BuildPool`; 0: in this process, when needed). The nets are the same.
     """
 
     def __init__(self, start: int = 0, pool: int | None = None, max_params: int | None = None,
                  device: torch.device | str = "cpu", cache_size: int = 256,
                  sampler: Callable[[int], Iterator[tuple[int, object]]] | None = None,
-                 max_output_std: float | None = None):
+                 max_output_std: float | None = None, workers: int = 0):
         if sampler is None:
             from arch_zoo import train_stream as sampler
         self.sampler = sampler
@@ -128,6 +133,14 @@ class ArchSource:
         self.device = torch.device(device)
         self.cache = ArchCache(cache_size)
         self.skipped = 0
+        self.builder = None
+        self.lookahead = 0
+        if workers:
+            from graphparam.train.build_pool import BuildPool
+
+            self.builder = BuildPool(workers)
+            self.lookahead = 2 * workers
+        self._ahead: deque = deque()  # (seed, spec, future or None) drawn but not yet returned
         self._seek(int(start))
 
     def _seek(self, seed: int) -> None:
@@ -135,21 +148,46 @@ class ArchSource:
             seed = 0
         self.position = seed
         self._it = self.sampler(seed)
+        for _, _, future in self._ahead:
+            if future is not None:
+                future.cancel()
+        self._ahead.clear()
+
+    def _draw(self) -> tuple[int, object]:
+        while True:
+            seed, spec = next(self._it)
+            if self.pool is not None and seed >= self.pool:
+                self._it = self.sampler(0)
+                continue
+            return seed, spec
+
+    def _next_drawn(self) -> tuple[int, object, object]:
+        if self.builder is None:
+            return (*self._draw(), None)
+        probe = self.max_output_std is not None
+        while len(self._ahead) <= self.lookahead:
+            seed, spec = self._draw()
+            future = None if spec.hash in self.cache else self.builder.submit(seed, spec, probe)
+            self._ahead.append((seed, spec, future))
+        return self._ahead.popleft()
+
+    def _build(self, seed: int, spec, future) -> Arch:
+        if future is None:  # no worker, or it was cached when drawn (and evicted since)
+            return build_arch(seed, spec, self.device, probe=self.max_output_std is not None)
+        arch = self.builder.load(future)
+        arch.net = arch.net.to(self.device).train()
+        return arch
 
     def next(self) -> Arch:
         """The next training net (always returns one; loops over the pool if set)."""
         while True:
-            seed, spec = next(self._it)
-            if self.pool is not None and seed >= self.pool:
-                self._seek(0)
-                continue
+            seed, spec, future = self._next_drawn()
             self.position = seed + 1
-            probe = self.max_output_std is not None
-            arch = self.cache.get(spec.hash, lambda: build_arch(seed, spec, self.device, probe=probe))
+            arch = self.cache.get(spec.hash, lambda: self._build(seed, spec, future))
             if arch.seed != seed:  # same net under another seed: report the seed it was drawn with
                 arch = Arch(seed, spec, arch.net, arch.graph, arch.num_params, arch.param_names, arch.output_std)
             if ((self.max_params is not None and arch.num_params > self.max_params)
-                    or (probe and not arch.output_std <= self.max_output_std)):
+                    or (self.max_output_std is not None and not arch.output_std <= self.max_output_std)):
                 self.skipped += 1
                 continue
             return arch
@@ -163,3 +201,9 @@ class ArchSource:
     def load_state_dict(self, state: dict) -> None:
         self.skipped = int(state.get("skipped", 0))
         self._seek(int(state["position"]))
+
+    def close(self) -> None:
+        """Stop the build workers (if any)."""
+        self._seek(self.position)
+        if self.builder is not None:
+            self.builder.close()

@@ -159,6 +159,9 @@ class TrainConfig:
     val_images: int = setting(1000, DATA, "training images held out for validation", trajectory=True)
     device: str = setting("auto", DATA, "auto, cpu, cuda, cuda:N")
     threads: int | None = setting(None, DATA, "torch.set_num_threads (none: leave as is)", type=_optional_int)
+    arch_workers: int = setting(0, DATA, "build and trace the next training nets in this many worker processes "
+                                "(the same nets; pays on a GPU, where building is most of a step; 0: in the "
+                                "training process)")
     amp: bool = setting(True, DATA, "disable bf16 autocast on CUDA (ignored on CPU)", negate=True)
     # output
     out: str = setting("runs/train", OUTPUT, "run directory")
@@ -200,6 +203,8 @@ class TrainConfig:
             raise ValueError(f"probe_weight must be >= 0, got {self.probe_weight}")
         if self.arch_start < 0:
             raise ValueError(f"arch_start must be >= 0, got {self.arch_start}")
+        if self.arch_workers < 0:
+            raise ValueError(f"arch_workers must be >= 0, got {self.arch_workers}")
         if self.arch_pool is not None and self.arch_pool < 1:
             raise ValueError(f"arch_pool must be >= 1, got {self.arch_pool}")
 

@@ -173,7 +173,7 @@ class Trainer:
 
             sampler = functools.partial(train_stream, stream=cfg.stream)
         self.archs = ArchSource(cfg.arch_start, cfg.arch_pool, cfg.max_params, self.device, cfg.cache_size, sampler,
-                                cfg.max_output_std)
+                                cfg.max_output_std, cfg.arch_workers)
         self.validator = Validator(self.val_images, cfg.val_nets if cfg.eval_every else 0, self.device, cfg.amp)
         self.soft_targets = self._soft_targets() if cfg.distill else None
 
@@ -402,7 +402,10 @@ class Trainer:
         from graphparam.train.lock import RunLock
 
         with RunLock(self.out) if self.info.is_main else nullcontext():
-            return self._run()
+            try:
+                return self._run()
+            finally:
+                self.archs.close()
 
     def _run(self) -> TrainResult:
         cfg = self.config

@@ -1,0 +1,57 @@
+"""Build and trace training nets in worker processes, ahead of the step that needs them.
+
+On a GPU a meta-training step of 8 small nets takes a fraction of a second, while building and
+tracing one generated net costs about 0.14 CPU seconds in Python: done in the training process,
+construction is most of the step. :class:`BuildPool` runs :func:`~graphparam.train.archs.build_arch`
+in ``workers`` spawned processes (one torch thread each) and hands the nets back in the order they
+were asked for. A net is built from its seed alone (under a forked RNG), so where it was built does
+not change it: a run with workers sees the same nets, parameters and graphs as one without.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+from concurrent.futures import Future, ProcessPoolExecutor
+
+__all__ = ["BuildPool"]
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _build(seed: int, spec, probe: bool) -> bytes:
+    from graphparam.train.archs import build_arch
+
+    # pickled here, by value: torch's multiprocessing reductions would pass every tensor as a
+    # shared-memory file descriptor, hundreds per net
+    return pickle.dumps(build_arch(seed, spec, "cpu", probe=probe), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class BuildPool:
+    """``submit(seed, spec)`` starts building a net in a worker and returns its future; ``load(future)``
+    waits for it and returns the :class:`~graphparam.train.archs.Arch`, on the CPU."""
+
+    def __init__(self, workers: int):
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = int(workers)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, seed: int, spec, probe: bool = False) -> Future:
+        if self._pool is None:  # spawned, not forked: the parent may hold CUDA and OpenMP threads
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_init_worker)
+        return self._pool.submit(_build, seed, spec, probe)
+
+    @staticmethod
+    def load(future: Future):
+        return pickle.loads(future.result())
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,51 @@
+"""Nets built in worker processes (``arch_workers``) are the nets built in the training process."""
+
+import torch
+
+from graphparam.train.archs import ArchSource
+from train_helpers import losses, run_tiny, tiny_sampler
+
+
+def _signature(arch) -> tuple:
+    params = {k: v.detach().clone() for k, v in arch.net.state_dict().items()}
+    slots = [(s.name, tuple(s.shape), s.role) for node in arch.graph.nodes for s in node.params]
+    return arch.seed, arch.hash, slots, params
+
+
+def _same(a, b) -> bool:
+    return a[:3] == b[:3] and a[3].keys() == b[3].keys() and all(torch.equal(a[3][k], b[3][k]) for k in a[3])
+
+
+def test_workers_give_the_same_nets_in_the_same_order_and_resume_at_the_same_position():
+    serial = ArchSource(start=5, sampler=tiny_sampler)
+    pooled = ArchSource(start=5, sampler=tiny_sampler, workers=2, max_output_std=1e9)
+    try:
+        first = [_signature(a) for a in serial.take(4)]
+        got = [_signature(a) for a in pooled.take(4)]
+        assert all(_same(a, b) for a, b in zip(first, got))
+        assert pooled.state_dict() == serial.state_dict() == {"position": 9, "skipped": 0}
+        assert all(a.output_std is not None for a in pooled.take(1))  # the probe ran in the worker
+
+        resumed = ArchSource(sampler=tiny_sampler, workers=1)
+        resumed.load_state_dict(serial.state_dict())
+        assert _same(_signature(resumed.next()), _signature(serial.next()))
+        resumed.close()
+    finally:
+        pooled.close()
+
+
+def test_workers_skip_cached_nets_and_wrap_an_arch_pool():
+    source = ArchSource(pool=3, sampler=tiny_sampler, workers=1)
+    try:
+        seeds = [a.seed for a in source.take(7)]
+        assert seeds == [0, 1, 2, 0, 1, 2, 0]
+        assert source.cache.misses == 3 and source.cache.hits == 4
+    finally:
+        source.close()
+
+
+def test_a_run_with_arch_workers_computes_the_losses_of_one_without(tmp_path):
+    run_tiny(tmp_path / "serial", steps=3)
+    trainer, result = run_tiny(tmp_path / "pooled", steps=3, arch_workers=2)
+    assert result.steps == 3 and trainer.archs.builder._pool is None  # the run closed its workers
+    assert losses(tmp_path / "pooled") == losses(tmp_path / "serial")
