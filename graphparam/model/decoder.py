@@ -47,6 +47,7 @@ from graphparam.model.normalize import TRANSFORMS, vector_transform
 
 KERNEL_FREQS = (0.5, 1.0, 2.0)
 KERNEL_FEATURES = 2 * (2 + 2 * len(KERNEL_FREQS))
+ALIGNMENT = 16  # bytes: every predicted tensor starts at an address aligned to this
 
 
 @functools.lru_cache(maxsize=64)
@@ -258,6 +259,10 @@ class TensorDecoder(nn.Module):
             g = batch.slot_graph[s]
             if dest is None:
                 w = w.reshape(spec.shape)
+                if w.data_ptr() % ALIGNMENT:
+                    # a view into a batched buffer at an odd offset: CUDA kernels that load 16 bytes at a time
+                    # (cuDNN's convolutions) fail on it with "misaligned address" (functional_call in training)
+                    w = w.clone()
                 if out is not None and not grad and spec.name in out[g]:
                     out[g][spec.name].copy_(w)
             result[g][spec.name] = w if dest is None else dest

@@ -259,3 +259,19 @@ def test_tile_layout_keeps_the_tile_and_permutes_its_copies():
         block = index[rb * t:(rb + 1) * t, :t]
         assert torch.equal(block.flatten().sort().values, torch.arange(t * t))
         assert not torch.equal(block, index[:t, :t])
+
+
+@pytest.mark.parametrize("decoder", ["tile", "lowrank"])
+def test_predicted_tensors_are_aligned_for_cuda_kernels(decoder):
+    """Tensors passed to functional_call on CUDA must start on a 16-byte boundary (cuDNN loads 16 bytes at
+    a time; a view at an odd offset of the decoder's batched buffer failed with 'misaligned address')."""
+    from graphparam.model.decoder import ALIGNMENT
+
+    torch.manual_seed(0)
+    ghn = GHN(GHNConfig.named("tiny", decoder=decoder))
+    graphs = [trace(OddShapes(), (3, 32, 32)), trace(timm.create_model("resnet18", num_classes=10), (3, 32, 32))]
+    for grad in (True, False):
+        with torch.set_grad_enabled(grad):
+            for params in ghn(graphs):
+                misaligned = [k for k, v in params.items() if v.data_ptr() % ALIGNMENT]
+                assert not misaligned and all(v.is_contiguous() for v in params.values())
