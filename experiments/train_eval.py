@@ -105,7 +105,7 @@ def evaluate_split(ghn, split: str, data, max_nets: int | None, device: torch.de
                 cache.put(split, name, {"error": failures[name]})
             continue
         nets[name] = {"id": str(ident), "top1": res.top1, "loss": res.loss, "params": sum(p.numel() for p in net.parameters()),
-                      "predict_seconds": predict_s, "eval_seconds": res.seconds}
+                      "predict_seconds": predict_s, "eval_seconds": res.seconds, "device": str(device)}
         if cache is not None:
             cache.put(split, name, nets[name])
         if progress:

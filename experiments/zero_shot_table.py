@@ -26,6 +26,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -78,6 +79,10 @@ def markdown(res: dict) -> str:
             base = f"{100 * d[key]['top1']:.2f}" if key in d else "-"
             lines.append(f"| {bold}{name}{bold} | {g[key]['params']:,} | {100 * g[key]['top1']:.2f} | "
                          f"{base} | {ref} |")
+    devices = Counter(net.get("device", "cpu") for who in ("ghn", "default_init") for s in meta["splits"]
+                      for net in res[who][s]["nets"].values())
+    lines += ["", "Where the per-net results were measured (a result without a device is from the CPU machines): "
+              + ", ".join(f"{d} {n} nets" for d, n in sorted(devices.items())) + "."]
     failures = {f"{who}:{s}:{k}": v for who in ("ghn", "default_init") for s in meta["splits"]
                 for k, v in res[who][s]["failures"].items()}
     if failures:
