@@ -161,9 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     ghn = GHN.from_pretrained(args.ghn, device=device).eval()
     if args.compute is None:
         training = (ghn.pretrained_cfg or {}).get("training", {})
-        hours = training.get("total_cpu_core_hours", training.get("cpu_core_hours"))
-        args.compute = (f"{hours} CPU core-hours in all, {training.get('steps')} steps in its last run (its pretrained_cfg)"
-                        if hours is not None else "not recorded in its checkpoint")
+        from graphparam.train.loop import lineage_cost
+
+        hours, gpu = lineage_cost(training, "cpu_core_hours"), lineage_cost(training, "gpu_hours")
+        args.compute = (f"{round(hours, 3)} CPU core-hours" + (f" and {round(gpu, 4)} GPU-hours" if gpu else "")
+                        + f" in all, {training.get('steps')} steps in its last run (its pretrained_cfg)"
+                        if hours or gpu else "not recorded in its checkpoint")
     data = load_dataset(args.data, "test")
     data = first_images(data, args.max_images)
     command = "python experiments/zero_shot_table.py " + " ".join(argv if argv is not None else sys.argv[1:])
