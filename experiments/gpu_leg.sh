@@ -3,7 +3,9 @@
 # shipped GHN, then the full-protocol zero-shot table of whichever GHN validates better, all inside one
 # device call (the lent machine is paid for by the minute, so nothing waits on a person in between).
 #
-#   OUT=runs/gpu_out DATA=data/cifar10_jpeg.npz TRAIN_BUDGET=4m30s DEADLINE=570 bash experiments/gpu_leg.sh
+#   OUT=runs/gpu_out DATA=data/cifar10_jpeg.npz TRAIN_BUDGET=6m DEADLINE=565 bash experiments/gpu_leg.sh
+#
+# (carry data/ in the device call; experiments/results/gpu_leg.md has what the first lent H200 measured with it)
 #
 # Phases (each one's failure leaves the next to run; everything it wrote lands in $OUT):
 #   1. the shipped GHN validated on this device (the trainer's Validator, the run's 20 val nets), so the
@@ -15,7 +17,7 @@
 set -u
 OUT=${OUT:-runs/gpu_out}
 DATA=${DATA:-data/cifar10_jpeg.npz}
-TRAIN_BUDGET=${TRAIN_BUDGET:-4m30s}
+TRAIN_BUDGET=${TRAIN_BUDGET:-6m}
 DEADLINE=${DEADLINE:-570}
 WORKERS=${WORKERS:-$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))}
 RUN=${RUN:-runs/gpu_leg}

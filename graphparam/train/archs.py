@@ -117,7 +117,8 @@ class ArchSource:
     ``None``: keep all), as GHN-2's generator leaves out cells that lead to exploding losses.
     ``sampler(start)``: the stream, ``arch_zoo.train_stream`` by default (tests may substitute one).
     ``workers``: build and trace the next nets in this many processes
-    (:class:`~graphparam.train.build_pool.BuildPool`; 0: in this process, when needed). The nets are the same.
+    (:class:`~graphparam.train.build_pool.BuildPool`; 0: in this process, when needed). The nets are the same,
+    but their parameters arrive as zeros instead of PyTorch's default initialization (the GHN replaces them).
     """
 
     def __init__(self, start: int = 0, pool: int | None = None, max_params: int | None = None,
@@ -174,9 +175,7 @@ class ArchSource:
     def _build(self, seed: int, spec, future) -> Arch:
         if future is None:  # no worker, or it was cached when drawn (and evicted since)
             return build_arch(seed, spec, self.device, probe=self.max_output_std is not None)
-        arch = self.builder.load(future)
-        arch.net = arch.net.to(self.device).train()
-        return arch
+        return self.builder.load(future, self.device)
 
     def next(self) -> Arch:
         """The next training net (always returns one; loops over the pool if set)."""

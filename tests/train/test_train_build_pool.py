@@ -7,13 +7,15 @@ from train_helpers import losses, run_tiny, tiny_sampler
 
 
 def _signature(arch) -> tuple:
-    params = {k: v.detach().clone() for k, v in arch.net.state_dict().items()}
+    """Seed, hash, the graph's parameter slots, the parameters' shapes and the buffers' values."""
     slots = [(s.name, tuple(s.shape), s.role) for node in arch.graph.nodes for s in node.params]
-    return arch.seed, arch.hash, slots, params
+    shapes = [(k, tuple(v.shape), v.requires_grad) for k, v in arch.net.named_parameters()]
+    buffers = {k: v.detach().clone() for k, v in arch.net.named_buffers()}
+    return arch.seed, arch.hash, slots, shapes, arch.num_params, buffers
 
 
 def _same(a, b) -> bool:
-    return a[:3] == b[:3] and a[3].keys() == b[3].keys() and all(torch.equal(a[3][k], b[3][k]) for k in a[3])
+    return a[:5] == b[:5] and a[5].keys() == b[5].keys() and all(torch.equal(a[5][k], b[5][k]) for k in a[5])
 
 
 def test_workers_give_the_same_nets_in_the_same_order_and_resume_at_the_same_position():
@@ -24,7 +26,9 @@ def test_workers_give_the_same_nets_in_the_same_order_and_resume_at_the_same_pos
         got = [_signature(a) for a in pooled.take(4)]
         assert all(_same(a, b) for a, b in zip(first, got))
         assert pooled.state_dict() == serial.state_dict() == {"position": 9, "skipped": 0}
-        assert all(a.output_std is not None for a in pooled.take(1))  # the probe ran in the worker
+        arch = pooled.next()
+        assert arch.output_std is not None  # the probe ran in the worker, on the default initialization
+        assert all(not p.is_meta and not p.any() and p.is_leaf for p in arch.net.parameters())  # zeros arrive
 
         resumed = ArchSource(sampler=tiny_sampler, workers=1)
         resumed.load_state_dict(serial.state_dict())
