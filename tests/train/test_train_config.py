@@ -67,3 +67,9 @@ def test_config_file_is_overridden_by_explicit_flags(tmp_path):
 def test_unknown_config_field_is_refused():
     with pytest.raises(ValueError, match="unknown TrainConfig field"):
         TrainConfig.from_dict({"steps": 1, "learning_rate": 1.0})
+
+
+def test_negative_arch_workers_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--steps", "1", "--arch-workers", "-1"])
+    assert exc.value.code == 2 and "arch_workers must be >= 0" in capsys.readouterr().err
