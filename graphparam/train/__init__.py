@@ -3,7 +3,8 @@
 - ``TrainConfig`` (:mod:`.config`): every setting, JSON round-trip, ``parse_duration("9m")``;
 - ``Trainer`` / ``train(config)`` (:mod:`.loop`): the loop; ``main(argv)`` (:mod:`.run`): its command line;
 - :mod:`.checkpoint`: atomic, resumable checkpoints; :mod:`.distributed`: torchrun / DDP;
-- :mod:`.archs`: the architecture stream and cache; :mod:`.metrics`, :mod:`.plot`: logs and curves.
+- :mod:`.archs`: the architecture stream and cache, :mod:`.build_pool`: nets built ahead in worker processes;
+- :mod:`.metrics`, :mod:`.plot`: logs and curves.
 """
 
 from graphparam.train.config import TrainConfig, parse_duration
