@@ -60,9 +60,9 @@ mkdir -p "$OUT/ghn" && cp "$RUN/ghn/"* "$OUT/ghn/" 2>/dev/null
 
 GHN=$($PY - "$RUN/metrics.jsonl" "$OUT/shipped_val.json" <<'EOF'
 import json, sys
+from graphparam.train.metrics import read_metrics
 try:
-    rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-    new = [r for r in rows if r.get("kind") == "val"][-1]["top1"]
+    new = read_metrics(sys.argv[1], "val")[-1]["top1"]
     old = json.load(open(sys.argv[2]))["top1"]
     print("new" if new > old + 0.005 else "cifar10")
 except Exception:

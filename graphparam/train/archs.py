@@ -135,12 +135,10 @@ class ArchSource:
         self.cache = ArchCache(cache_size)
         self.skipped = 0
         self.builder = None
-        self.lookahead = 0
         if workers:
             from graphparam.train.build_pool import BuildPool
 
             self.builder = BuildPool(workers)
-            self.lookahead = 2 * workers
         self._ahead: deque = deque()  # (seed, spec, future or None) drawn but not yet returned
         self._seek(int(start))
 
@@ -149,6 +147,9 @@ class ArchSource:
             seed = 0
         self.position = seed
         self._it = self.sampler(seed)
+        self._cancel_ahead()
+
+    def _cancel_ahead(self) -> None:
         for _, _, future in self._ahead:
             if future is not None:
                 future.cancel()
@@ -166,7 +167,7 @@ class ArchSource:
         if self.builder is None:
             return (*self._draw(), None)
         probe = self.max_output_std is not None
-        while len(self._ahead) <= self.lookahead:
+        while len(self._ahead) <= 2 * self.builder.workers:  # two nets in flight per worker
             seed, spec = self._draw()
             future = None if spec.hash in self.cache else self.builder.submit(seed, spec, probe)
             self._ahead.append((seed, spec, future))
@@ -203,6 +204,6 @@ class ArchSource:
 
     def close(self) -> None:
         """Stop the build workers (if any)."""
-        self._seek(self.position)
+        self._cancel_ahead()
         if self.builder is not None:
             self.builder.close()
