@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ghn = GHN.from_pretrained(args.ghn, device=device).eval()
     if args.compute is None:
         training = (ghn.pretrained_cfg or {}).get("training", {})
-        from graphparam.train.loop import lineage_cost
+        from graphparam.train.lineage import lineage_cost
 
         hours, gpu = lineage_cost(training, "cpu_core_hours"), lineage_cost(training, "gpu_hours")
         args.compute = (f"{round(hours, 3)} CPU core-hours" + (f" and {round(gpu, 4)} GPU-hours" if gpu else "")

@@ -50,13 +50,13 @@ from graphparam.train.archs import Arch, ArchSource
 from graphparam.errors import OutputExistsError, ResumeError
 from graphparam.train.checkpoint import atomic_write_text, has_checkpoint, load_resumable, save_checkpoint
 from graphparam.train.config import RESUME_KEYS, TrainConfig, format_duration
+from graphparam.train.lineage import cost_record
 from graphparam.train.metrics import MetricsLog, RunningMean
 from graphparam.train.probe_loss import head_inputs, ridge_probe_loss
 from graphparam.train.signals import StopFlag
 from graphparam.train.teacher import distill_loss
 
-__all__ = ["Trainer", "TrainResult", "train", "MAX_CONSECUTIVE_SKIPS", "step_seed", "capped_loss",
-           "lineage_cost"]
+__all__ = ["Trainer", "TrainResult", "train", "MAX_CONSECUTIVE_SKIPS", "step_seed", "capped_loss"]
 
 MAX_CONSECUTIVE_SKIPS = 20
 
@@ -106,16 +106,6 @@ def _param_penalty(params: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean over tensors of the mean squared predicted value."""
     terms = [p.float().pow(2).mean() for p in params.values()]
     return torch.stack(terms).mean()
-
-
-def lineage_cost(training: dict | None, key: str) -> float:
-    """``key`` (``cpu_core_hours``, ``gpu_hours``) summed over a GHN's training and its ``--init-from``
-    ancestors, from its ``pretrained_cfg["training"]`` (a run records the total; older runs only their own)."""
-    if not training:
-        return 0.0
-    if "total_" + key in training:
-        return float(training["total_" + key])
-    return float(training.get(key, 0.0)) + lineage_cost(training.get("parent"), key)
 
 
 def capped_loss(loss: torch.Tensor, cap: float) -> torch.Tensor:
@@ -234,15 +224,8 @@ class Trainer:
                     "threads": torch.get_num_threads(), "stream": cfg.stream,
                     "meta_batch": cfg.meta_batch, "batch_size": cfg.batch_size,
                     "init_from": cfg.init_from, "distill": cfg.distill}
-        # what the GHN cost, its ancestors (--init-from) included: CPU core-hours and accelerator hours
-        if self.device.type == "cpu":
-            training["cpu_core_hours"] = round(self.elapsed * training["threads"] * self.info.world_size / 3600, 3)
-        else:
-            training["gpu_hours"] = round(self.elapsed * self.info.world_size / 3600, 4)
-        for key, digits in (("cpu_core_hours", 3), ("gpu_hours", 4)):
-            total = training.get(key, 0.0) + lineage_cost(self.parent_training, key)
-            if key in training or total:
-                training["total_" + key] = round(total, digits)
+        training.update(cost_record(self.elapsed, self.device.type, training["threads"], self.info.world_size,
+                                    self.parent_training))
         if self.parent_training is not None:
             training["parent"] = self.parent_training
         return {"input_size": [3, 32, 32], "num_classes": 10, "mean": list(CIFAR10_MEAN), "std": list(CIFAR10_STD),

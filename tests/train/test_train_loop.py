@@ -172,15 +172,6 @@ def test_init_from_adds_the_parents_core_hours(tmp_path):
     assert 0 <= training["cpu_core_hours"] < 0.1
 
 
-def test_lineage_cost_sums_through_ancestors_that_trained_elsewhere():
-    from graphparam.train.loop import lineage_cost
-
-    gpu_leg = {"gpu_hours": 0.05, "parent": {"cpu_core_hours": 1.33, "steps": 1000}}  # no totals recorded
-    assert lineage_cost(gpu_leg, "cpu_core_hours") == 1.33 and lineage_cost(gpu_leg, "gpu_hours") == 0.05
-    assert lineage_cost({"cpu_core_hours": 2.0, "total_cpu_core_hours": 5.0}, "cpu_core_hours") == 5.0
-    assert lineage_cost(None, "gpu_hours") == 0.0
-
-
 def test_capped_loss_scales_the_gradient_of_huge_losses_only():
     from graphparam.train.loop import capped_loss
 
