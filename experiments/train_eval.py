@@ -61,11 +61,13 @@ class NetResults:
 
 
 def evaluate_split(ghn, split: str, data, max_nets: int | None, device: torch.device, batch_size: int,
-                   progress: bool = True, cache: NetResults | None = None, only: set[str] | None = None) -> dict:
+                   progress: bool = True, cache: NetResults | None = None, only: set[str] | None = None,
+                   shard: tuple[int, int] = (0, 1)) -> dict:
     """Zero-shot top-1 of every net of ``split`` (the first ``max_nets``), with the GHN's prediction or,
     for ``ghn=None``, PyTorch's default initialization (seeded per net, so a resumed run draws the same).
     ``cache``: reuse and record per-net results (:class:`NetResults`). ``only``: the ``real`` models
-    to evaluate, by name (the others are skipped; nets keep their index in the split)."""
+    to evaluate, by name (the others are skipped; nets keep their index in the split). ``shard=(i, n)``:
+    only the nets whose index is i modulo n, so n processes can fill one cache side by side."""
     import arch_zoo
     from graphparam.errors import first_line
     from graphparam.evaluate import evaluate, summarize
@@ -77,7 +79,7 @@ def evaluate_split(ghn, split: str, data, max_nets: int | None, device: torch.de
         items = items[:max_nets]
     nets, failures = {}, {}
     for k, item in enumerate(items):
-        if only is not None and split == "real" and item not in only:
+        if (only is not None and split == "real" and item not in only) or k % shard[1] != shard[0]:
             continue
         name = f"{k:03d}"
         known = cache.get(split, name) if cache is not None else None

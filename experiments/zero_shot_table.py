@@ -3,7 +3,8 @@ same nets with PyTorch's default initialization (no training at all) and GHN-2's
 
     python experiments/zero_shot_table.py                                  # shipped GHN, full protocol
     python experiments/zero_shot_table.py --max-nets 20 --max-images 1000  # reduced, for a CPU
-    python experiments/zero_shot_table.py --splits test --nets test=100 &  # one process per core ...
+    python experiments/zero_shot_table.py --splits test --nets test=100 --only ghn --shard 0/2 &  # one process
+    python experiments/zero_shot_table.py --splits test --nets test=100 --only ghn --shard 1/2 &  # per core ...
     python experiments/zero_shot_table.py --splits wide deep dense bnfree real --max-nets 20
     python experiments/zero_shot_table.py --nets test=100 --max-nets 20    # ... then the table, from the cache
     python experiments/zero_shot_table.py --only default_init             # the baseline column alone, into the cache
@@ -136,7 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=("ghn", "default_init"), default=None,
                    help="measure one column into the cache and write no table (default init does not depend on "
                         "the GHN, so it can be filled while the GHN still trains)")
+    p.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="with --only: measure the nets whose index is I modulo N, so N processes fill the cache "
+                        "side by side (e.g. 0/2 and 1/2, one per core)")
     args = p.parse_args(argv)
+    i, _, n = args.shard.partition("/")
+    if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
+        p.error(f"--shard takes I/N with 0 <= I < N, got {args.shard!r}")
+    shard = (int(i), int(n))
+    if shard[1] > 1 and not args.only:
+        p.error("--shard measures part of each split; use it with --only, then write the table from the cache")
     if args.only and args.cache == "none":
         p.error("--only fills the cache; it cannot be combined with --cache none")
     if args.threads:
@@ -184,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         for who, model in (("ghn", ghn), ("default_init", None)):
             if args.only in (None, who):
                 res[who][split] = evaluate_split(model, split, data, max_nets, device, 250, progress=False,
-                                                 cache=caches[who], only=set(args.real) if args.real else None)
+                                                 cache=caches[who], only=set(args.real) if args.real else None,
+                                                 shard=shard)
         g, d = ((res[w].get(split) or {}).get("summary_top1_percent") or {} for w in ("ghn", "default_init"))
         print(f"{split}: GHN {g.get('mean', float('nan')):.2f}%  default init {d.get('mean', float('nan')):.2f}%  "
               f"({g.get('n', 0)} nets, {time.perf_counter() - start:.0f}s)", file=sys.stderr, flush=True)

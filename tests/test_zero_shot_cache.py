@@ -34,6 +34,21 @@ def test_a_resumed_split_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     assert len((tmp_path / "nets.jsonl").read_text().splitlines()) == 2
 
 
+def test_shards_fill_one_cache_with_the_nets_of_the_whole_split(tmp_path):
+    from graphparam.data import load_dataset
+    from graphparam.evaluate import first_images
+
+    torch.set_num_threads(1)
+    data = first_images(load_dataset("embedded", "test"), 20)
+    cpu = torch.device("cpu")
+    whole = evaluate_split(None, "test", data, 3, cpu, 20, progress=False)
+    context = {"ghn": "default_init", "images": len(data)}
+    parts = [evaluate_split(None, "test", data, 3, cpu, 20, progress=False, cache=NetResults(tmp_path / "n.jsonl", context),
+                            shard=(i, 2)) for i in range(2)]
+    assert [list(part["nets"]) for part in parts] == [["000", "002"], ["001"]]
+    table = evaluate_split(None, "test", data, 3, cpu, 20, progress=False, cache=NetResults(tmp_path / "n.jsonl", context))
+    assert {k: n["top1"] for k, n in table["nets"].items()} == {k: n["top1"] for k, n in whole["nets"].items()}
+
 
 def test_real_models_can_be_chosen_by_name_and_keep_their_index(tmp_path):
     import arch_zoo
