@@ -1,12 +1,16 @@
-"""Zero-shot ``val`` accuracy against training compute, over one run or a chain of runs.
+"""Zero-shot ``val`` accuracy against training compute, over a campaign of runs (legs).
 
     python experiments/learning_curve.py experiments/results/train_metrics.jsonl \\
         experiments/results/train_continued_metrics.jsonl --threads 1 1
+    python experiments/learning_curve.py long.json leg2.json leg3.json --parent leg2=long leg3=long
 
-Each file is a run's ``metrics.jsonl``; a later file is taken to continue from the earlier one's final
-weights (``--init-from``), so its compute is added after the earlier run's. Compute is training
-seconds (the ``elapsed`` of the train records, which excludes validation) times the thread count of
-that run, in CPU core-hours. Writes ``experiments/results/learning_curve.{md,png}``.
+Each file is a run's ``metrics.jsonl`` (or a compact copy), in the order its compute was spent. A run
+continues from its parent's final weights (``--init-from``): by default the file before it, or the run
+named by ``--parent CHILD=PARENT`` (legs that branch from one checkpoint). Compute is training seconds
+(the ``elapsed`` of the train records, which excludes validation) times the run's thread count, in CPU
+core-hours. Two views: a point's *lineage* compute (its run plus its ancestors: what that GHN cost) and
+the *campaign* compute (every run so far, dead ends included, in file order: what was spent to get there).
+Writes ``experiments/results/learning_curve.{md,png}``.
 """
 
 from __future__ import annotations
@@ -45,47 +49,87 @@ def curve(path: Path, threads: int, offset_hours: float) -> tuple[list[dict], fl
     return points, offset_hours + last["elapsed"] * threads / 3600
 
 
+def campaign(names: list[str], paths: list[Path], threads: list[int], parents: dict[str, str]
+             ) -> tuple[list[dict], dict[str, float], float]:
+    """Val points of every run with their lineage (``core_hours``) and campaign (``campaign_hours``)
+    compute, each run's lineage compute at its end, and the campaign's total."""
+    points, ends, spent = [], {}, 0.0
+    for name, path, t in zip(names, paths, threads):
+        start = ends.get(parents.get(name), 0.0)
+        pts, ends[name] = curve(path, t, start)
+        for pt in pts:
+            pt["campaign_hours"] = spent + pt["core_hours"] - start
+        points += pts
+        spent += ends[name] - start
+    return points, ends, spent
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", type=Path, help="metrics.jsonl files (or compact .json copies with a "
                    "'records' list), in training order")
     p.add_argument("--threads", nargs="+", type=int, default=None, help="torch threads of each run (default 1)")
+    p.add_argument("--parent", nargs="+", default=[], metavar="CHILD=PARENT",
+                   help="the run a run continued from, by name (default: the run before it)")
     args = p.parse_args(argv)
     threads = args.threads or [1] * len(args.runs)
     if len(threads) != len(args.runs):
         p.error("give one --threads value per run")
-    points, offset, ends = [], 0.0, []
-    for path, t in zip(args.runs, threads):
-        pts, offset = curve(path, t, offset)
-        points += pts
-        ends.append((run_name(path), offset))
+    names = [run_name(path) for path in args.runs]
+    parents = {names[i]: names[i - 1] for i in range(1, len(names))}
+    for item in args.parent:
+        child, _, parent = item.partition("=")
+        if child not in names or parent not in names or names.index(parent) >= names.index(child):
+            p.error(f"--parent takes CHILD=PARENT, two runs given in order, got {item!r}")
+        parents[child] = parent
+    points, ends, spent = campaign(names, args.runs, threads, parents)
 
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    for name in dict.fromkeys(pt["run"] for pt in points):
+    fig, (ax, spend) = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for name in names:
         part = [pt for pt in points if pt["run"] == name]
+        if not part:
+            continue
         x = [pt["core_hours"] for pt in part]
-        ax.plot(x, [pt["top1"] for pt in part], marker="o", label=name)
-        ax.fill_between(x, [pt["top1_min"] for pt in part], [pt["top1_max"] for pt in part], alpha=0.2)
-    ax.axhline(10, color="k", ls=":", lw=0.8, label="chance")
-    ax.set_xlabel("training compute (CPU core-hours)")
+        line, = ax.plot(x, [pt["top1"] for pt in part], marker="o", ms=3, label=name)
+        ax.fill_between(x, [pt["top1_min"] for pt in part], [pt["top1_max"] for pt in part], alpha=0.1,
+                        color=line.get_color())
+        origin = [pt for pt in points if pt["run"] == parents.get(name)][-1:]
+        if origin:  # the branch from the parent's last point
+            ax.plot([origin[0]["core_hours"], x[0]], [origin[0]["top1"], part[0]["top1"]], ls="--", lw=0.8,
+                    color=line.get_color())
+        spend.plot([pt["campaign_hours"] for pt in part], [pt["top1"] for pt in part], marker="o", ms=3,
+                   color=line.get_color())
+    best, envelope = float("-inf"), []
+    for pt in sorted(points, key=lambda pt: pt["campaign_hours"]):
+        best = max(best, pt["top1"])
+        envelope.append((pt["campaign_hours"], best))
+    if envelope:
+        spend.step(*zip(*envelope), where="post", color="k", lw=1, label="best so far")
+    for a in (ax, spend):
+        a.axhline(10, color="k", ls=":", lw=0.8, label="chance")
+        a.legend(fontsize=7)
+    ax.set_xlabel("lineage compute: the run and its ancestors (CPU core-hours)")
     ax.set_ylabel("zero-shot val top-1 % (min–max band)")
-    ax.legend(fontsize=8)
+    spend.set_xlabel(f"campaign compute: all runs, in order ({spent:.2f} CPU core-hours in all)")
     fig.tight_layout()
     RESULTS.mkdir(parents=True, exist_ok=True)
     fig.savefig(RESULTS / "learning_curve.png", dpi=120)
     command = "python experiments/learning_curve.py " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = ["# Learning curve: zero-shot val accuracy vs training compute", "", f"Command: `{command.strip()}`", "",
-             "| run | step | CPU core-hours | val top-1 % | min | max | nets × images |", "|---|---|---|---|---|---|---|"]
+             "| run | parent | step | lineage core-hours | campaign core-hours | val top-1 % | min | max | nets × images |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for pt in points:
-        lines.append(f"| {pt['run']} | {pt['step']} | {pt['core_hours']:.2f} | {pt['top1']:.2f} | {pt['top1_min']:.1f} | "
-                     f"{pt['top1_max']:.1f} | {pt['nets']} × {pt['images']} |")
+        lines.append(f"| {pt['run']} | {parents.get(pt['run'], '-')} | {pt['step']} | {pt['core_hours']:.2f} | "
+                     f"{pt['campaign_hours']:.2f} | {pt['top1']:.2f} | {pt['top1_min']:.1f} | {pt['top1_max']:.1f} | "
+                     f"{pt['nets']} × {pt['images']} |")
     lines += ["", "Compute is the training loop's wall-clock time × threads: where other jobs shared the cores it "
-              "overstates the compute actually used.", "", "Compute at the end of each run: " + ", ".join(f"{n} {h:.2f} core-hours" for n, h in ends) + ".",
+              "overstates the compute actually used.", "", "Lineage compute at the end of each run: " + ", ".join(f"{n} {h:.2f}" for n, h in ends.items())
+              + f" core-hours. Campaign compute: **{spent:.2f} CPU core-hours** in all.",
               "", "![learning curve](learning_curve.png)", ""]
     (RESULTS / "learning_curve.md").write_text("\n".join(lines))
     print("\n".join(lines[4:-3]))
