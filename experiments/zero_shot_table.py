@@ -3,10 +3,10 @@ same nets with PyTorch's default initialization (no training at all) and GHN-2's
 
     python experiments/zero_shot_table.py                                  # shipped GHN, full protocol
     python experiments/zero_shot_table.py --max-nets 20 --max-images 1000  # reduced, for a CPU
-    python experiments/zero_shot_table.py --splits test --nets test=100 --only ghn --shard 0/2 &  # one process
-    python experiments/zero_shot_table.py --splits test --nets test=100 --only ghn --shard 1/2 &  # per core ...
-    python experiments/zero_shot_table.py --splits wide deep dense bnfree real --max-nets 20
-    python experiments/zero_shot_table.py --nets test=100 --max-nets 20    # ... then the table, from the cache
+    python experiments/zero_shot_table.py --nets test=100 --max-nets 20 --jobs 2  # one process per core
+    python experiments/zero_shot_table.py --splits test --nets test=100 --only ghn --shard 0/2 &  # the same by hand:
+    python experiments/zero_shot_table.py --splits test --nets test=100 --only ghn --shard 1/2 &  # shards fill the cache,
+    python experiments/zero_shot_table.py --splits test --nets test=100    # ... then the table, from the cache
     python experiments/zero_shot_table.py --only default_init             # the baseline column alone, into the cache
 
 Per-net results go to ``results/zero_shot_nets.jsonl`` as they are measured and are reused when the
@@ -116,6 +116,24 @@ def plot(res: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _run_shards(argv: list[str], who: str, jobs: int) -> None:
+    """Fill the cache with column ``who``: ``jobs`` copies of this script, one thread and one shard each."""
+    import subprocess
+
+    cmds = [[sys.executable, __file__, *argv, "--jobs", "1", "--only", who, "--shard", f"{i}/{jobs}", "--threads", "1"]
+            for i in range(jobs)]
+    procs = [subprocess.Popen(cmd) for cmd in cmds]
+    try:
+        codes = [proc.wait() for proc in procs]
+    except KeyboardInterrupt:
+        for proc in procs:
+            proc.terminate()
+        raise
+    if any(codes):
+        raise SystemExit(f"{who}: a shard process failed (exit {max(codes)}); what it measured is in the cache, "
+                         "run the same command again to resume")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ghn", default="cifar10", help="GHN checkpoint directory or registered name")
@@ -140,7 +158,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shard", default="0/1", metavar="I/N",
                    help="with --only: measure the nets whose index is I modulo N, so N processes fill the cache "
                         "side by side (e.g. 0/2 and 1/2, one per core)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="measure with N processes of one thread each (--only COLUMN --shard I/N), then write the "
+                        "table from the cache")
     args = p.parse_args(argv)
+    if args.jobs < 1:
+        p.error(f"--jobs takes a positive count, got {args.jobs}")
+    if args.jobs > 1:
+        if args.only or args.shard != "0/1" or args.cache == "none":
+            p.error("--jobs runs its own --only/--shard processes into the cache; give neither, nor --cache none")
+        argv = list(sys.argv[1:] if argv is None else argv)
+        for who in ("ghn", "default_init"):
+            _run_shards(argv, who, args.jobs)
+        args.threads = args.threads or args.jobs
     i, _, n = args.shard.partition("/")
     if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
         p.error(f"--shard takes I/N with 0 <= I < N, got {args.shard!r}")

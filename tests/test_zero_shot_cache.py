@@ -60,3 +60,18 @@ def test_real_models_can_be_chosen_by_name_and_keep_their_index(tmp_path):
     res = evaluate_split(None, "real", data, None, torch.device("cpu"), 20, progress=False, only={"vit_tiny"})
     index = list(arch_zoo.real.REAL_MODELS).index("vit_tiny")
     assert list(res["nets"]) == [f"{index:03d}"] and res["nets"][f"{index:03d}"]["id"] == "vit_tiny"
+
+
+def test_jobs_fill_the_cache_in_parallel_and_write_the_table_from_it(tmp_path):
+    import json
+    import zero_shot_table
+
+    cache, out = tmp_path / "nets.jsonl", tmp_path / "zs"
+    args = ["--splits", "test", "--max-nets", "3", "--max-images", "20", "--data", "embedded",
+            "--cache", str(cache), "--out", str(out)]
+    assert zero_shot_table.main(args + ["--jobs", "2"]) == 0
+    records = [json.loads(line) for line in cache.read_text().splitlines()]
+    assert len(records) == 6  # 3 nets x (GHN, default init), each measured once by one of the two shards
+    table = json.loads(out.with_suffix(".json").read_text())
+    assert table["ghn"]["test"]["summary_top1_percent"]["n"] == 3
+    assert "--jobs 2" in table["meta"]["command"]
