@@ -2,7 +2,7 @@
 
 For ``--nets`` training nets (one image batch shared by all), each GHN variant (``VARIANTS``, GHNConfig
 overrides of the ``small`` preset, the same seed) gets one gradient per net: cross-entropy of the net
-with the predicted parameters, capped at 10 (``graphparam.train.loop.capped_loss``) so that a net whose
+with the predicted parameters, capped at 10 (``graphparam.train.objective.capped_loss``) so that a net whose
 logits explode does not stand for all. The table gives the mean pairwise cosine of these per-net
 gradients. Near 0: the nets pull the GHN in unrelated directions and the meta-batch average is noise;
 large: a shared direction exists (which may also be the trivial one of shrinking every net's logits).
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from graphparam.model import GHN, GHNConfig
     from graphparam.train.archs import build_arch
     from graphparam.train.data import training_images
-    from graphparam.train.loop import capped_loss
+    from graphparam.train.objective import capped_loss
 
     torch.set_num_threads(1)
     archs = [build_arch(s, spec) for s, spec in itertools.islice(arch_zoo.train_stream(args.start, args.stream),

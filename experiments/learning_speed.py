@@ -15,7 +15,7 @@ zero-shot accuracy):
   - ``low-rank 32``: free rank-32 factors through the GHN decoder's matrix assembly;
   - ``GHN small``: an untrained GHN predicting the net's parameters.
 * ``fresh nets``: a new training net every step (the meta-training setting):
-  - ``GHN small``; ``GHN small, loss cap 10``: the same with ``graphparam.train.loop.capped_loss``
+  - ``GHN small``; ``GHN small, loss cap 10``: the same with ``graphparam.train.objective.capped_loss``
     (a loss above 10 contributes the gradient of a loss of 10);
   - ``shared by shape``: a weight-sharing supernet, one free tensor per (transform, shape), through the
     same normalization: the simplest possible cross-net learner (shapes rarely repeat across nets);
@@ -141,7 +141,7 @@ def run_variant(name: str, archs, stream, steps: int, lr: float) -> dict:
     from graphparam.model.batch import prepare
 
     torch.manual_seed(0)
-    from graphparam.train.loop import capped_loss
+    from graphparam.train.objective import capped_loss
 
     ghn = GHN(GHNConfig.named("small")) if name.startswith("GHN") else None
     cap = 10.0 if "loss cap" in name else 0.0

@@ -62,7 +62,7 @@ def _cpu():
 def ghn_breakdown(trainer, archs, x, y):
     """CPU seconds of the parts of one warm GHN step (same arithmetic as Trainer._forward)."""
     from graphparam.evaluate import logits_of
-    from graphparam.train.loop import _param_penalty
+    from graphparam.train.objective import param_penalty as _param_penalty
 
     cfg = trainer.config
     b = cfg.batch_size

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import sys
+
 from typing import Any
 
 import torch
@@ -16,6 +19,10 @@ from graphparam.graph.registry import UnsupportedOperation
 
 
 def _timm_notrace() -> tuple[tuple[type, ...], tuple[Any, ...]]:
+    """timm's untraceable modules and functions; none unless timm is imported, since a model can only
+    hold timm's layers once it is (importing timm costs 3-4 s and 200 MB, which a zoo net never needs)."""
+    if "timm" not in sys.modules:
+        return (), ()
     try:
         from timm.layers import get_notrace_functions, get_notrace_modules
     except ImportError:  # timm is optional for plain torch models
@@ -129,20 +136,28 @@ def symbolic_trace(model: nn.Module) -> fx.GraphModule:
     return fx.GraphModule(tracer.root, graph)
 
 
+REAL_SHAPE_PASS_LIMIT = 1e11
+"""Parameter elements × input positions up to which shapes come from a real forward of the example:
+a 32×32 input runs a training net for real in about 10 ms, eight times faster than the meta device's
+Python kernels (experiments/results/profile_step.md); larger models and inputs go through meta."""
+
+
 def record_shapes(gm: fx.GraphModule, example: torch.Tensor) -> dict[str, tuple[bool, tuple[int, ...] | None]]:
-    """Which nodes produce tensors, and their shapes: on the meta device (no arithmetic, so the
-    cost does not grow with the model's FLOPs), falling back to a real forward where a meta kernel
-    is missing."""
+    """Which nodes produce tensors, and their shapes: by a real forward of ``example`` when that is cheap,
+    else on the meta device (no arithmetic, so the cost does not grow with the model's FLOPs), falling
+    back to a real forward where a meta kernel is missing."""
     from torch.nn.utils.stateless import _reparametrize_module
 
-    meta = {k: v.to("meta") for k, v in gm.state_dict(keep_vars=True).items()}
-    recorder = _ShapeRecorder(gm)
-    try:
-        with torch.no_grad(), _reparametrize_module(gm, meta):
-            recorder.run(torch.empty(example.shape, dtype=example.dtype, device="meta"))
-        return recorder.values
-    except Exception:
-        pass
+    positions = math.prod(example.shape[2:]) if example.dim() > 2 else 1
+    if sum(p.numel() for p in gm.parameters()) * positions > REAL_SHAPE_PASS_LIMIT:
+        meta = {k: v.to("meta") for k, v in gm.state_dict(keep_vars=True).items()}
+        recorder = _ShapeRecorder(gm)
+        try:
+            with torch.no_grad(), _reparametrize_module(gm, meta):
+                recorder.run(torch.empty(example.shape, dtype=example.dtype, device="meta"))
+            return recorder.values
+        except Exception:
+            pass
     recorder = _ShapeRecorder(gm)
     with torch.no_grad():  # not inference_mode: some models cache tensors on their first forward
         recorder.run(example)

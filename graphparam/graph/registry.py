@@ -331,20 +331,26 @@ _LIBRARY_ROWS = {
                ("timm.layers.pos_embed", "resample_abs_pos_embed_nhwc")],
     "add": [("timm.layers.attention", "maybe_add_mask")],
 }
-_library_rows_done = False
+_LIBRARIES = frozenset(module.split(".")[0] for places in _LIBRARY_ROWS.values() for module, _ in places)
+_library_rows_done: set[str] = set()
 
 
 def _register_library_rows() -> None:
-    """Rows for model libraries' helpers, added on first use so importing graphparam stays light."""
-    global _library_rows_done
-    if _library_rows_done:
-        return
-    _library_rows_done = True
+    """Rows for model libraries' helpers, added on first use once their library is imported (a model can
+    only call a library's helper after importing it), so that tracing a plain torch model never imports
+    timm or torchvision (seconds and hundreds of MB)."""
     import importlib
+    import sys
 
+    ready = {lib for lib in _LIBRARIES - _library_rows_done if lib in sys.modules}
+    if not ready:
+        return
+    _library_rows_done.update(ready)
     for kind, places in _LIBRARY_ROWS.items():
         fns = []
         for module, attr in places:
+            if module.split(".")[0] not in ready:
+                continue
             try:
                 fns.append(getattr(importlib.import_module(module), attr))
             except (ImportError, AttributeError):

@@ -132,7 +132,8 @@ class ArchSource:
         self.max_params = max_params
         self.max_output_std = max_output_std
         self.device = torch.device(device)
-        self.cache = ArchCache(cache_size)
+        # an endless stream never draws a net twice: caching it would only hold memory (hundreds of MB)
+        self.cache = ArchCache(cache_size if pool is not None else 0)
         self.skipped = 0
         self.builder = None
         if workers:

@@ -8,11 +8,11 @@ One step:
 2. this rank's share of the nets (all M on one process) goes through ONE batched GHN call, which
    predicts every parameter of every net;
 3. each net runs its images with ``torch.func.functional_call(net, predicted, x)`` in train mode
-   (BatchNorm uses batch statistics);
-4. loss = mean over the M nets of the cross-entropy (with ``distill``: mixed with the KL to a
-   teacher's soft targets, :mod:`graphparam.train.teacher`) + ``param_penalty`` × mean over nets
-   of the mean squared predicted parameter; AdamW with warmup + cosine, global grad-norm clipping; bf16
-   autocast on CUDA only.
+   (BatchNorm uses batch statistics), and its loss is backpropagated to its predicted tensors at once,
+   so one net's activations are alive at a time (:mod:`graphparam.train.objective`, which defines the
+   loss: cross-entropy, optionally distillation, body probe, loss cap and parameter penalty);
+4. one backward carries the collected gradients through the GHN; AdamW with warmup + cosine,
+   global grad-norm clipping; bf16 autocast on CUDA only.
 
 A step whose loss or gradient is not finite (or whose forward raises) is skipped on every rank:
 no update, a ``skip`` record naming the nets (seed and hash), the step counter and the streams
@@ -27,7 +27,6 @@ with the same thread count).
 from __future__ import annotations
 
 import math
-import os
 import random
 import sys
 import time
@@ -39,10 +38,8 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from graphparam.errors import first_line
-from graphparam.evaluate import logits_of
 from graphparam.model.ghn import check_complete
 from graphparam.optim import WarmupCosine, decay_groups
 from graphparam.train import distributed as D
@@ -51,12 +48,11 @@ from graphparam.errors import OutputExistsError, ResumeError
 from graphparam.train.checkpoint import atomic_write_text, has_checkpoint, load_resumable, save_checkpoint
 from graphparam.train.config import RESUME_KEYS, TrainConfig, format_duration
 from graphparam.train.lineage import cost_record
-from graphparam.train.metrics import MetricsLog, RunningMean
-from graphparam.train.probe_loss import head_inputs, ridge_probe_loss
+from graphparam.train.metrics import MetricsLog, RunningMean, peak_rss_gb
+from graphparam.train.objective import StepSums, ghn_backward, net_backward
 from graphparam.train.signals import StopFlag
-from graphparam.train.teacher import distill_loss
 
-__all__ = ["Trainer", "TrainResult", "train", "MAX_CONSECUTIVE_SKIPS", "step_seed", "capped_loss"]
+__all__ = ["Trainer", "TrainResult", "train", "MAX_CONSECUTIVE_SKIPS", "step_seed"]
 
 MAX_CONSECUTIVE_SKIPS = 20
 
@@ -100,24 +96,6 @@ def _set_rng_state(state: dict) -> None:
     np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _param_penalty(params: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Mean over tensors of the mean squared predicted value."""
-    terms = [p.float().pow(2).mean() for p in params.values()]
-    return torch.stack(terms).mean()
-
-
-def capped_loss(loss: torch.Tensor, cap: float) -> torch.Tensor:
-    """``loss`` unchanged up to ``cap``; above it, its value and gradient scaled by ``cap / loss``.
-
-    One net whose logits explode under its predicted parameters can have a loss thousands of times
-    ln 10; clipping the global gradient norm then still lets that one net set the update's direction.
-    Scaling its gradient down to the size of a ``cap`` loss keeps the other nets' signal. ``cap <= 0``: off.
-    """
-    if cap <= 0:
-        return loss
-    return loss * torch.clamp(cap / loss.detach(), max=1.0)
 
 
 class Trainer:
@@ -285,43 +263,28 @@ class Trainer:
         return True
 
     # ---- one step -----------------------------------------------------------------------------
-    def _forward(self, archs: list[Arch], x: torch.Tensor, y: torch.Tensor,
-                 soft: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
-        """This rank's loss (scaled so DDP's gradient average is the mean over all M nets) and sums;
-        ``soft``: the teacher's logits for the images of ``x`` (distillation), or None."""
+    def _forward_backward(self, archs: list[Arch], x: torch.Tensor, y: torch.Tensor,
+                          soft: torch.Tensor | None = None) -> StepSums:
+        """This rank's nets: one batched GHN pass, then each net's loss backpropagated to its predicted
+        tensors (:mod:`graphparam.train.objective`), scaled so DDP's gradient average is the mean over all
+        M nets; the GHN's own backward is left to the caller. ``soft``: the teacher's logits for ``x``."""
         cfg = self.config
         b = cfg.batch_size
         mine = D.shard(range(len(archs)), self.info)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             predicted = self.model([archs[i].graph for i in mine])
-        ce_sum = opt_sum = pen_sum = probe_sum = x.new_zeros((), dtype=torch.float32)
-        correct = 0
-        per_net = []
+        zero = x.new_zeros((), dtype=torch.float32)
+        sums = StepSums(zero, zero, zero, zero)
         for i, params in zip(mine, predicted):
             check_complete(archs[i].param_names, params, f" of net seed {archs[i].seed}")
             part = slice(None) if cfg.shared_images else slice(i * b, (i + 1) * b)
-            xi, yi = x[part], y[part]
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp), \
-                    (head_inputs(archs[i].net) if cfg.probe_weight else nullcontext([])) as feats:
-                out = logits_of(torch.func.functional_call(archs[i].net, params, (xi,)))
-            ce = F.cross_entropy(out.float(), yi)
-            pen = _param_penalty(params)
-            ce_sum = ce_sum + ce
-            objective = ce
-            if soft is not None:
-                w = cfg.distill_weight
-                objective = (1 - w) * ce + w * distill_loss(out.float(), soft[part], cfg.distill_temperature)
-            if cfg.probe_weight:
-                probe = ridge_probe_loss(feats[-1], yi)
-                probe_sum = probe_sum + probe.detach()
-                objective = objective + cfg.probe_weight * probe
-            opt_sum = opt_sum + capped_loss(objective, cfg.loss_cap)
-            pen_sum = pen_sum + pen
-            correct += (out.detach().argmax(1) == yi).sum()
-            per_net.append((i, ce.detach()))
-        loss = (opt_sum + cfg.param_penalty * pen_sum) * (self.info.world_size / cfg.meta_batch)
-        return loss, {"ce_sum": ce_sum.detach(), "pen_sum": pen_sum.detach(), "probe_sum": probe_sum,
-                      "correct": torch.as_tensor(correct, device=x.device).float(), "per_net": per_net}
+            net_backward(archs[i].net, params, x[part], y[part], sums, i,
+                         scale=self.info.world_size / cfg.meta_batch, amp=self.amp, loss_cap=cfg.loss_cap,
+                         penalty_weight=cfg.param_penalty, soft=None if soft is None else soft[part],
+                         distill_weight=cfg.distill_weight, distill_temperature=cfg.distill_temperature,
+                         probe_weight=cfg.probe_weight)
+        del predicted
+        return sums
 
     def train_step(self) -> dict:
         """One optimisation step; returns its metrics record (also for skipped steps)."""
@@ -338,21 +301,21 @@ class Trainer:
 
         error = None
         try:
-            loss, sums = self._forward(archs, x, y, soft)
-            bad_local = not bool(torch.isfinite(loss))
+            sums = self._forward_backward(archs, x, y, soft)
+            bad_local = not sums.finite
         except (RuntimeError, ValueError, torch.cuda.OutOfMemoryError) as exc:  # a net or the GHN failed
             error = first_line(exc)
             traceback.print_exc(file=sys.stderr)
-            loss, sums, bad_local = None, None, True
+            sums, bad_local = None, True
         # one all-reduce: loss sums, correct count, "skip" flag, and which nets had a non-finite loss
         zero = torch.zeros((), device=self.device)
         net_bad = torch.zeros(cfg.meta_batch, device=self.device)
-        for i, ce in (sums["per_net"] if sums else []):
+        for i, ce in (sums.per_net if sums else []):
             net_bad[i] = float(not bool(torch.isfinite(ce)))
         stats = torch.cat([torch.stack([
-            sums["ce_sum"].float() if sums else zero, sums["pen_sum"].float() if sums else zero,
-            sums["correct"] if sums else zero, torch.as_tensor(float(bad_local), device=self.device),
-            sums["probe_sum"].float() if sums else zero]), net_bad])
+            sums.ce_sum.float() if sums else zero, sums.pen_sum.float() if sums else zero,
+            sums.correct.float() if sums else zero, torch.as_tensor(float(bad_local), device=self.device),
+            sums.probe_sum.float() if sums else zero]), net_bad])
         D.all_reduce(stats, self.info)
         ce_sum, pen_sum, correct, bad, probe_sum = stats[:5].tolist()
 
@@ -362,7 +325,7 @@ class Trainer:
             reason = error or "non-finite loss"
             bad_nets = [archs[i] for i, flag in enumerate(stats[5:].tolist()) if flag > 0]
         else:
-            loss.backward()
+            ghn_backward(sums)
             params = [p for p in self.ghn.parameters() if p.grad is not None]
             max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
@@ -371,7 +334,7 @@ class Trainer:
             else:
                 reason, bad_nets = "non-finite gradient", []
         self.optimizer.zero_grad(set_to_none=True)
-        del loss, sums
+        del sums
 
         self.step += 1
         dt = time.perf_counter() - t0
@@ -507,7 +470,8 @@ class Trainer:
         if self.config.export:
             self.ghn.save(self.config.export)
         self.log.write({"kind": "event", "event": "stop", "step": self.step, "reason": stopped_by,
-                        "elapsed": self.elapsed, "checkpoint": str(path), "wall_time": time.time()})
+                        "elapsed": self.elapsed, "checkpoint": str(path), "wall_time": time.time(),
+                        "peak_rss_gb": peak_rss_gb()})
         self.log.close()
         try:
             from graphparam.train.plot import plot_curves

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
-__all__ = ["MetricsLog", "RunningMean", "read_metrics", "compact_records"]
+__all__ = ["MetricsLog", "RunningMean", "read_metrics", "compact_records", "peak_rss_gb"]
 
 
 def _clean(value):
@@ -109,3 +110,13 @@ class RunningMean:
     @property
     def value(self) -> float | None:
         return self._avg / (1 - self.beta ** self._n) if self._n else None
+
+
+def peak_rss_gb() -> float | None:
+    """Peak resident memory of this process so far, in GiB (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2 ** 30 if sys.platform == "darwin" else peak / 2 ** 20  # bytes on macOS, KiB elsewhere

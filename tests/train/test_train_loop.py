@@ -173,7 +173,7 @@ def test_init_from_adds_the_parents_core_hours(tmp_path):
 
 
 def test_capped_loss_scales_the_gradient_of_huge_losses_only():
-    from graphparam.train.loop import capped_loss
+    from graphparam.train.objective import capped_loss
 
     w = torch.tensor(3.0, requires_grad=True)
     small = (w * 1.0) ** 2  # 9, below the cap: untouched

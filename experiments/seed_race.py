@@ -1,0 +1,139 @@
+"""Does default meta-training learn on every seed, and what does a step cost? (issue "Meta-training that
+learns on every seed and gets more from each core-hour")
+
+Every run is the issue's command with the defaults of the code it runs from:
+
+    python -m graphparam.train --steps 200 -M 8 -b 64 --eval-every 0 --threads 1 --seed S --data DATA
+
+    python experiments/seed_race.py --run 0 7 1234 1 2                    # this tree's defaults, one run per seed
+    python experiments/seed_race.py --run 0 --code /tmp/old --label old   # another commit (a git archive of it)
+    python experiments/seed_race.py --report                              # results/seed_race.{md,json,png}
+
+Runs go to ``runs/seed_race/<label>/seed<S>`` (resumable). The report gives, per label, the train top-1 of the
+meta-batch per 50-step window (mean and minimum over seeds), the mean step time and steps per CPU core-hour
+(the trainer's own clock, one thread) and the peak resident memory of each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from learning_race import GHN2, windows  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+RUNS = ROOT / "runs" / "seed_race"
+STEPS = 200
+COMMAND = ["--steps", str(STEPS), "-M", "8", "-b", "64", "--eval-every", "0", "--threads", "1"]
+
+
+def run(seed: int, label: str, code: Path, data: str) -> None:
+    out = RUNS / label / f"seed{seed}"
+    cmd = [sys.executable, "-m", "graphparam.train", *COMMAND, "--seed", str(seed), "--data", data,
+           "--out", str(out), "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    print(" ".join(cmd), f"(from {code})", file=sys.stderr)
+    subprocess.run(cmd, cwd=code, env=env, check=True)
+
+
+def summarize(label_dir: Path) -> dict:
+    from graphparam.train.metrics import read_metrics
+
+    seeds = {}
+    for run_dir in sorted(label_dir.glob("seed*"), key=lambda p: int(p.name[4:])):
+        rows = read_metrics(run_dir / "metrics.jsonl")
+        train = [r for r in rows if r["kind"] == "train"]
+        stop = [r for r in rows if r.get("event") == "stop"]
+        if len(train) < STEPS or not stop:
+            continue
+        elapsed = stop[-1]["elapsed"]
+        seeds[int(run_dir.name[4:])] = {
+            "windows": windows(rows, STEPS), "elapsed_s": elapsed, "step_s": elapsed / STEPS,
+            "steps_per_core_hour": STEPS / (elapsed / 3600), "peak_rss_gb": stop[-1].get("peak_rss_gb"),
+            "records": [{"step": r["step"], "acc": r["acc"], "ce": r["ce"], "time": r["time"]} for r in train]}
+    return seeds
+
+
+def report() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = {d.name: summarize(d) for d in sorted(RUNS.iterdir()) if d.is_dir()} if RUNS.exists() else {}
+    labels = {k: v for k, v in labels.items() if v}
+    keys = list(GHN2)[:4]
+    lines = ["# Seed race: default meta-training on every seed", "",
+             "Command per run: `python -m graphparam.train " + " ".join(COMMAND) + " --seed S --data DATA` "
+             "(the defaults of the code named by the label), 1 thread, two runs side by side on the 2 cores, "
+             "CIFAR-10 (JPEG q75 copy). Written by `python experiments/seed_race.py --report`.", "",
+             "## Train top-1 of the meta-batch per 50-step window (%)", "",
+             "| code | seed | " + " | ".join(keys) + " | step s | steps / core-hour | peak RSS GB |",
+             "|---|---|" + "---|" * (len(keys) + 3)]
+    lines.append("| GHN-2 (its code, this CPU, one seed) | | " + " | ".join(f"{GHN2[k]:.1f}" for k in keys) + " | | | |")
+    summary = {}
+    for label, seeds in labels.items():
+        for seed, s in seeds.items():
+            lines.append(f"| {label} | {seed} | " + " | ".join(f"{s['windows'][k]:.1f}" for k in keys)
+                         + f" | {s['step_s']:.2f} | {s['steps_per_core_hour']:.0f} | "
+                         + (f"{s['peak_rss_gb']:.2f}" if s["peak_rss_gb"] else "") + " |")
+        last = [s["windows"][keys[-1]] for s in seeds.values()]
+        rate = [s["steps_per_core_hour"] for s in seeds.values()]
+        rss = [s["peak_rss_gb"] for s in seeds.values() if s["peak_rss_gb"]]
+        summary[label] = {"seeds": sorted(seeds), "last_window_mean": sum(last) / len(last),
+                          "last_window_min": min(last), "steps_per_core_hour_mean": sum(rate) / len(rate),
+                          "peak_rss_gb_max": max(rss) if rss else None}
+        lines.append(f"| **{label}: mean over {len(seeds)} seeds** | | "
+                     + " | ".join(f"{sum(s['windows'][k] for s in seeds.values()) / len(seeds):.1f}" for k in keys)
+                     + f" | | **{summary[label]['steps_per_core_hour_mean']:.0f}** | "
+                     + (f"max {summary[label]['peak_rss_gb_max']:.2f}" if rss else "") + " |")
+        lines.append(f"| {label}: minimum over seeds | | " + " | ".join(
+            f"{min(s['windows'][k] for s in seeds.values()):.1f}" for k in keys) + " | | | |")
+    lines += ["", "Step time is the trainer's training clock over the 200 steps (validation off) divided by 200; "
+              "steps per core-hour count one thread. Peak RSS is the trainer process's maximum resident set.", ""]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "seed_race.md").write_text("\n".join(lines))
+    (RESULTS / "seed_race.json").write_text(json.dumps({"command": COMMAND, "summary": summary, "runs": {
+        label: {str(seed): s for seed, s in seeds.items()} for label, seeds in labels.items()}}) + "\n")
+    fig, axes = plt.subplots(1, len(labels), figsize=(5 * max(1, len(labels)), 3.6), squeeze=False, sharey=True)
+    for ax, (label, seeds) in zip(axes[0], labels.items()):
+        for seed, s in seeds.items():
+            acc = [100 * r["acc"] for r in s["records"]]
+            smooth = [sum(acc[max(0, i - 24):i + 1]) / len(acc[max(0, i - 24):i + 1]) for i in range(len(acc))]
+            ax.plot(range(1, len(acc) + 1), smooth, label=f"seed {seed}")
+        ax.plot([25, 75, 125, 175], [GHN2[k] for k in keys], "k--o", label="GHN-2 (1 seed)")
+        ax.set_title(f"{label}"), ax.set_xlabel("step"), ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("train top-1 %, 25-step mean")
+    fig.suptitle("Default meta-training, 200 steps, one CPU thread per run")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "seed_race.png", dpi=110)
+    print("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--run", type=int, nargs="*", default=[], metavar="SEED")
+    p.add_argument("--label", default="new", help="name of the code's defaults in the report")
+    p.add_argument("--code", default=str(ROOT), help="root of the code to run (a git archive of another commit)")
+    p.add_argument("--data", default=os.environ.get("GRAPHPARAM_DATA"), help="CIFAR-10 npz (or $GRAPHPARAM_DATA)")
+    p.add_argument("--report", action="store_true")
+    args = p.parse_args(argv)
+    if args.run and not args.data:
+        p.error("--data (or GRAPHPARAM_DATA) is required to run")
+    for seed in args.run:
+        run(seed, args.label, Path(args.code).resolve(), args.data)
+    if args.report:
+        report()
+
+
+if __name__ == "__main__":
+    main()

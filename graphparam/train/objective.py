@@ -1,0 +1,124 @@
+"""The meta-training objective of one step, backpropagated net by net.
+
+The GHN predicts the parameters of all M nets in one batched pass. Each net then runs its images
+with ``torch.func.functional_call`` on *detached copies* of its predicted tensors, and its loss is
+backpropagated at once, down to those copies only: the net's activations are freed before the next
+net runs. One final backward carries the collected gradients of the predicted tensors through the
+GHN. The losses and the gradient are those of ``sum of the nets' losses`` backpropagated in one go
+(equal up to float summation order), but the peak memory holds one net's activations instead of M.
+
+A net's objective is its cross-entropy, mixed with the KL to a teacher's soft targets when
+distilling (:mod:`graphparam.train.teacher`), plus the ridge-probe body loss when asked
+(:mod:`graphparam.train.probe_loss`), capped by :func:`capped_loss`, plus ``param_penalty`` ×
+the mean squared predicted value (:func:`param_penalty`).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from graphparam.evaluate import logits_of
+from graphparam.train.probe_loss import head_inputs, ridge_probe_loss
+from graphparam.train.teacher import distill_loss
+
+__all__ = ["StepSums", "param_penalty", "capped_loss", "detached_leaves", "net_backward", "ghn_backward"]
+
+
+def param_penalty(params: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean over tensors of the mean squared predicted value."""
+    return torch.stack([p.float().pow(2).mean() for p in params.values()]).mean()
+
+
+def capped_loss(loss: torch.Tensor, cap: float) -> torch.Tensor:
+    """``loss`` unchanged up to ``cap``; above it, its value and gradient scaled by ``cap / loss``.
+
+    One net whose logits explode under its predicted parameters can have a loss thousands of times
+    ln 10; clipping the global gradient norm then still lets that one net set the update's direction.
+    Scaling its gradient down to the size of a ``cap`` loss keeps the other nets' signal. ``cap <= 0``: off.
+    """
+    if cap <= 0:
+        return loss
+    return loss * torch.clamp(cap / loss.detach(), max=1.0)
+
+
+def detached_leaves(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A leaf copy (no copy of the data) of every predicted tensor that requires grad; tied names share one."""
+    leaves: dict[int, torch.Tensor] = {}
+    out = {}
+    for name, t in params.items():
+        if id(t) not in leaves:
+            leaves[id(t)] = t.detach().requires_grad_(t.requires_grad)
+        out[name] = leaves[id(t)]
+    return out
+
+
+@dataclass
+class StepSums:
+    """What the nets of one step add up to (detached), and the gradients waiting for the GHN."""
+
+    ce_sum: torch.Tensor
+    pen_sum: torch.Tensor
+    probe_sum: torch.Tensor
+    correct: torch.Tensor
+    per_net: list[tuple[int, torch.Tensor]] = field(default_factory=list)
+    outputs: list[torch.Tensor] = field(default_factory=list)   # predicted tensors (in the GHN's graph)
+    grads: list[torch.Tensor] = field(default_factory=list)     # d loss / d each of them
+
+    @property
+    def finite(self) -> bool:
+        return all(bool(torch.isfinite(ce)) for _, ce in self.per_net)
+
+
+def net_backward(net, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, sums: StepSums, index: int,
+                 *, scale: float, amp: bool, loss_cap: float = 0.0, penalty_weight: float = 0.0,
+                 soft: torch.Tensor | None = None, distill_weight: float = 0.0, distill_temperature: float = 1.0,
+                 probe_weight: float = 0.0) -> None:
+    """Run ``net`` on ``x`` with ``params``, add its loss to ``sums`` and backpropagate ``scale`` × its
+    objective to the predicted tensors (their gradients go to ``sums.outputs``/``sums.grads``). A net whose
+    loss is not finite gets no backward (the step will be skipped)."""
+    leaves = detached_leaves(params)
+    device_type = x.device.type
+    if device_type == "cpu" and x.dim() == 4:
+        # oneDNN's convolutions run a quarter faster on channels-last images, and the layout carries through
+        # the net (experiments/results/profile_step.md); the values agree up to float summation order
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp), \
+            (head_inputs(net) if probe_weight else nullcontext([])) as feats:
+        out = logits_of(torch.func.functional_call(net, leaves, (x,)))
+    out = out.float()
+    ce = F.cross_entropy(out, y)
+    objective = ce
+    if soft is not None:
+        objective = (1 - distill_weight) * ce + distill_weight * distill_loss(out, soft, distill_temperature)
+    if probe_weight:
+        probe = ridge_probe_loss(feats[-1], y)
+        sums.probe_sum = sums.probe_sum + probe.detach()
+        objective = objective + probe_weight * probe
+    pen = param_penalty(leaves) if penalty_weight else param_penalty(leaves).detach()
+    total = capped_loss(objective, loss_cap) + (penalty_weight * pen if penalty_weight else 0.0)
+    sums.ce_sum = sums.ce_sum + ce.detach()
+    sums.pen_sum = sums.pen_sum + pen.detach()
+    sums.correct = sums.correct + (out.detach().argmax(1) == y).sum()
+    sums.per_net.append((index, ce.detach()))
+    if not bool(torch.isfinite(total)):
+        return
+    (total * scale).backward()
+    seen = set()
+    for name, leaf in leaves.items():
+        if id(leaf) in seen or leaf.grad is None:
+            continue
+        seen.add(id(leaf))
+        sums.outputs.append(params[name])
+        sums.grads.append(leaf.grad)
+
+
+def ghn_backward(sums: StepSums) -> None:
+    """Carry the collected gradients of the predicted tensors through the GHN (one backward)."""
+    if sums.outputs:
+        torch.autograd.backward(sums.outputs, sums.grads)
+    sums.outputs.clear()
+    sums.grads.clear()

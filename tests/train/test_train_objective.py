@@ -1,0 +1,68 @@
+"""The net-by-net backward of graphparam.train.objective gives the gradient of the joint loss."""
+
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from arch_zoo import sample
+from graphparam.evaluate import logits_of
+from graphparam.model import GHN, GHNConfig
+from graphparam.train.archs import build_arch
+from graphparam.train.objective import StepSums, capped_loss, detached_leaves, ghn_backward, net_backward, param_penalty
+
+from train_helpers import TINY_NETS
+
+
+def _setup(n=3):
+    torch.manual_seed(0)
+    ghn = GHN(GHNConfig.named("tiny"))
+    archs = [build_arch(s, sample(s, "train", TINY_NETS)) for s in range(n)]
+    x, y = torch.randn(8 * n, 3, 32, 32), torch.randint(0, 10, (8 * n,))
+    return ghn, archs, x, y
+
+
+def _grads(ghn):
+    return {k: p.grad.clone() for k, p in ghn.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("penalty, cap", [(0.0, 0.0), (0.1, 2.0)])
+def test_net_by_net_backward_equals_the_joint_backward(penalty, cap):
+    ghn, archs, x, y = _setup()
+    n = len(archs)
+    predicted = ghn([a.graph for a in archs])
+    loss = sum((capped_loss(F.cross_entropy(logits_of(torch.func.functional_call(
+        a.net, p, (x[8 * i:8 * i + 8].contiguous(memory_format=torch.channels_last),))).float(), y[8 * i:8 * i + 8]), cap)
+        + penalty * param_penalty(p)) / n for i, (a, p) in enumerate(zip(archs, predicted)))
+    loss.backward()
+    joint = _grads(ghn)
+    ghn.zero_grad(set_to_none=True)
+
+    predicted = ghn([a.graph for a in archs])
+    zero = torch.zeros(())
+    sums = StepSums(zero, zero, zero, zero)
+    for i, (a, p) in enumerate(zip(archs, predicted)):
+        net_backward(a.net, p, x[8 * i:8 * i + 8], y[8 * i:8 * i + 8], sums, i, scale=1 / n, amp=False,
+                     loss_cap=cap, penalty_weight=penalty)
+    ghn_backward(sums)
+    split = _grads(ghn)
+    assert sums.finite and len(sums.per_net) == n
+    assert set(split) == set(joint)
+    for k in joint:
+        torch.testing.assert_close(split[k], joint[k], rtol=1e-4, atol=1e-6)
+
+
+def test_a_net_with_a_non_finite_loss_is_not_backpropagated():
+    ghn, archs, x, y = _setup(1)
+    predicted = ghn([archs[0].graph])
+    zero = torch.zeros(())
+    sums = StepSums(zero, zero, zero, zero)
+    net_backward(archs[0].net, predicted[0], x * float("inf"), y, sums, 0, scale=1.0, amp=False)
+    assert not sums.finite and not sums.outputs
+
+
+def test_tied_names_share_one_leaf():
+    t = torch.randn(3, requires_grad=True) * 2
+    leaves = detached_leaves({"a": t, "b": t, "c": t + 1})
+    assert leaves["a"] is leaves["b"] and leaves["a"] is not leaves["c"]
+    assert all(v.is_leaf and v.requires_grad for v in leaves.values())
