@@ -44,8 +44,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-classes", type=int, default=DEFAULT_NUM_CLASSES,
                    help="classifier size (default: %(default)s)")
     p.add_argument("--cifar-stem", action="store_true",
-                   help="adapt to 32x32: 3x3 stride-1 stem without max-pool (ResNets), or img_size and a "
-                        "4-pixel patch for timm models that take img_size (ViT, DeiT, Swin, ...)")
+                   help="adapt to 32x32: img_size and a 4-pixel patch for timm models that take img_size (ViT, "
+                        "DeiT, Swin, Mixer, ...); else the first 4x of the early downsampling removed, found from "
+                        "the model's structure (a ResNet's 7x7/2 conv and max-pool become a 3x3/1 conv, ...)")
     p.add_argument("--input-size", type=int, nargs=3, default=[3, 32, 32], metavar=("C", "H", "W"))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 __all__ = ["GraphparamError", "GraphError", "TraceError", "InputSizeError", "UnsupportedOperation", "OpaqueModule",
-           "OnnxError", "ModelSourceError", "CheckpointError", "CheckpointNotFound", "DatasetNotFoundError",
+           "OnnxError", "ModelSourceError", "CifarStemError", "CheckpointError", "CheckpointNotFound", "DatasetNotFoundError",
            "MissingPredictionError", "ClassCountError", "HeadMismatchError", "RunLockedError", "ResumeError",
            "OutputExistsError", "DatasetFormatError", "ArgumentValueError", "ConfigError", "first_line"]
 
@@ -70,6 +70,11 @@ class OnnxError(GraphparamError, ValueError):
 # ---- sources, checkpoints, data ----------------------------------------------------------------
 class ModelSourceError(GraphparamError, ValueError):
     """A model reference that cannot be resolved; the message is one line meant for the user."""
+
+
+class CifarStemError(ModelSourceError):
+    """A model that ``--cifar-stem`` (:func:`graphparam.cifar_stem.to_cifar_stem`) cannot adapt to 32x32;
+    the message names the model and the reason, on one line."""
 
 
 class CheckpointError(GraphparamError, RuntimeError):

@@ -60,10 +60,49 @@ def _timm_sized(name: str, num_classes: int | None, input_size: tuple[int, ...],
     try:
         return timm.create_model(name, pretrained=False, **kwargs)
     except TypeError as exc:  # the model's constructor does not take these arguments
+        if cifar_stem and "patch_size" in str(exc):  # its entry point fixes the patch (e.g. MLP-Mixer)
+            model = _repatched(name, kwargs)
+            if model is not None:
+                return model
         if cifar_stem:
             raise ModelSourceError(f"--cifar-stem: timm model {name!r} cannot be built with "
                                    f"{', '.join(f'{k}={v}' for k, v in kwargs.items())}: {first_line(exc)}") from exc
         return None
+
+
+def _repatched(name: str, kwargs: dict) -> nn.Module | None:
+    """A timm model whose entry point fixes its patch size P, with ``CIFAR_PATCH`` pixel patches all the
+    same: built for an image P / CIFAR_PATCH times larger (the token grid ``img_size`` and
+    ``patch_size=CIFAR_PATCH`` would give), then given a patch embedding convolution of CIFAR_PATCH
+    pixels. None where the model has no timm-style patch embedding (:func:`_patch_embed`)."""
+    import timm
+
+    rest = {k: v for k, v in kwargs.items() if k != "patch_size"}
+    h, w = (rest["img_size"],) * 2 if isinstance(rest["img_size"], int) else rest["img_size"]
+    try:
+        probe = timm.create_model(name, pretrained=False, **rest)
+    except TypeError:
+        return None
+    found = _patch_embed(probe)
+    if found is None or found[1].patch_size[0] % CIFAR_PATCH:
+        return None
+    scale = found[1].patch_size[0] // CIFAR_PATCH
+    model = timm.create_model(name, pretrained=False, **{**rest, "img_size": (h * scale, w * scale)})
+    embed = model.get_submodule(found[0])
+    proj = embed.proj
+    embed.proj = nn.Conv2d(proj.in_channels, proj.out_channels, CIFAR_PATCH, CIFAR_PATCH, bias=proj.bias is not None)
+    embed.patch_size, embed.img_size = (CIFAR_PATCH, CIFAR_PATCH), (h, w)
+    return model
+
+
+def _patch_embed(model: nn.Module) -> tuple[str, nn.Module] | None:
+    """(name, module) of the first timm-style patch embedding: a ``proj`` convolution with
+    ``patch_size`` and ``img_size`` attributes (``patch_embed`` of a ViT, ``stem`` of an MLP-Mixer)."""
+    for name, mod in model.named_modules():
+        if isinstance(getattr(mod, "proj", None), nn.Conv2d) and getattr(mod, "patch_size", None) \
+                and getattr(mod, "img_size", None):
+            return name, mod
+    return None
 
 
 def _torchvision(name: str, num_classes: int | None) -> nn.Module:
@@ -120,8 +159,9 @@ def load_model(ref: str, *, num_classes: int | None = None, cifar_stem: bool = F
     """Build the ``nn.Module`` a reference names, with fresh (default) initialization.
 
     ``input_size`` (C, H, W): timm models with a fixed input size (ViT, DeiT, Swin, ...) are built for
-    it through ``img_size``. ``cifar_stem`` adapts a model to 32x32 (the default size then): a 3x3
-    stride-1 stem for ResNets, ``img_size`` and 4-pixel patches for those timm models.
+    it through ``img_size``. ``cifar_stem`` adapts a model to 32x32 (the default size then): ``img_size``
+    and 4-pixel patches for those timm models, else the first factor 4 of the early downsampling
+    removed, found from the model's structure (:func:`to_cifar_stem`).
     """
     check_num_classes(num_classes)
     scheme, _, name = ref.partition(":")
@@ -140,20 +180,18 @@ def load_model(ref: str, *, num_classes: int | None = None, cifar_stem: bool = F
             return model
     model = source.build(name, num_classes)
     if cifar_stem and source.cifar_stem:
-        model = to_cifar_stem(model)
+        model = to_cifar_stem(model, size)
     return model
 
 
-def to_cifar_stem(model: nn.Module) -> nn.Module:
-    """Replace a stride-2 7×7 stem and its max-pool by a stride-1 3×3 conv, as CIFAR ResNets do."""
-    conv = getattr(model, "conv1", None)
-    if isinstance(conv, nn.Conv2d) and conv.kernel_size == (7, 7):
-        model.conv1 = nn.Conv2d(conv.in_channels, conv.out_channels, 3, 1, 1, bias=conv.bias is not None)
-        if hasattr(model, "maxpool"):
-            model.maxpool = nn.Identity()
-        return model
-    raise ModelSourceError(f"--cifar-stem supports models with a 7x7 'conv1' stem (ResNet family) and timm "
-                           f"models that take img_size (ViT, DeiT, Swin, ...), not {type(model).__name__}")
+def to_cifar_stem(model: nn.Module, input_size: Sequence[int] = (3, 32, 32)) -> nn.Module:
+    """``model`` adapted to 32x32 inputs: the first factor 4 of its spatial downsampling removed, found
+    from its structure (a ResNet's 7x7/2 conv and max-pool become a 3x3/1 conv and nothing, a
+    MobileNet's two first stride-2 layers stride 1, a ConvNeXt's 4x4/4 patchify conv a 3x3/1 conv, ...);
+    see :mod:`graphparam.cifar_stem`. :class:`~graphparam.errors.CifarStemError` where it cannot."""
+    from graphparam.cifar_stem import to_cifar_stem as adapt
+
+    return adapt(model, input_size)
 
 
 def is_onnx_path(ref: str) -> bool:

@@ -42,6 +42,6 @@ def test_timm_cnn_ignores_the_input_size():
     assert model.conv1.kernel_size == (7, 7)                     # built as timm builds it
 
 
-def test_cifar_stem_on_a_model_without_stem_or_img_size_gives_clear_error():
-    with pytest.raises(GraphparamError, match="ResNet family"):
-        load_model("torchvision:vgg11", cifar_stem=True)
+def test_cifar_stem_on_a_model_that_downsamples_without_a_stride_gives_clear_error():
+    with pytest.raises(GraphparamError, match=r"TResNet.*'body.s2d' \(SpaceToDepth\)"):
+        load_model("timm:tresnet_m", cifar_stem=True)

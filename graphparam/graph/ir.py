@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
@@ -10,6 +11,12 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from graphparam.errors import GraphError
+
+
+#: the node attributes :meth:`ArchGraph.structure_hash` reads: how an operation is configured (what its
+#: parameter shapes do not already say), not what it was traced at (``out_shape``) nor what it is called
+STRUCTURE_ATTRS = ("kernel_size", "stride", "padding", "dilation", "groups", "num_groups", "num_heads",
+                   "act_after", "unused")
 
 
 class Role(str, Enum):
@@ -133,6 +140,30 @@ class ArchGraph:
         for src, dst in self.edges:
             succs[src].append(dst)
         return succs
+
+    def structure_hash(self) -> str:
+        """SHA-1 (hex) of the architecture: per node in topological order its kind, its parameter slots'
+        shapes and roles, how many tied parameters it reads and its :data:`STRUCTURE_ATTRS` (stride,
+        kernel, groups, ...), then the edges. Independent of parameter values, of node, parameter and
+        module names, and of the input size a graph was traced at (``out_shape`` is left out), so two
+        builds of one architecture hash alike and a change of stride, width or wiring does not."""
+
+        def canon(value: Any) -> Any:
+            if isinstance(value, (list, tuple)):
+                return tuple(canon(v) for v in value)
+            return value.value if isinstance(value, Enum) else value
+
+        def make() -> str:
+            h = hashlib.sha1()
+            for node in self.nodes:
+                attrs = tuple((k, canon(node.attrs[k])) for k in STRUCTURE_ATTRS if k in node.attrs)
+                slots = tuple((tuple(int(d) for d in slot.shape), slot.role.value) for slot in node.params)
+                h.update(repr((node.kind, slots, len(node.shared), attrs)).encode())
+                h.update(b";")
+            h.update(repr(sorted((int(a), int(b)) for a, b in self.edges)).encode())
+            return h.hexdigest()
+
+        return self.cached("structure_hash", make)
 
     def summary(self) -> str:
         """A short human-readable table: nodes by kind, owned parameters, unknown operations."""
