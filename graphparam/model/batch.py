@@ -40,6 +40,7 @@ class SlotSpec:
     pos: int          # index among its node's slots
     role: int
     rule: SlotRule
+    head: bool = False  # a weight of a node that writes the net's output (the classifier)
 
 
 @dataclass
@@ -59,7 +60,7 @@ def masked_index(max_distance: int) -> int:
 
 def prepare(graph: ArchGraph, max_distance: int = 8, embed_std: float = 0.02) -> PreparedGraph:
     """Weight-independent tensors of one graph, cached on it."""
-    return graph.cached(f"ghn_prep_v2_{max_distance}_{embed_std}", lambda: _prepare(graph, max_distance, embed_std))
+    return graph.cached(f"ghn_prep_v3_{max_distance}_{embed_std}", lambda: _prepare(graph, max_distance, embed_std))
 
 
 def _prepare(graph: ArchGraph, max_distance: int, embed_std: float) -> PreparedGraph:
@@ -68,11 +69,13 @@ def _prepare(graph: ArchGraph, max_distance: int, embed_std: float) -> PreparedG
             for i, node in enumerate(graph.nodes)]
     rules: dict[tuple[int, int], SlotRule] = {}
     slots: list[SlotSpec] = []
+    heads = output_writers(graph)
     for i, node in enumerate(graph.nodes):
         for k, slot in enumerate(node.params):
             rule = slot_rule(node, slot, acts[i], embed_std)
             rules[(i, k)] = rule
-            slots.append(SlotSpec(slot.name, tuple(int(s) for s in slot.shape), i, k, ROLE_INDEX[slot.role], rule))
+            slots.append(SlotSpec(slot.name, tuple(int(s) for s in slot.shape), i, k, ROLE_INDEX[slot.role], rule,
+                                  head=i in heads and rule.transform == "weight"))
     kind, act, feats, dep = node_features(graph, rules, acts)
     fwd, bwd = graph.shortest_paths(max_distance)
     m = max_distance + 2
@@ -122,6 +125,25 @@ class GraphBatch:
         return len(self.num_nodes)
 
 
+def output_writers(graph: ArchGraph) -> set[int]:
+    """Nodes with parameters whose output reaches a graph output through parameter-free nodes only: the
+    classifier of a classification net."""
+    pred = graph.predecessors()
+    frontier = [i for i, node in enumerate(graph.nodes) if node.kind == "output"]
+    seen, writers = set(frontier), set()
+    while frontier:
+        i = frontier.pop()
+        for j in pred[i]:
+            if j in seen:
+                continue
+            seen.add(j)
+            if graph.nodes[j].params:
+                writers.add(j)
+            else:
+                frontier.append(j)
+    return writers
+
+
 def _rows(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For per-slot row counts: (slot id of each row, index of the row within its slot, offsets)."""
     counts = np.asarray(counts, dtype=np.int64)
@@ -132,8 +154,9 @@ def _rows(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def collate(graphs: list[ArchGraph], max_distance: int = 8, embed_std: float = 0.02,
-            device: torch.device | str = "cpu") -> GraphBatch:
-    """Pad and concatenate ``graphs`` into one :class:`GraphBatch` on ``device``."""
+            device: torch.device | str = "cpu", head_scale: float = 1.0) -> GraphBatch:
+    """Pad and concatenate ``graphs`` into one :class:`GraphBatch` on ``device``; the target std of
+    classifier weights is multiplied by ``head_scale`` (see ``GHNConfig.head_scale``)."""
     if not graphs:
         raise ValueError("collate needs at least one graph")
     preps = [prepare(g, max_distance, embed_std) for g in graphs]
@@ -180,7 +203,7 @@ def collate(graphs: list[ArchGraph], max_distance: int = 8, embed_std: float = 0
         slot_node=t(slot_node), slot_role=t([s.role for s in specs]), slot_pos=t([min(s.pos, 7) for s in specs]),
         slot_feats=torch.from_numpy(slot_feats),
         slot_transform=t([TRANSFORM_INDEX[r.transform] for r in rules]),
-        slot_std=t([r.base_std for r in rules], f32),
+        slot_std=t([r.base_std * (head_scale if s.head else 1.0) for r, s in zip(rules, specs)], f32),
         e_slot=t(e_slot), e_idx=t(e_idx), e_size=t(rows[e_slot], f32),
         specs=specs, slot_graph=slot_graph, e_off=e_off.tolist(),
         num_nodes=[len(p.kind) for p in preps],

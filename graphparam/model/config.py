@@ -47,6 +47,10 @@ class GHNConfig:
                                      # 4 keeps layers of one shape apart: deep nets without norms stay stable)
     depth_scale: float = 1.0         # initial weight of the sinusoidal absolute-depth code in node embeddings
     embed_std: float = 0.02          # std of embeddings, positional embeddings, class tokens
+    head_scale: float = 1.0          # the classifier's weight std is this times its fan-in std: the presets
+                                     # start it at 0.1, near-zero logits, so that the first steps do not learn
+                                     # to shrink every net's output to the uniform guess (seed race,
+                                     # experiments/results/seed_race.md); 1.0 in checkpoints made before it
     layer_scale_init: float = 0.1    # layer scales in [init/10, init*10], init at start
     decoder_freq: float = 6.0        # frequency of the high-rank part sin(freq * Z) of a decoded weight
     structured_share: float = 0.05   # share of a weight's variance in the low-rank part at init (1 = pure low rank)
@@ -103,8 +107,8 @@ RUNTIME_FIELDS = ("attn_block", "dense_attn_limit", "bucket_pairs")
 """Memory knobs of a run: they change no result, so checkpoints do not save them."""
 
 NAMED: dict[str, GHNConfig] = {
-    "tiny": GHNConfig(hidden=64, layers=2, heads=4, rank=16, decoder_hidden=64),
-    "small": GHNConfig(hidden=128, layers=4, heads=4, rank=32, decoder_hidden=128),
-    "base": GHNConfig(hidden=256, layers=6, heads=8, rank=32, decoder_hidden=192),
-    "large": GHNConfig(hidden=384, layers=8, heads=8, rank=64, decoder_hidden=256),
+    "tiny": GHNConfig(hidden=64, layers=2, heads=4, rank=16, decoder_hidden=64, head_scale=0.1),
+    "small": GHNConfig(hidden=128, layers=4, heads=4, rank=32, decoder_hidden=128, head_scale=0.1),
+    "base": GHNConfig(hidden=256, layers=6, heads=8, rank=32, decoder_hidden=192, head_scale=0.1),
+    "large": GHNConfig(hidden=384, layers=8, heads=8, rank=64, decoder_hidden=256, head_scale=0.1),
 }

@@ -64,7 +64,8 @@ class GHN(nn.Module):
 
     def collate(self, graphs: Sequence[ArchGraph]) -> GraphBatch:
         """Pad ``graphs`` into a :class:`GraphBatch` on the GHN's device (cached per graph)."""
-        return collate(list(graphs), self.config.max_distance, self.config.embed_std, self.device)
+        return collate(list(graphs), self.config.max_distance, self.config.embed_std, self.device,
+                       self.config.head_scale)
 
     def encode(self, batch: GraphBatch) -> torch.Tensor:
         """Node states ``B × N × hidden`` (padding rows are meaningless)."""

@@ -275,3 +275,20 @@ def test_predicted_tensors_are_aligned_for_cuda_kernels(decoder):
             for params in ghn(graphs):
                 misaligned = [k for k, v in params.items() if v.data_ptr() % ALIGNMENT]
                 assert not misaligned and all(v.is_contiguous() for v in params.values())
+
+
+def test_the_classifier_starts_at_head_scale_times_its_fan_in_std():
+    from graphparam.model.batch import output_writers
+
+    model = timm.create_model("resnet18", num_classes=10)
+    graph = trace(model, (3, 32, 32))
+    heads = output_writers(graph)
+    assert [graph.nodes[i].params[0].name for i in heads] == ["fc.weight"]
+    stds = {}
+    for scale in (1.0, 0.1):
+        torch.manual_seed(0)
+        ghn = GHN(GHNConfig(hidden=32, layers=1, heads=2, head_scale=scale))
+        with torch.no_grad():
+            stds[scale] = ghn.predict_tensors(graph)["fc.weight"].std().item()
+    assert stds[0.1] == pytest.approx(0.1 * stds[1.0], rel=1e-3)
+    assert GHNConfig.named("small").head_scale == 0.1 and GHNConfig().head_scale == 1.0  # checkpoints keep 1.0
