@@ -58,6 +58,7 @@ def summarize(label_dir: Path) -> dict:
         seeds[int(run_dir.name[4:])] = {
             "windows": windows(rows, STEPS), "elapsed_s": elapsed, "step_s": elapsed / STEPS,
             "steps_per_core_hour": STEPS / (elapsed / 3600), "peak_rss_gb": stop[-1].get("peak_rss_gb"),
+            "process_cpu_s": stop[-1].get("process_cpu_s"),
             "records": [{"step": r["step"], "acc": r["acc"], "ce": r["ce"], "time": r["time"]} for r in train]}
     return seeds
 

@@ -471,7 +471,7 @@ class Trainer:
             self.ghn.save(self.config.export)
         self.log.write({"kind": "event", "event": "stop", "step": self.step, "reason": stopped_by,
                         "elapsed": self.elapsed, "checkpoint": str(path), "wall_time": time.time(),
-                        "peak_rss_gb": peak_rss_gb()})
+                        "peak_rss_gb": peak_rss_gb(), "process_cpu_s": time.process_time()})
         self.log.close()
         try:
             from graphparam.train.plot import plot_curves
