@@ -18,12 +18,13 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .generator import STREAMS, sample
 from .spec import ArchSpec
 
-__all__ = ["Split", "SPLITS", "split", "train_stream", "eval_hashes", "EVAL_SPLITS", "HASHES_PATH"]
+__all__ = ["Split", "SPLITS", "split", "train_stream", "stream_names", "MIXED_STREAMS", "eval_hashes", "EVAL_SPLITS",
+           "HASHES_PATH"]
 
 HASHES_PATH = Path(__file__).with_name("splits") / "eval_hashes.json"
 
@@ -115,20 +116,52 @@ def eval_hashes() -> frozenset[str]:
     return frozenset(h for name in EVAL_SPLITS for h in _committed_hashes()[name])
 
 
-def train_stream(start: int = 0, stream: str = "train") -> Iterator[tuple[int, ArchSpec]]:
+MIXED_STREAMS: dict[str, tuple[str, ...]] = {
+    "real_mix": ("library", "train"),
+}
+"""Streams that interleave others: seed ``s`` draws the net of seed ``s`` of stream ``parts[s % len(parts)]``.
+``real_mix``: even seeds the ``library`` stream's nets (timm/torchvision constructors,
+:mod:`arch_zoo.library_nets`), odd seeds the ``train`` stream's, so every run of 2k consecutive seeds is half each."""
+
+
+def stream_names() -> tuple[str, ...]:
+    """Every name ``train_stream`` accepts: generator streams, library streams and mixed streams."""
+    from .library_nets import LIBRARY_STREAMS
+
+    return (*STREAMS, *LIBRARY_STREAMS, *MIXED_STREAMS)
+
+
+def _stream_sampler(stream: str) -> Callable[[int], object]:
+    """``seed -> spec`` for a stream name (``KeyError`` for an unknown one)."""
+    from .library_nets import LIBRARY_STREAMS, sample_library
+
+    if stream in STREAMS:
+        config = STREAMS[stream]
+        key = "train" if stream == "train" else f"train-{stream}"
+        return lambda seed: sample(seed, key, config)
+    if stream in LIBRARY_STREAMS:
+        lib_config, lib_key = LIBRARY_STREAMS[stream], f"train-{stream}"
+        return lambda seed: sample_library(seed, lib_key, lib_config)
+    if stream in MIXED_STREAMS:
+        parts = [_stream_sampler(name) for name in MIXED_STREAMS[stream]]
+        return lambda seed: parts[seed % len(parts)](seed)
+    raise KeyError(f"unknown training stream {stream!r}; known: {', '.join(stream_names())}")
+
+
+def train_stream(start: int = 0, stream: str = "train") -> Iterator[tuple[int, object]]:
     """Yield ``(seed, spec)`` for seed = start, start+1, ..., skipping evaluation nets.
 
-    ``stream`` names a generator config of ``STREAMS``: ``train`` draws ``sample(seed, 'train')``, the
-    distribution of the ``val``/``test`` splits; other streams draw from their own keyed sequence.
+    ``stream`` names a generator config of ``STREAMS`` (``ArchSpec``s): ``train`` draws
+    ``sample(seed, 'train')``, the distribution of the ``val``/``test`` splits; other streams draw from their
+    own keyed sequence. ``library``, ``library_shallow`` and ``library_deep`` (``LIBRARY_STREAMS``) yield
+    ``LibrarySpec``s, nets built by timm's and torchvision's own constructors; ``MIXED_STREAMS``
+    (``real_mix``) interleave streams. Every spec has ``.hash`` and ``.build(num_classes=...)``.
     """
-    if stream not in STREAMS:
-        raise KeyError(f"unknown training stream {stream!r}; known: {', '.join(STREAMS)}")
-    config = STREAMS[stream]
-    key = "train" if stream == "train" else f"train-{stream}"
+    draw = _stream_sampler(stream)
     excluded = eval_hashes()
     seed = start
     while True:
-        spec = sample(seed, key, config)
+        spec = draw(seed)
         if spec.hash not in excluded:
             yield seed, spec
         seed += 1

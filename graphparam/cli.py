@@ -168,7 +168,7 @@ def _finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch (quick runs)")
-    p.add_argument("--data", help="CIFAR-10 source (default: $GRAPHPARAM_DATA or the shared copy)")
+    p.add_argument("--data", help="CIFAR-10 source (default: $GRAPHPARAM_DATA, else a previous --download)")
     _add_download_arg(p)
     p.add_argument("--test-images", type=int, default=None)
     p.add_argument("--png", default="finetune.png", help="plot of both curves (default: %(default)s)")

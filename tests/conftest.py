@@ -1,5 +1,14 @@
+import os
+from pathlib import Path
+
 import pytest
 import torch
+
+# The library finds CIFAR-10 only through $GRAPHPARAM_DATA (or --data); the tests use the project's shared copy
+# beside the repository when there is one and nothing else is set.
+_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10_jpeg.npz"
+if "GRAPHPARAM_DATA" not in os.environ and _SHARED.is_file():
+    os.environ["GRAPHPARAM_DATA"] = str(_SHARED)
 
 
 @pytest.fixture(autouse=True)

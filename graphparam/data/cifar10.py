@@ -1,17 +1,16 @@
-"""CIFAR-10 loading: the shared JPEG npz, a torchvision root, or a fresh download.
+"""CIFAR-10 loading: a JPEG npz, a torchvision root, or a fresh download.
 
 Sources accepted by :func:`load_cifar10` (``source``):
 
-* a ``.npz`` file in the shared format (``cifar10_jpeg.npz``: JPEG bytes plus
-  offsets, official split; see ``../shared/data/README.md``), or a directory
+* a ``.npz`` file in the JPEG format (``cifar10_jpeg.npz``: JPEG bytes plus
+  offsets, official split), or a directory
   holding one; every JPEG is decoded once with PIL and kept in memory;
 * a torchvision CIFAR-10 root (a directory holding ``cifar-10-batches-py/``)
   or the ``cifar-10-batches-py`` directory itself (exact official pixels);
 * ``download=True``: torchvision downloads the official archive into
   ``source`` (default ``~/.cache/graphparam/cifar10``);
-* ``None``: the environment variable ``GRAPHPARAM_DATA``, else the shared copy
-  ``../shared/data/cifar10_jpeg.npz`` (relative to the working directory or to
-  the repository), else a previous download in the default cache directory.
+* ``None``: the environment variable ``GRAPHPARAM_DATA``, else a previous
+  download in the default cache directory.
 
 Anything else raises :class:`DatasetNotFoundError` with a one-line message.
 """
@@ -43,9 +42,8 @@ __all__ = [
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
 ENV_VAR = "GRAPHPARAM_DATA"
-SHARED_NPZ = Path("..") / "shared" / "data" / "cifar10_jpeg.npz"
+NPZ_NAME = "cifar10_jpeg.npz"
 BATCHES_DIR = "cifar-10-batches-py"
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 _SPLITS = ("train", "test")
 
 HOW_TO = ("pass the path of cifar10_jpeg.npz or of a torchvision CIFAR-10 root "
@@ -67,17 +65,12 @@ def find_cifar10() -> Path | None:
     """The CIFAR-10 source used when none is given, or None.
 
     ``$GRAPHPARAM_DATA`` wins when set (even if it does not exist, so that a typo
-    is reported rather than silently replaced); then the shared copy relative to
-    the working directory, then relative to the repository; then a previous
-    download in :func:`default_download_root`.
+    is reported rather than silently replaced); then a previous download in
+    :func:`default_download_root`. The library knows no other place.
     """
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    for base in (Path.cwd(), _REPO_ROOT):
-        candidate = base / SHARED_NPZ
-        if candidate.is_file():
-            return candidate
     cache = default_download_root()
     if (cache / BATCHES_DIR).is_dir():
         return cache
@@ -96,11 +89,11 @@ def _resolve(path: Path) -> tuple[str, Path]:
             return "batches", path
         if (path / BATCHES_DIR).is_dir():
             return "batches", path / BATCHES_DIR
-        if (path / SHARED_NPZ.name).is_file():
-            return "npz", path / SHARED_NPZ.name
+        if (path / NPZ_NAME).is_file():
+            return "npz", path / NPZ_NAME
     raise DatasetNotFoundError(
         f"CIFAR-10 not found: {path} is neither a cifar10_jpeg.npz file nor a directory "
-        f"holding {SHARED_NPZ.name} or {BATCHES_DIR}/; {HOW_TO}")
+        f"holding {NPZ_NAME} or {BATCHES_DIR}/; {HOW_TO}")
 
 
 def is_cifar10_source(path: str | os.PathLike) -> bool:
@@ -145,7 +138,7 @@ def _load_npz(path: str, mtime_ns: int, split: str) -> ImageSet:
         keys = set(z.files)
         need = {f"{split}_jpeg", f"{split}_off", f"{split}_y"}
         if not need <= keys:
-            raise DatasetFormatError(f"{path} is not in the shared CIFAR-10 npz format "
+            raise DatasetFormatError(f"{path} is not in the CIFAR-10 JPEG npz format "
                                      f"(missing {sorted(need - keys)})")
         hwc = _decode_jpegs(z[f"{split}_jpeg"], z[f"{split}_off"])
         labels = torch.from_numpy(z[f"{split}_y"].astype(np.int64))
@@ -206,8 +199,8 @@ def load_cifar10(source: str | os.PathLike | None = None, split: str = "train",
         found = Path(source).expanduser() if source is not None else find_cifar10()
         if found is None:
             raise DatasetNotFoundError(
-                f"CIFAR-10 not found: no source given, {ENV_VAR} unset and no shared copy "
-                f"at {SHARED_NPZ}; {HOW_TO}")
+                f"CIFAR-10 not found: no source given, {ENV_VAR} unset and nothing downloaded "
+                f"in {default_download_root()}; {HOW_TO}")
         kind, path = _resolve(found)
     path = path.resolve()
     loader = _load_npz if kind == "npz" else _load_batches

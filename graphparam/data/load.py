@@ -21,8 +21,8 @@ def load_dataset(source: str | os.PathLike | None = None, split: str = "test",
 
     * ``"embedded"``: the 1,000 exact official CIFAR-10 test images shipped in
       the package (test split only);
-    * ``None`` or ``"cifar10"``: CIFAR-10 from ``$GRAPHPARAM_DATA`` or the shared
-      copy (see :func:`load_cifar10`); with ``download=True`` a torchvision download;
+    * ``None`` or ``"cifar10"``: CIFAR-10 from ``$GRAPHPARAM_DATA`` or a previous
+      download (see :func:`load_cifar10`); with ``download=True`` a torchvision download;
     * a path to ``cifar10_jpeg.npz``, to a directory holding it, or to a
       torchvision CIFAR-10 root: that CIFAR-10;
     * any other directory: an image folder (``<class>/<image>``); if it has a

@@ -153,8 +153,8 @@ class TrainConfig:
                                   "probe on each net's penultimate features (graphparam/train/probe_loss.py; 0: off)",
                                   trajectory=True)
     # data and devices
-    data: str | None = setting(None, DATA, "CIFAR-10 source: npz, directory or torchvision root (default: the shared "
-                               "copy); 'embedded' trains on the 1k shipped test images (smoke tests only)",
+    data: str | None = setting(None, DATA, "CIFAR-10 source: npz, directory or torchvision root (default: "
+                               "$GRAPHPARAM_DATA, else a previous download); 'embedded' trains on the 1k shipped test images (smoke tests only)",
                                trajectory=True)
     val_images: int = setting(1000, DATA, "training images held out for validation", trajectory=True)
     device: str = setting("auto", DATA, "auto, cpu, cuda, cuda:N")

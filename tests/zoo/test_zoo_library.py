@@ -1,0 +1,133 @@
+import hashlib
+import itertools
+import pickle
+
+import pytest
+import torch
+
+import arch_zoo
+from arch_zoo import sample, train_stream
+from arch_zoo import splits as splits_mod
+from arch_zoo.library_nets import FAMILIES, LIBRARY_STREAMS, LibraryConfig, LibrarySpec, sample_library
+
+
+def _first_draw(family: str) -> LibrarySpec:
+    """The first (and so, at depth quantile 0 and a strong width skew, small) draw of one family."""
+    cfg = LibraryConfig(families=((family, 1.0),), depth=(0.0, 0.0), skew=6)
+    return sample_library(0, "test-small", cfg)
+
+
+def _smallest_map(model: torch.nn.Module) -> int:
+    """The smallest side (> 1) of a square 4-D activation in the forward pass: a convnet's last stage."""
+    sides = []
+
+    def hook(module, inputs, out):
+        if isinstance(out, torch.Tensor) and out.dim() == 4 and out.shape[-1] == out.shape[-2] > 1:
+            sides.append(out.shape[-1])
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+    with torch.no_grad():
+        model(torch.randn(2, 3, 32, 32))
+    for h in handles:
+        h.remove()
+    return min(sides)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_each_family_builds_forwards_and_traces_at_32(family, check_net):
+    spec = _first_draw(family)
+    assert spec.family == family
+    torch.manual_seed(0)
+    model = spec.build(num_classes=10)
+    check_net(model)  # (2, 10) finite logits, strict trace owning every parameter
+    if family in ("timm_vit", "timm_mixer"):
+        embed = model.patch_embed if family == "timm_vit" else model.stem
+        assert embed.grid_size in ((8, 8), (16, 16))
+    else:
+        assert _smallest_map(model) == 4  # the first factor 4 of downsampling removed: 32 -> 4
+    assert sum(p.numel() for p in model.parameters()) <= 2_000_000
+
+
+def test_sampling_is_deterministic_and_keyed():
+    a = [sample_library(s) for s in range(40)]
+    assert a == [sample_library(s) for s in range(40)]
+    assert len({s.hash for s in a}) == 40
+    assert [sample_library(s, "other") for s in range(5)] != a[:5]
+    assert len({s.family for s in a}) >= 8
+
+
+def test_hash_is_sha1_of_canonical_json_and_stable():
+    spec = LibrarySpec.make("timm_vit", depth=2, embed_dim=64, num_heads=2, mlp_ratio=4.0, patch_size=4,
+                            global_pool="token", class_token=True, qkv_bias=True, init_values=None, qk_norm=False,
+                            reg_tokens=0, distilled=False)
+    assert spec.hash == hashlib.sha1(spec.to_json().encode()).hexdigest()[:16]
+    assert LibrarySpec.from_json(spec.to_json()) == spec
+    # a changed sampler changes every library stream (and resumed runs): update these deliberately
+    assert [sample_library(s, "train-library").hash for s in range(3)] == \
+        ["db8720df425f3ed1", "928f30fac4028398", "ce080f5db512232d"]
+
+
+def test_spec_pickles_and_validates():
+    for s in range(12):
+        spec = sample_library(s)
+        back = pickle.loads(pickle.dumps(spec))
+        assert back == spec and back.hash == spec.hash and hash(back) == hash(spec)
+        assert spec.describe().startswith(spec.family) and spec.source in ("timm", "torchvision")
+    with pytest.raises(ValueError, match="unknown library family"):
+        LibrarySpec.make("timm_nope", depth=1)
+    with pytest.raises(ValueError, match="canonical"):
+        LibrarySpec("timm_vit", '{"b": 1, "a": 2}')
+    with pytest.raises(ValueError):
+        LibraryConfig(families=(("nope", 1.0),))
+
+
+def test_draws_fit_the_parameter_cap():
+    with torch.device("meta"):  # shapes only: no storage, no initialisation cost
+        counts = [sum(p.numel() for p in sample_library(s, "train-library").build().parameters()) for s in range(30)]
+    assert max(counts) <= LIBRARY_STREAMS["library"].max_params
+    assert sorted(counts)[15] < 5_000_000
+
+
+def test_held_out_configurations_are_never_drawn():
+    cfgs = [LIBRARY_STREAMS["library"], LIBRARY_STREAMS["library_deep"]]
+    for cfg, seed in itertools.product(cfgs, range(1500)):
+        spec = sample_library(seed, "guard", cfg)
+        a = spec.kwargs
+        if spec.family == "timm_resnet":
+            assert not (a["channels"][0] == 64 and tuple(a["layers"]) in ((1, 1, 1, 1), (2, 2, 2, 2), (3, 4, 6, 3)))
+        elif spec.family == "timm_vit":
+            assert (a["embed_dim"], a["depth"]) not in ((192, 12), (384, 12))
+        elif spec.family == "timm_convnext":
+            assert (tuple(a["depths"]), a["dims"][0]) not in (((2, 2, 6, 2), 40), ((2, 2, 8, 2), 80))
+        elif spec.family == "timm_mixer":
+            assert (a["variant"], a["embed_dim"], a["num_blocks"]) not in (("mixer", 512, 8), ("resmlp", 384, 12))
+        elif spec.family == "timm_metaformer":
+            assert not (tuple(a["depths"]) == (2, 2, 6, 2) and a["dims"] == [64, 128, 320, 512])
+
+
+def test_library_streams_are_registered_and_ranged():
+    names = arch_zoo.stream_names()
+    assert {"train", "library", "library_shallow", "library_deep", "real_mix"} <= set(names)
+    with pytest.raises(KeyError, match="library"):
+        next(train_stream(stream="nope"))
+    deep = [spec for _, spec in itertools.islice(train_stream(stream="library_deep"), 200)]
+    shallow = [spec for _, spec in itertools.islice(train_stream(stream="library_shallow"), 200)]
+    blocks = lambda specs: [sum(s.kwargs["layers"]) for s in specs if s.family == "timm_resnet"]  # noqa: E731
+    assert max(blocks(shallow)) <= 11 < 14 <= min(blocks(deep)) and max(blocks(deep)) > 24
+
+
+def test_real_mix_interleaves_library_and_train_deterministically():
+    mix = list(itertools.islice(train_stream(stream="real_mix"), 8))
+    assert mix == list(itertools.islice(train_stream(stream="real_mix"), 8))
+    lib = dict(itertools.islice(train_stream(stream="library"), 8))
+    for seed, spec in mix:
+        assert spec == (lib[seed] if seed % 2 == 0 else sample(seed, "train"))
+    assert [s for s, _ in itertools.islice(train_stream(5, "real_mix"), 3)] == [5, 6, 7]
+    # the existing streams are untouched
+    assert [spec for _, spec in itertools.islice(train_stream(), 3)] == [sample(s, "train") for s in range(3)]
+
+
+def test_library_stream_skips_eval_hashes(monkeypatch):
+    banned = frozenset({sample_library(1, "train-library").hash})
+    monkeypatch.setattr(splits_mod, "eval_hashes", lambda: banned)
+    assert [seed for seed, _ in itertools.islice(train_stream(0, "library"), 3)] == [0, 2, 3]
