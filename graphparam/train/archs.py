@@ -115,6 +115,7 @@ class ArchSource:
     ``max_params``: skip nets with more parameters (the position still advances past them).
     ``max_output_std``: skip nets whose logits at default init have a larger std (:func:`output_std`;
     ``None``: keep all), as GHN-2's generator leaves out cells that lead to exploding losses.
+    Nets whose graph has the structure hash of a held-out real model (``arch_zoo.heldout_hashes``) are skipped.
     ``sampler(start)``: the stream, ``arch_zoo.train_stream`` by default (tests may substitute one).
     ``workers``: build and trace the next nets in this many processes
     (:class:`~graphparam.train.build_pool.BuildPool`; 0: in this process, when needed). The nets are the same,
@@ -135,6 +136,11 @@ class ArchSource:
         # an endless stream never draws a net twice: caching it would only hold memory (hundreds of MB)
         self.cache = ArchCache(cache_size if pool is not None else 0)
         self.skipped = 0
+        # a training net never equals a held-out real model in structure (the samplers avoid their settings;
+        # this is the guard behind them)
+        from arch_zoo import heldout_hashes
+
+        self.excluded = heldout_hashes()
         self.builder = None
         if workers:
             from graphparam.train.build_pool import BuildPool
@@ -188,7 +194,8 @@ class ArchSource:
             if arch.seed != seed:  # same net under another seed: report the seed it was drawn with
                 arch = Arch(seed, spec, arch.net, arch.graph, arch.num_params, arch.param_names, arch.output_std)
             if ((self.max_params is not None and arch.num_params > self.max_params)
-                    or (self.max_output_std is not None and not arch.output_std <= self.max_output_std)):
+                    or (self.max_output_std is not None and not arch.output_std <= self.max_output_std)
+                    or arch.graph.structure_hash() in self.excluded):
                 self.skipped += 1
                 continue
             return arch

@@ -124,7 +124,9 @@ class TrainConfig:
                                            "have a larger std on a probe batch (they explode whatever the GHN "
                                            "predicts; 0/none: keep all)", type=_optional_float, trajectory=True)
     stream: str = setting("train", STEPS, "architecture stream: train (the val/test distribution), shallow (train "
-                          "with 3-6 cells), cells (BatchNorm conv cells), mixed, or one family: resnet, dag, others",
+                          "with 3-6 cells), cells (BatchNorm conv cells), mixed, one family (resnet, dag, others), "
+                          "library nets built by timm's and torchvision's constructors (library, library_shallow, "
+                          "library_deep) or real_mix (half library, half train); arch_zoo.stream_names() lists them",
                           trajectory=True)
     shared_images: bool = setting(False, STEPS, "give all M nets of a step the same image batch", trajectory=True)
     # length

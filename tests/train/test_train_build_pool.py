@@ -53,3 +53,10 @@ def test_a_run_with_arch_workers_computes_the_losses_of_one_without(tmp_path):
     trainer, result = run_tiny(tmp_path / "pooled", steps=3, arch_workers=2)
     assert result.steps == 3 and trainer.archs.builder._pool is None  # the run closed its workers
     assert losses(tmp_path / "pooled") == losses(tmp_path / "serial")
+
+
+def test_a_net_equal_in_structure_to_a_held_out_model_is_skipped():
+    first = ArchSource(sampler=tiny_sampler).next()
+    source = ArchSource(sampler=tiny_sampler)
+    source.excluded = frozenset({first.graph.structure_hash()})
+    assert source.next().seed != first.seed and source.skipped == 1
