@@ -19,6 +19,9 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import command_line  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         rows[label] = {"top1": val["top1"], "top1_nets": val.get("top1_nets"), "fingerprint": ghn.fingerprint()}
         print(f"{label}: val top-1 {100 * val['top1']:.2f}%", file=sys.stderr, flush=True)
     name = args.name or args.out.name
-    command = "python experiments/average_ghns.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     (args.results / f"{name}.json").write_text(json.dumps({"command": command, "val_nets": validator.num_nets,
                                                        "val": rows, "out": str(args.out)}, indent=1) + "\n")
     print(f"wrote {args.out} and {args.results / name}.json", file=sys.stderr)

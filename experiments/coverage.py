@@ -24,6 +24,9 @@ from tqdm import tqdm
 import graphparam.graph as G
 from graphparam.errors import first_line
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import command_line  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
 
 # At least one model per family the issue names, and many more; small variants keep the run short.
@@ -144,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = [r for r in rows if (r["source"], r["model"]) not in redo or r["covered"]] if not args.models else \
         [r for r in rows if (r["source"], r["model"]) not in redo]
     done = {(r["source"], r["model"]) for r in rows}
-    command = "python experiments/coverage.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = command_line(__file__, argv)
     for source, name in tqdm([t for t in todo if t not in done], desc="tracing"):
         rows.append(check(source, name, args.timeout))
         if not rows[-1]["covered"]:

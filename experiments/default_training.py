@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import add_data_arg, require_data  # noqa: E402
 from learning_race import GHN2, WINDOW, windows as race_windows  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 RUNS = HERE.parent / "runs"
-DATA = HERE.parent.parent / "shared" / "data" / "cifar10_jpeg.npz"
 RUNS_BY_NAME = {
     "race": (RUNS / "race" / "defaults", ["--steps", "200", "--eval-every", "0", "--seed", "0"]),
     "goal": (RUNS / "must250", ["--steps", "250", "--eval-every", "0"]),
@@ -94,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", choices=list(RUNS_BY_NAME), help="run (or resume) one of the checks")
     p.add_argument("--report", action="store_true", help="write results/default_training.md")
-    p.add_argument("--data", default=str(DATA))
+    add_data_arg(p)
     args = p.parse_args(argv)
     if args.run:
+        args.data = require_data(p, args.data)
         from graphparam.train.run import main as train
 
         argv = command(args.run, args.data)

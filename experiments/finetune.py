@@ -28,20 +28,11 @@ from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, atomic_write, command_line, load_ghn  # noqa: E402
 
 DEFAULT_NETS = ("real:mobilenet_v3_small,real:regnety_004,real:efficientnet_b0,real:deit_tiny,"
                 "test:0,test:1,test:2,test:5,test:6,test:7")
-
-
-def load_ghn(name: str):
-    """A checkpoint path/name, or ``untrained:PRESET`` (seed 0) for smoke tests."""
-    from graphparam.model import GHN, GHNConfig
-
-    if name.startswith("untrained:"):
-        torch.manual_seed(0)
-        return GHN(GHNConfig.named(name.split(":", 1)[1])).eval(), False
-    return GHN.from_pretrained(name).eval(), True
 
 
 def net_factory(token: str):
@@ -54,12 +45,6 @@ def net_factory(token: str):
         return f"{ident}", f"real/{ident}", lambda: arch_zoo.real.build(ident, num_classes=10)
     spec = arch_zoo.split(kind)[int(ident)]
     return f"{kind}#{ident} ({spec.family})", spec.family, lambda: spec.build(num_classes=10)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _mean(v):
@@ -120,7 +105,7 @@ def main() -> int:
                   "env": {"torch": torch.__version__, "device": str(device), "threads": args.threads,
                           "machine": platform.machine(), "cpus": os.cpu_count()},
                   "seconds": time.perf_counter() - t_start}
-        _atomic_write(out_json, json.dumps(result, indent=1) + "\n")
+        atomic_write(out_json, json.dumps(result, indent=1) + "\n")
 
     for token in tokens:
         name, family, make = net_factory(token)
@@ -216,7 +201,7 @@ def write_md(s, meta, tokens, args, recipe, trained, device, seconds, path: Path
                   "the 50,000 training images)" if args.max_steps_per_epoch else
                   f"an epoch is a full pass ({steps} steps of batch {args.batch_size})")
     lines += [
-        f"Command: `python experiments/finetune.py {' '.join(sys.argv[1:])}`", "",
+        f"Command: `{command_line(__file__)}`", "",
         "## Protocol" + (" (reduced CPU budget)" if args.max_steps_per_epoch else ""), "",
         f"- {len(tokens)} held-out nets ({', '.join(meta[t]['name'] for t in tokens)}), seeds {args.seeds}.",
         f"- Same recipe for both starting points: {args.optimizer.upper()} lr {args.lr}"

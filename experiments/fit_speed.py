@@ -20,9 +20,11 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import add_data_arg, require_data  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-DATA = HERE.parent.parent / "shared" / "data" / "cifar10_jpeg.npz"
 
 SUPERNET = {"decoder": "tile", "node_gate": 0.0, "slot_features": False, "depth_scale": 0.0}
 VARIANTS = {
@@ -36,19 +38,19 @@ SETTINGS = {"one net": (1, 90), "pool of 8": (8, 150), "fresh": (150, 150)}  # (
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=str(DATA))
+    add_data_arg(p)
     p.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
     args = p.parse_args(argv)
+    args.data = require_data(p, args.data)
 
     import torch
-    import torch.nn.functional as F
 
     import arch_zoo
     from graphparam.data import BatchStream
-    from graphparam.evaluate import logits_of
     from graphparam.model import GHN, GHNConfig
     from graphparam.train.archs import build_arch
     from graphparam.train.data import training_images
+    from graphparam.train.objective import StepSums, ghn_backward, net_backward
 
     torch.set_num_threads(1)
     train, _ = training_images(args.data, 1000)
@@ -66,13 +68,13 @@ def main(argv: list[str] | None = None) -> int:
             for step in range(steps):
                 x, y = next(batches)
                 arch = archs[step % pool]
-                out = logits_of(torch.func.functional_call(arch.net, ghn([arch.graph])[0], (x,)))
-                loss = F.cross_entropy(out, y)
                 opt.zero_grad()
-                loss.backward()
+                sums = StepSums(*torch.zeros(4))
+                net_backward(arch.net, ghn([arch.graph])[0], x, y, sums, 0, scale=1.0, amp=False)
+                ghn_backward(sums)
                 torch.nn.utils.clip_grad_norm_(ghn.parameters(), 5.0)
                 opt.step()
-                accs.append(float((out.argmax(1) == y).float().mean()))
+                accs.append(float(sums.correct) / len(y))
             k = steps // 3
             thirds = [100 * sum(accs[i * k:(i + 1) * k]) / k for i in range(3)]
             rows.append({"setting": setting, "variant": name, "overrides": overrides, "steps": steps,

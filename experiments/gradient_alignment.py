@@ -18,9 +18,11 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import add_data_arg, require_data  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-DATA = HERE.parent.parent / "shared" / "data" / "cifar10_jpeg.npz"
 
 VARIANTS = {
     "old default (low rank + sin, hashed in-channels, depth code)": {},
@@ -39,19 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stream", default="cells", help="arch_zoo training stream (default: %(default)s)")
     p.add_argument("--nets", type=int, default=12)
     p.add_argument("--start", type=int, default=5000, help="first seed of the stream")
-    p.add_argument("--data", default=str(DATA))
+    add_data_arg(p)
     args = p.parse_args(argv)
+    args.data = require_data(p, args.data)
 
     import torch
-    import torch.nn.functional as F
 
     import arch_zoo
     from graphparam.data import BatchStream
-    from graphparam.evaluate import logits_of
     from graphparam.model import GHN, GHNConfig
     from graphparam.train.archs import build_arch
     from graphparam.train.data import training_images
-    from graphparam.train.objective import capped_loss
+    from graphparam.train.objective import StepSums, ghn_backward, net_backward
 
     torch.set_num_threads(1)
     archs = [build_arch(s, spec) for s, spec in itertools.islice(arch_zoo.train_stream(args.start, args.stream),
@@ -65,9 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         grads, losses = [], []
         for arch in archs:
             ghn.zero_grad()
-            params = ghn([arch.graph])[0]
-            ce = F.cross_entropy(logits_of(torch.func.functional_call(arch.net, params, (x,))), y)
-            capped_loss(ce, 10.0).backward()
+            sums = StepSums(*torch.zeros(4))
+            net_backward(arch.net, ghn([arch.graph])[0], x, y, sums, 0, scale=1.0, amp=False, loss_cap=10.0)
+            ghn_backward(sums)
+            ce = sums.ce_sum
             g = torch.cat([q.grad.flatten() for q in ghn.parameters() if q.grad is not None])
             grads.append(g / (g.norm() + 1e-12))
             losses.append(float(ce))

@@ -20,6 +20,9 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import command_line  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     fig.tight_layout()
     RESULTS.mkdir(parents=True, exist_ok=True)
     fig.savefig(RESULTS / "learning_curve.png", dpi=120)
-    command = "python experiments/learning_curve.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     lines = ["# Learning curve: zero-shot val accuracy vs training compute", "", f"Command: `{command.strip()}`", "",
              "| run | parent | step | lineage core-hours | campaign core-hours | val top-1 % | min | max | nets × images |",
              "|---|---|---|---|---|---|---|---|---|"]

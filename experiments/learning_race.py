@@ -23,10 +23,12 @@ import platform
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import add_data_arg, require_data  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 RUNS = HERE.parent / "runs" / "race"
-DATA = HERE.parent.parent / "shared" / "data" / "cifar10_jpeg.npz"
 WINDOW = 50
 
 BUDGET = ["--steps", "200", "-M", "8", "-b", "64", "--eval-every", "0", "--seed", "0"]
@@ -212,8 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report", action="store_true", help="write results/learning_race.md and .png")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--steps", type=int, default=None, help="override the 200-step budget")
-    p.add_argument("--data", default=str(DATA), help="CIFAR-10 npz (default: the shared copy)")
+    add_data_arg(p)
     args = p.parse_args(argv)
+    if args.run:
+        args.data = require_data(p, args.data)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     for name in args.run:
         run(name, args.threads, args.data, args.steps)

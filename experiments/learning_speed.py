@@ -36,6 +36,9 @@ import torch.nn.functional as F
 
 from graphparam.model import GHNConfig
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import command_line  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULTS = GHNConfig()  # the GHN's default bounds on norm scales, shifts and layer scales
 
@@ -141,7 +144,7 @@ def run_variant(name: str, archs, stream, steps: int, lr: float) -> dict:
     from graphparam.model.batch import prepare
 
     torch.manual_seed(0)
-    from graphparam.train.objective import capped_loss
+    from graphparam.train.objective import StepSums, capped_loss, ghn_backward, net_backward
 
     ghn = GHN(GHNConfig.named("small")) if name.startswith("GHN") else None
     cap = 10.0 if "loss cap" in name else 0.0
@@ -163,20 +166,27 @@ def run_variant(name: str, archs, stream, steps: int, lr: float) -> dict:
         x, y = next(stream)
         if name == "direct":
             out = logits_of(arch.net(x))
-        elif ghn is not None:
-            out = logits_of(torch.func.functional_call(arch.net, ghn([arch.graph])[0], (x,)))
+            loss = F.cross_entropy(out, y)
+            opt.zero_grad()
+            capped_loss(loss, cap).backward()
+            correct = (out.argmax(1) == y).sum()
         else:
-            specs = prepare(arch.graph).slots  # decoding layouts, cached on the graph
-            new = free.new_params(specs)
-            if new:
-                opt.add_param_group({"params": new})
-            out = logits_of(torch.func.functional_call(arch.net, free.params_for(specs), (x,)))
-        loss = F.cross_entropy(out, y)
-        opt.zero_grad()
-        capped_loss(loss, cap).backward()
+            if ghn is not None:
+                predicted = ghn([arch.graph])[0]
+            else:
+                specs = prepare(arch.graph).slots  # decoding layouts, cached on the graph
+                new = free.new_params(specs)
+                if new:
+                    opt.add_param_group({"params": new})
+                predicted = free.params_for(specs)
+            opt.zero_grad()
+            sums = StepSums(*torch.zeros(4))
+            net_backward(arch.net, predicted, x, y, sums, 0, scale=1.0, amp=False, loss_cap=cap)
+            ghn_backward(sums)
+            loss, correct = sums.ce_sum, sums.correct
         opt.step()
         losses.append(loss.item())
-        accs.append((out.argmax(1) == y).float().mean().item())
+        accs.append(correct.item() / len(y))
     tail = slice(-25, None)
     return {"variant": name, "nets": len(archs), "steps": steps, "loss_last25": sum(losses[tail]) / 25,
             "acc_last25": sum(accs[tail]) / 25, "loss_first25": sum(losses[:25]) / 25,
@@ -212,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{setting:10s} {name:16s} acc first25 {100 * row['acc_first25']:.1f}% last25 "
                   f"{100 * row['acc_last25']:.1f}%  loss last25 {row['loss_last25']:.3f}  ({row['seconds']}s)",
                   file=sys.stderr, flush=True)
-    command = "python experiments/learning_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     stem = Path(args.out)
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps({"command": command.strip(), "rows": rows}, indent=1))

@@ -24,8 +24,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import add_data_arg, command_line, require_data  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "cifar10_jpeg.npz"
 
 
 def penultimate(net: nn.Module, images: torch.Tensor, batch_size: int = 250) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,10 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ghn", default="cifar10", help="GHN checkpoint directory or registered name")
     p.add_argument("--nets", type=int, default=10, help="first N nets of the val split")
     p.add_argument("--train-images", type=int, default=4000, help="meta-training images the probe is fitted on")
-    p.add_argument("--data", default=str(DATA))
+    add_data_arg(p)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(RESULTS / "linear_probe"), help="output stem")
     args = p.parse_args(argv)
+    args.data = require_data(p, args.data)
     torch.set_num_threads(args.threads)
 
     import arch_zoo
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         return 100 * statistics.mean(r[who][key] for r in rows)
 
     wins = sum(r["ghn"]["probe"] > r["default_init"]["probe"] for r in rows)
-    command = "python experiments/linear_probe.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     res = {"meta": {"command": command.strip(), "ghn": args.ghn, "train_images": args.train_images,
                     "held_out": held.name, "seconds": round(time.perf_counter() - start, 1)},
            "colour_probe": colour, "nets": rows}

@@ -40,18 +40,9 @@ from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, atomic_write, command_line, load_ghn  # noqa: E402
 GT_TRAIN_IMAGES = 45_000
-
-
-def load_ghn(name: str):
-    """A checkpoint path/name, or ``untrained:PRESET`` (seed 0) for smoke tests."""
-    from graphparam.model import GHN, GHNConfig
-
-    if name.startswith("untrained:"):
-        torch.manual_seed(0)
-        return GHN(GHNConfig.named(name.split(":", 1)[1])).eval(), False
-    return GHN.from_pretrained(name).eval(), True
 
 
 def select_nets(n: int, max_params: int, split_name: str = "test"):
@@ -69,12 +60,6 @@ def select_nets(n: int, max_params: int, split_name: str = "test"):
         print(f"warning: only {len(chosen)} nets of split {split_name!r} have <= {max_params} parameters",
               file=sys.stderr)
     return chosen
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def ground_truth(nets, args, train, test, device) -> dict[str, dict]:
@@ -102,7 +87,7 @@ def ground_truth(nets, args, train, test, device) -> dict[str, dict]:
         entry["nets"][spec.hash] = {"index": i, "family": spec.family, "params": p, "top1": r.test_top1[-1],
                                     "loss": r.test_loss[-1], "train_loss": r.train_loss[-1], "diverged": r.diverged,
                                     "seconds": r.seconds}
-        _atomic_write(cache_path, json.dumps(cache, indent=1, sort_keys=True) + "\n")
+        atomic_write(cache_path, json.dumps(cache, indent=1, sort_keys=True) + "\n")
         print(f"  [{n_done + 1}/{len(todo)}] test#{i} {spec.family:9s} {p:>9d} params: top1 "
               f"{100 * r.test_top1[-1]:.1f}% ({r.seconds:.0f}s)", flush=True)
     return {s.hash: entry["nets"][s.hash] for _, s, _ in nets}
@@ -239,7 +224,7 @@ def main() -> int:
                 "machine": platform.machine(), "cpus": os.cpu_count()},
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(args.out / "nas.json", json.dumps(result, indent=1) + "\n")
+    atomic_write(args.out / "nas.json", json.dumps(result, indent=1) + "\n")
     plot(scores, truth, stats, args, args.out / "nas.png", label)
     write_md(result, args, args.out / "nas.md")
     print(f"wrote {args.out / 'nas.md'}, nas.json, nas.png")
@@ -284,7 +269,7 @@ def write_md(res: dict, args, path: Path) -> None:
     if res["label"]:
         lines += [f"**{res['label']}.**", ""]
     lines += [
-        f"Command: `python experiments/nas_ranking.py {' '.join(sys.argv[1:])}`", "",
+        f"Command: `{command_line(__file__)}`", "",
         "## Protocol (reduced CPU budget)", "",
         f"- Candidates: the first {n} nets of the held-out `arch_zoo` `test` split with at most "
         f"{args.max_params:,} parameters (families: {', '.join(f'{f} {c}' for f, c in sorted(fams.items()))}).",

@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import command_line  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from coverage import TIMM_MODELS, build  # noqa: E402
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.models:  # named models are re-run
         rows = [r for r in rows if r["model"] not in args.models]
     done = {(r["source"], r["model"]) for r in rows}
-    command = ("python experiments/predict_sweep.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip()
+    command = command_line(__file__, argv)
     bar = tqdm([t for t in todo if t not in done], desc="predicting", unit="model")
     for i, (source, name) in enumerate(bar):
         bar.set_postfix_str(f"{source}:{name}")

@@ -21,6 +21,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import command_line  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         for (i, a), (j, b) in combinations(enumerate(names), 2):
             pairs[f"{a} vs {b}"].append(cosines(predicted[i], predicted[j], head))
     summary = {pair: {g: statistics.fmean(r[g] for r in rows) for g in ("body", "head")} for pair, rows in pairs.items()}
-    command = "python experiments/prediction_drift.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     lines = ["# Prediction drift: how far training moved the predicted weights", "", f"Command: `{command}`", "",
              f"Mean cosine similarity of the predicted weight matrices (ndim >= 2) of the first {args.nets} `val` "
              "nets; `untrained` is a fresh GHN of the same config (seed 0).", "",

@@ -22,10 +22,12 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import add_data_arg, require_data  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 RUNS = HERE.parent / "runs" / "levers"
-DATA = HERE.parent.parent / "shared" / "data" / "cifar10_jpeg.npz"
 TEACHER = HERE.parent / "runs" / "teacher"
 VAL_NETS = 20
 LAST = 50  # train top-1 over the last this many steps
@@ -128,9 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", nargs="+", choices=sorted(VARIANTS), default=[])
     p.add_argument("--budget", default="12m")
-    p.add_argument("--data", default=str(DATA))
+    add_data_arg(p)
     p.add_argument("--report", action="store_true")
     args = p.parse_args(argv)
+    if args.run:
+        args.data = require_data(p, args.data)
     for name in args.run:
         _run_one(name, args.budget, args.data)
     if args.report or args.run:

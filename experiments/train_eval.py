@@ -22,6 +22,9 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import command_line  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -142,7 +145,7 @@ def main(argv=None) -> int:
     ghn = None if args.ghn == "default-init" else GHN.from_pretrained(args.ghn, device=device).eval()
     data = load_dataset(args.data, "test")
     data = first_images(data, args.max_images)
-    meta = {"command": "python experiments/train_eval.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    meta = {"command": command_line(__file__, argv),
             "ghn": str(args.ghn), "ghn_parameters": ghn.num_parameters() if ghn is not None else 0, "data": data.name, "images": len(data),
             "batch_size": args.batch_size, "device": str(device), "torch": torch.__version__}
     results = {"meta": meta, "splits": {}}

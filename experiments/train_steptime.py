@@ -30,6 +30,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import command_line  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -186,7 +189,7 @@ def main(argv=None) -> int:
               f"({row['ghn_parts_s']})", file=sys.stderr)
 
     load = os.getloadavg()
-    meta = {"max_params": args.max_params, "command": "python experiments/train_steptime.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    meta = {"max_params": args.max_params, "command": command_line(__file__, argv),
             "ghn": args.ghn, "ghn_parameters": trainer.ghn.num_parameters(), "meta_batch": m, "batch_size": b,
             "threads": torch.get_num_threads(), "torch": torch.__version__, "cpu": _cpu_name(),
             "cpu_count": os.cpu_count(), "python": platform.python_version(),

@@ -16,8 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import add_data_arg, require_data  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "data" / "cifar10_jpeg.npz"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,9 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--test-images", type=int, default=2000)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--data", default=str(DATA))
+    add_data_arg(p)
     p.add_argument("--out", default=str(HERE.parent / "runs" / "teacher"))
     args = p.parse_args(argv)
+    args.data = require_data(p, args.data)
 
     import torch
 

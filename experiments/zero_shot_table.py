@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import command_line  # noqa: E402
 
 from train_eval import NetResults, evaluate_split  # noqa: E402
 
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                         if hours or gpu else "not recorded in its checkpoint")
     data = load_dataset(args.data, "test")
     data = first_images(data, args.max_images)
-    command = "python experiments/zero_shot_table.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line(__file__, argv)
     res = {"meta": {"command": command.strip(), "ghn": args.ghn, "ghn_parameters": ghn.num_parameters(),
                     "compute": args.compute, "data": data.name, "images": len(data),
                     "max_nets": args.max_nets, "nets_per_split": per_split, "real": args.real,
