@@ -72,7 +72,7 @@ def config_table() -> list[dict]:
     for name in ("tiny", "small", "base", "large"):
         cfg = GHNConfig.named(name)
         rows.append({"name": name, "hidden": cfg.hidden, "layers": cfg.layers, "heads": cfg.heads,
-                     "rank": cfg.rank, "decoder_hidden": cfg.decoder_hidden,
+                     "decoder_hidden": cfg.decoder_hidden,
                      "parameters": GHN(cfg).num_parameters()})
     return rows
 
@@ -100,9 +100,8 @@ def design_scan(repeats: int, quick: bool) -> list[dict]:
 
     from model_nets import Plain, activation_stds
 
-    variants = [("He init (kaiming_normal_, reference)", None, None)]
-    variants += [(f"low-rank only, r={r}", 1.0, r) for r in ((32,) if quick else (8, 32, 64))]
-    variants += [(f"share {s}, r=32", s, 32) for s in ((0.05,) if quick else (0.25, 0.05, 0.0))]
+    # the low-rank decoder's variants (rank, structured share) are retired with it: git show 686753c:experiments/bench_predict.py
+    variants = [("He init (kaiming_normal_, reference)", None, None), ("GHN small (tile decoder)", "small", None)]
     seeds = (0,) if quick else (0, 1, 2)
     out = []
     for label, share, rank in variants:
@@ -120,7 +119,7 @@ def design_scan(repeats: int, quick: bool) -> list[dict]:
                         nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                 ghn = None
             else:
-                ghn = GHN(GHNConfig.named("small", structured_share=share, rank=rank)).eval()
+                ghn = GHN(GHNConfig.named(share)).eval()
                 ghn.predict(plain, (3, 16, 16))
                 ghn.predict(r50, graph=g50)
                 if decode is None:
@@ -130,7 +129,7 @@ def design_scan(repeats: int, quick: bool) -> list[dict]:
             plain_min.append(min(s))
             plain_max.append(max(s))
             r50_max.append(max(v for _, v in activation_stds(r50, torch.randn(16, 3, 32, 32))))
-        row = {"variant": label, "structured_share": share, "rank": rank, **weight_stats(r50),
+        row = {"variant": label, **weight_stats(r50),
                "plain50_nonorm_min_std": min(plain_min), "plain50_nonorm_max_std": max(plain_max),
                "resnet50_max_std": max(r50_max), "resnet50_predict_cpu_s": decode}
         print("design", row, flush=True)

@@ -12,7 +12,7 @@ zero-shot accuracy):
   - ``direct``: the net's own tensors (plain training);
   - ``normalized``: free tensors through the GHN's operation-dependent normalization (fan-in std,
     bounded norm scales and shifts);
-  - ``low-rank 32``: free rank-32 factors through the GHN decoder's matrix assembly;
+  - (``low-rank 32``, free rank-32 factors, is retired with the low-rank decoder: see git 686753c)
   - ``GHN small``: an untrained GHN predicting the net's parameters.
 * ``fresh nets``: a new training net every step (the meta-training setting):
   - ``GHN small``; ``GHN small, loss cap 10``: the same with ``graphparam.train.objective.capped_loss``
@@ -96,9 +96,9 @@ class Sliced(torch.nn.Module):
 class Free(torch.nn.Module):
     """Free tensors per slot (``key`` decides which slots share one), through the GHN's normalization."""
 
-    def __init__(self, key, rank: int | None = None):
+    def __init__(self, key):
         super().__init__()
-        self.key, self.rank = key, rank
+        self.key = key
         self.bank = torch.nn.ParameterDict()
 
     def new_params(self, specs) -> list[torch.nn.Parameter]:
@@ -109,30 +109,17 @@ class Free(torch.nn.Module):
                 continue
             if spec.rule.mode != "matrix":
                 self.bank[k] = torch.nn.Parameter(torch.randn(spec.shape) * 0.01)
-            elif self.rank:
-                kk = spec.rule.kernel[0] * spec.rule.kernel[1]
-                self.bank[k + "_u"] = torch.nn.Parameter(torch.randn(spec.rule.rows, self.rank))
-                self.bank[k] = torch.nn.Parameter(torch.randn(spec.rule.cols * kk, self.rank))
             else:
                 self.bank[k] = torch.nn.Parameter(torch.randn(spec.shape))
-            new += [self.bank[k]] + ([self.bank[k + "_u"]] if k + "_u" in self.bank else [])
+            new.append(self.bank[k])
         return new
 
     def params_for(self, specs) -> dict[str, torch.Tensor]:
-        from graphparam.model.decoder import decode_matrices
-
         out = {}
         for spec in specs:
             p = self.bank[self.key(spec)]
             if spec.rule.mode != "matrix":
                 out[spec.name] = _vector(p, spec)
-            elif self.rank:
-                u, v = self.bank[self.key(spec) + "_u"][None], p[None]
-                if spec.rule.cols > 1:
-                    v = v.view(1, spec.rule.cols, -1, self.rank)
-                    v = (v - v.mean(1, keepdim=True)).view(1, -1, self.rank)
-                w = decode_matrices(u, v, torch.tensor([spec.rule.base_std]), torch.tensor([[1.0, 0.0]]), 0.0)[0]
-                out[spec.name] = w.reshape(spec.shape)
             else:
                 out[spec.name] = _standardized(p, spec)
         return out
@@ -150,7 +137,7 @@ def run_variant(name: str, archs, stream, steps: int, lr: float) -> dict:
     cap = 10.0 if "loss cap" in name else 0.0
     shapes = lambda s: f"{s.rule.transform}_{'x'.join(map(str, s.shape))}"  # noqa: E731
     by_name = lambda s: s.name.replace(".", "/")  # noqa: E731  (ParameterDict keys cannot hold dots)
-    free = {"normalized": Free(by_name), "low-rank 32": Free(by_name, rank=32),
+    free = {"normalized": Free(by_name), 
             "shared by shape": Free(shapes), "sliced supernet": Sliced()}.get(name)
     if name == "direct":
         params = [p for a in archs[:1] for p in a.net.parameters()]
@@ -213,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for setting, nets, steps, variants in (
             ("one net", archs[:1], args.steps,
-             () if args.skip_one_net else ("direct", "normalized", "low-rank 32", "GHN small")),
+             () if args.skip_one_net else ("direct", "normalized", "GHN small")),
             ("fresh nets", archs, args.fresh_steps, tuple(args.fresh_variants))):
         for name in variants:
             stream = BatchStream(data, 64, seed=0)

@@ -13,8 +13,10 @@ API::
 
 Pipeline (one concept per module): :mod:`.batch` (graphs → padded tensors and a slot table,
 cached per graph) → :mod:`.embed` (node embedding) → :mod:`.transformer` (graph transformer
-with shortest-path attention biases) → :mod:`.decoder` (coordinate-conditioned low-rank + sine
-decoder, any shape) → :mod:`.normalize` (operation-dependent scaling) ; :mod:`.checkpoint`.
+with shortest-path attention biases) → :mod:`.decoder` (per-slot conditioning; :mod:`.tiles`
+decodes weights from tiles, :mod:`.vectors` biases and norm parameters, :mod:`.assemble` puts them
+together per graph; any shape) → :mod:`.normalize` (operation-dependent scaling) ;
+:mod:`.checkpoint`.
 
 BatchNorm policy: predicted parameters come without running statistics; nets are run with batch
 statistics (train-mode BatchNorm) both in training and in zero-shot evaluation.

@@ -11,8 +11,9 @@
 The vocabulary names every embedding row, so a registry that gains kinds still loads the
 checkpoint (:mod:`graphparam.model.vocab`). ``pretrained_cfg`` says what the GHN was trained on
 (inputs, normalization, training run), apart from the model's arguments, as timm keeps
-``pretrained_cfg`` apart from a model's kwargs. Format version 1 (no vocabulary, every config field
-saved) is still read: its missing fields take the values of the code that wrote it.
+``pretrained_cfg`` apart from a model's kwargs. Config fields of removed options are dropped when
+they hold the value this code always uses (:data:`graphparam.model.config.REMOVED_FIELDS`);
+format version 1 (no vocabulary; the removed low-rank decoder) is no longer read.
 
 Loading never calls ``torch.load``: tensors are read with :mod:`safetensors` only, so a file that
 is not a safetensors file (e.g. a pickle renamed to ``model.safetensors``) is refused with a
@@ -29,16 +30,13 @@ import torch
 
 from graphparam.errors import CheckpointError
 from graphparam.model.config import RUNTIME_FIELDS, ConfigError, GHNConfig
-from graphparam.model.vocab import V1_VOCAB, Vocab, VocabError
+from graphparam.model.vocab import Vocab, VocabError
 
 if TYPE_CHECKING:
     from graphparam.model.ghn import GHN
 
 FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
-V1_DEFAULTS = {"slot_features": True, "node_gate": 1.0, "depth_scale": 1.0, "centre_inputs": True, "in_features": "hash", "decoder": "lowrank",
-               "tile": 32, "tile_scale": "standardize"}
-"""Fields added after format version 1, with the values that version-1 checkpoints were made with."""
+READABLE_VERSIONS = (2,)
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 _CHECKPOINT_ROOT = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -92,15 +90,15 @@ def read_config(path: Path) -> tuple[GHNConfig, dict]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{cfg_file} is not valid JSON: {exc}") from exc
     version = meta.get("format_version") if isinstance(meta, dict) else None
+    if version == 1:
+        raise CheckpointError(f"{cfg_file}: format_version 1 checkpoints (the low-rank decoder, no saved vocabulary) "
+                              "are no longer supported")
     if version not in READABLE_VERSIONS:
         raise CheckpointError(f"{cfg_file}: unsupported format_version {version if isinstance(meta, dict) else meta!r}"
                               f" (this graphparam reads format_version {', '.join(map(str, READABLE_VERSIONS))})")
-    fields = dict(meta.get("config", {}))
-    if version == 1:
-        fields = {**V1_DEFAULTS, **fields}
     try:
-        config = GHNConfig.from_dict(fields)
-        meta["vocab"] = V1_VOCAB if version == 1 else Vocab.from_dict(meta.get("vocab") or {})
+        config = GHNConfig.from_dict(dict(meta.get("config", {})))
+        meta["vocab"] = Vocab.from_dict(meta.get("vocab") or {})
         meta["vocab"].check_features()
     except (ConfigError, VocabError, TypeError) as exc:
         raise CheckpointError(f"{cfg_file}: invalid config: {exc}") from exc

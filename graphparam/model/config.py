@@ -8,21 +8,19 @@ from typing import Any
 
 from graphparam.errors import ConfigError
 
-
 @dataclass(frozen=True)
 class GHNConfig:
     """Sizes of the GHN.
 
     Encoder: node embedding of width ``hidden``, then ``layers`` pre-norm graph-transformer
     layers with ``heads`` heads whose attention is biased by forward/backward shortest-path
-    distances capped at ``max_distance``. Decoder (``decoder="tile"``, the default): each weight
+    distances capped at ``max_distance``. Decoder (:mod:`graphparam.model.decoder`): each weight
     slot reads a ``tile × tile × 3×3`` block out of its conditioning (node state, role, slot index,
-    sizes), repeated over rows and columns and cropped or interpolated to the kernel, then
-    standardized to the slot's target std; ``decoder="lowrank"``: rank-``rank`` factors from shared
-    channel bases of width ``decoder_hidden``, a weight being ``cos θ · Z + sin θ · √2
-    sin(decoder_freq · Z)`` of the low-rank ``Z`` (see :mod:`graphparam.model.decoder`; it fits nets
-    far more slowly, experiments/results/fit_speed.md). Vector and weight scales are bounded by the
-    fields below (:mod:`graphparam.model.normalize`).
+    sizes), laid over its rows and columns as permuted, signed copies and cropped or interpolated
+    to the kernel, then standardized to the slot's target std; vectors (biases, norm scales, ...)
+    are read from sinusoidal channel features (``channel_freqs``) through a basis of width
+    ``decoder_hidden``. Vector and weight scales are bounded by the fields below
+    (:mod:`graphparam.model.normalize`).
 
     ``attn_block`` bounds memory: attention is computed over query blocks of at most that many
     nodes when ``B * heads * N * N`` exceeds ``dense_attn_limit`` floats. ``predict_many`` splits
@@ -34,8 +32,7 @@ class GHNConfig:
     heads: int = 4
     mlp_ratio: float = 2.0
     max_distance: int = 8
-    rank: int = 32
-    decoder_hidden: int = 128
+    decoder_hidden: int = 128        # width of the vector decoder's channel basis
     channel_freqs: int = 16          # sinusoidal frequencies of a channel index (periods 2 .. 2**freqs)
     dropout: float = 0.0
     # bounds of the operation-dependent normalization (see graphparam.model.normalize)
@@ -43,8 +40,9 @@ class GHNConfig:
     scale_bound: float = 0.5         # norm scales in 1 ± scale_bound
     shift_bound: float = 0.1         # biases / norm shifts in ± shift_bound
     slot_features: bool = True       # a slot's decoded sizes (log-size code) enter its conditioning
-    node_gate: float = 4.0           # initial weight of the node state in a slot's decoder conditioning (learned;
-                                     # 4 keeps layers of one shape apart: deep nets without norms stay stable)
+    node_gate: float = 4.0           # initial value of the learned weight of the node state in a slot's decoder
+                                     # conditioning (4 keeps layers of one shape apart: deep nets without norms
+                                     # stay stable)
     depth_scale: float = 1.0         # initial weight of the sinusoidal absolute-depth code in node embeddings
     embed_std: float = 0.02          # std of embeddings, positional embeddings, class tokens
     head_scale: float = 1.0          # the classifier's weight std is this times its fan-in std: the presets
@@ -52,16 +50,7 @@ class GHNConfig:
                                      # to shrink every net's output to the uniform guess (seed race,
                                      # experiments/results/seed_race.md); 1.0 in checkpoints made before it
     layer_scale_init: float = 0.1    # layer scales in [init/10, init*10], init at start
-    decoder_freq: float = 6.0        # frequency of the high-rank part sin(freq * Z) of a decoded weight
-    structured_share: float = 0.05   # share of a weight's variance in the low-rank part at init (1 = pure low rank)
-    centre_inputs: bool = True       # every output's weights sum to zero over its in-channels (per kernel tap)
-    in_features: str = "hash"        # in-channel features of the decoder: "hash" (pseudo-random) or "sine"
-    decoder: str = "tile"            # matrix decoder: "tile" (GHN-2-like tile read out of the slot's
-                                     # conditioning) or "lowrank" (channel bases; fits nets far more slowly,
-                                     # experiments/results/fit_speed.md)
-    tile: int = 32                   # tile decoder: rows/cols of the decoded tile (3x3 kernel positions)
-    tile_scale: str = "standardize"  # tile decoder: "standardize" each matrix to its target std, or "fan_in":
-                                     # multiply unit-variance outputs by it (GHN-2's scaling, magnitude learned)
+    tile: int = 32                   # rows/cols of the decoded weight tile (3x3 kernel positions)
     # memory
     attn_block: int = 512
     dense_attn_limit: int = 32 * 1024 * 1024
@@ -70,15 +59,9 @@ class GHNConfig:
     def __post_init__(self) -> None:
         if self.hidden % self.heads:
             raise ConfigError(f"hidden={self.hidden} must be divisible by heads={self.heads}")
-        for key in ("hidden", "layers", "heads", "rank", "decoder_hidden", "channel_freqs", "attn_block"):
+        for key in ("hidden", "layers", "heads", "decoder_hidden", "channel_freqs", "attn_block"):
             if int(getattr(self, key)) <= 0 and not (key == "layers" and self.layers == 0):
                 raise ConfigError(f"{key} must be positive, got {getattr(self, key)}")
-        if self.in_features not in ("hash", "sine"):
-            raise ConfigError(f"in_features must be 'hash' or 'sine', got {self.in_features!r}")
-        if self.decoder not in ("lowrank", "tile"):
-            raise ConfigError(f"decoder must be 'lowrank' or 'tile', got {self.decoder!r}")
-        if self.tile_scale not in ("standardize", "fan_in"):
-            raise ConfigError(f"tile_scale must be 'standardize' or 'fan_in', got {self.tile_scale!r}")
         if self.max_distance < 1:
             raise ConfigError(f"max_distance must be >= 1, got {self.max_distance}")
 
@@ -96,6 +79,15 @@ class GHNConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "GHNConfig":
+        """A config from its dict (e.g. a checkpoint's ``config.json``). Fields of removed options
+        (:data:`REMOVED_FIELDS`) are dropped when they hold the value this code always uses, and
+        refused with a :class:`ConfigError` otherwise."""
+        data = dict(data)
+        for key, (value, why) in REMOVED_FIELDS.items():
+            if key in data:
+                held = data.pop(key)
+                if value is not ANY and held != value:
+                    raise ConfigError(f"{key}={held!r} is no longer supported: {why}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -106,9 +98,26 @@ class GHNConfig:
 RUNTIME_FIELDS = ("attn_block", "dense_attn_limit", "bucket_pairs")
 """Memory knobs of a run: they change no result, so checkpoints do not save them."""
 
+ANY = object()
+_LOWRANK_ONLY = "an option of the removed low-rank decoder, without effect on the tile decoder"
+REMOVED_FIELDS: dict[str, tuple[Any, str]] = {
+    "decoder": ("tile", "checkpoints with the low-rank decoder are no longer supported (the tile decoder is the "
+                        "only one)"),
+    "tile_scale": ("standardize", "checkpoints with tile_scale='fan_in' are no longer supported (every tile is "
+                                  "standardized to its target std)"),
+    "rank": (ANY, _LOWRANK_ONLY),
+    "decoder_freq": (ANY, _LOWRANK_ONLY),
+    "structured_share": (ANY, _LOWRANK_ONLY),
+    "centre_inputs": (ANY, _LOWRANK_ONLY),
+    "in_features": (ANY, _LOWRANK_ONLY),
+}
+"""Fields that older checkpoints' ``config.json`` carry: ``field: (value this code always uses, why)``.
+``ANY``: the field only configured the removed low-rank decoder, so any value is dropped (the
+``decoder`` field says whether that decoder was used)."""
+
 NAMED: dict[str, GHNConfig] = {
-    "tiny": GHNConfig(hidden=64, layers=2, heads=4, rank=16, decoder_hidden=64, head_scale=0.1),
-    "small": GHNConfig(hidden=128, layers=4, heads=4, rank=32, decoder_hidden=128, head_scale=0.1),
-    "base": GHNConfig(hidden=256, layers=6, heads=8, rank=32, decoder_hidden=192, head_scale=0.1),
-    "large": GHNConfig(hidden=384, layers=8, heads=8, rank=64, decoder_hidden=256, head_scale=0.1),
+    "tiny": GHNConfig(hidden=64, layers=2, heads=4, decoder_hidden=64, head_scale=0.1),
+    "small": GHNConfig(hidden=128, layers=4, heads=4, decoder_hidden=128, head_scale=0.1),
+    "base": GHNConfig(hidden=256, layers=6, heads=8, decoder_hidden=192, head_scale=0.1),
+    "large": GHNConfig(hidden=384, layers=8, heads=8, decoder_hidden=256, head_scale=0.1),
 }

@@ -43,8 +43,8 @@ GAINS = {"relu": math.sqrt(2.0), "gelu": 1.533, "silu": 1.676, "hardswish": 1.73
 class SlotRule:
     """How one slot is decoded and scaled.
 
-    ``mode`` is ``"matrix"`` (a ``rows × cols × kernel`` tensor from low-rank factors) or
-    ``"vector"`` (one value per element). ``kernel`` is the spatial part of a weight, folded to at
+    ``mode`` is ``"matrix"`` (a ``rows × cols × kernel`` tensor read from a tile,
+    :mod:`graphparam.model.tiles`) or ``"vector"`` (one value per element). ``kernel`` is the spatial part of a weight, folded to at
     most two axes. ``base_std`` is the target std before the learned factor (matrix modes only).
     """
 

@@ -23,7 +23,7 @@ from graphparam.graph.registry import KINDS
 from graphparam.model.embed import NODE_FEATURES, ROLES
 from graphparam.model.normalize import TRANSFORMS
 
-__all__ = ["Vocab", "VocabError", "FEATURE_SPEC", "V1_VOCAB", "index_map"]
+__all__ = ["Vocab", "VocabError", "FEATURE_SPEC", "index_map"]
 
 FEATURE_SPEC = f"node-v1/{NODE_FEATURES}"
 """Version and width of the float node features (``graphparam.model.embed.node_features``)."""
@@ -90,17 +90,3 @@ def index_map(current: Sequence[str], saved: Sequence[str], fallback: int | None
         else:
             rows.append(fallback)
     return torch.tensor(rows, dtype=torch.long)
-
-
-V1_VOCAB = Vocab(
-    kinds=("input", "output", "conv", "dwconv", "conv_transpose", "linear", "batch_norm", "layer_norm", "group_norm",
-           "instance_norm", "rms_norm", "embedding", "attention", "rnn", "parameter", "max_pool", "avg_pool",
-           "global_pool", "add", "sub", "mul", "div", "matmul", "concat", "sdpa", "relu", "gelu", "silu", "sigmoid",
-           "tanh", "hardswish", "hardsigmoid", "softmax", "activation", "reshape", "slice", "reduce", "logic", "pad",
-           "resize", "dropout", "identity", "constant", "unknown"),
-    roles=("weight", "bias", "norm_scale", "norm_shift", "embedding", "pos_embedding", "cls_token", "layer_scale", "other"),
-    transforms=("weight", "embed", "norm_scale", "shift", "layer_scale", "prelu"),
-    features="node-v1/117",
-)
-"""The rows of format-version-1 checkpoints, which did not save their vocabulary (the lists of the code
-that wrote them)."""

@@ -77,7 +77,7 @@ def test_bad_config_files(ghn, tmp_path):
     (path / "config.json").write_text(json.dumps({"format_version": 99, "config": {}}))
     with pytest.raises(CheckpointError, match="format_version"):
         GHN.from_pretrained(path)
-    (path / "config.json").write_text(json.dumps({"format_version": 1, "config": {"bogus": 1}}))
+    (path / "config.json").write_text(json.dumps({"format_version": 2, "config": {"bogus": 1}}))
     with pytest.raises(CheckpointError, match="bogus"):
         GHN.from_pretrained(path)
 
@@ -119,28 +119,42 @@ def test_pretrained_cfg_is_kept_apart_from_the_config(ghn, tmp_path):
     assert "input_size" not in json.loads((tmp_path / "ghn" / "config.json").read_text())["config"]
 
 
-def _as_format_v1(path):
-    """Rewrite a saved checkpoint's config.json the way format version 1 wrote it."""
-    from graphparam.model.checkpoint import V1_DEFAULTS
-
-    meta = json.loads((path / "config.json").read_text())
-    config = {k: v for k, v in meta["config"].items() if k not in V1_DEFAULTS}
-    config.update(attn_block=512, dense_attn_limit=32 * 1024 * 1024, bucket_pairs=4 * 1024 * 1024)
-    (path / "config.json").write_text(json.dumps({"format_version": 1, "config": config,
-                                                  "num_parameters": meta["num_parameters"]}))
-
-
-def test_format_v1_checkpoint_loads_with_its_legacy_fields(tmp_path):
-    torch.manual_seed(0)
-    ghn = GHN(GHNConfig.named("tiny", layers=1, depth_scale=1.0, centre_inputs=True, in_features="hash",
-                                  decoder="lowrank", node_gate=1.0)).eval()
+def test_format_v1_checkpoint_is_refused_clearly(ghn, tmp_path):
     path = ghn.save(tmp_path / "ghn")
-    _as_format_v1(path)
+    meta = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({"format_version": 1, "config": meta["config"],
+                                                  "num_parameters": meta["num_parameters"]}))
+    with pytest.raises(CheckpointError, match="format_version 1 checkpoints .* no longer supported"):
+        GHN.from_pretrained(path)
+
+
+def test_removed_fields_are_dropped_when_they_hold_the_value_in_use(ghn, tmp_path):
+    """Older checkpoints carry the fields of removed options (the shipped one does too)."""
+    path = ghn.save(tmp_path / "ghn")
+    meta = json.loads((path / "config.json").read_text())
+    meta["config"].update(decoder="tile", tile_scale="standardize", rank=16, decoder_freq=6.0, structured_share=0.05,
+                          centre_inputs=True, in_features="hash")
+    (path / "config.json").write_text(json.dumps(meta))
     loaded = GHN.from_pretrained(path)
     assert loaded.config == ghn.config
     graph = trace(OddShapes(), (3, 32, 32))
     a, b = ghn.predict_tensors(graph), loaded.predict_tensors(graph)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("field, value, message", [("decoder", "lowrank", "low-rank decoder are no longer supported"),
+                                                   ("tile_scale", "fan_in", "tile_scale='fan_in' are no longer")])
+def test_removed_fields_with_another_value_are_refused(ghn, tmp_path, field, value, message):
+    from graphparam.model import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        GHNConfig.from_dict({**ghn.config.to_dict(), field: value})
+    path = ghn.save(tmp_path / "ghn")
+    meta = json.loads((path / "config.json").read_text())
+    meta["config"][field] = value
+    (path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=message):
+        GHN.from_pretrained(path)
 
 
 def test_registry_that_gains_a_kind_still_loads_a_saved_checkpoint(ghn, tmp_path, monkeypatch):
@@ -174,3 +188,10 @@ def test_fingerprint_tells_weights_apart():
     assert a.fingerprint() == a.fingerprint() and a.fingerprint() != b.fingerprint()
     b.load_state_dict(a.state_dict())
     assert a.fingerprint() == b.fingerprint()
+
+
+def test_node_gate_is_a_learned_parameter_whatever_its_initial_value():
+    for gate in (1.0, 4.0):
+        params = dict(GHN(GHNConfig.named("tiny", layers=1, node_gate=gate)).named_parameters())
+        assert params["decoder.node_gate"].item() == gate
+    assert "decoder.node_gate" in GHN.from_pretrained("cifar10").state_dict()

@@ -68,7 +68,8 @@ def test_odd_shapes_values_follow_their_roles(ghn):
     assert t["dw.weight"].shape == (24, 1, 5, 5)
     assert t["head.weight"].shape == (1000, 4096)
     # weights: zero mean, std gain/sqrt(fan_in) (learned factor is exactly 1 untrained)
-    for name, fan_in, gain in (("head.weight", 4096, 1.0), ("wide.weight", 8, 2 ** 0.5), ("dw.weight", 25, 1.0),
+    # (the classifier starts at head_scale times its fan-in std)
+    for name, fan_in, gain in (("head.weight", 4096, ghn.config.head_scale), ("wide.weight", 8, 2 ** 0.5), ("dw.weight", 25, 1.0),
                                ("grouped.weight", 6 * 9, 1.0)):
         w = t[name]
         assert abs(float(w.std(correction=0)) - gain / fan_in ** 0.5) < 0.1 * gain / fan_in ** 0.5, name
@@ -248,7 +249,7 @@ def test_free_conv_weight_decodes_with_a_conv_layout(ghn):
 
 
 def test_tile_layout_keeps_the_tile_and_permutes_its_copies():
-    from graphparam.model.decoder import tile_layout
+    from graphparam.model.tiles import tile_layout
 
     t = 8
     index, sign = tile_layout(40, 20, t, torch.device("cpu"))
@@ -261,14 +262,13 @@ def test_tile_layout_keeps_the_tile_and_permutes_its_copies():
         assert not torch.equal(block, index[:t, :t])
 
 
-@pytest.mark.parametrize("decoder", ["tile", "lowrank"])
-def test_predicted_tensors_are_aligned_for_cuda_kernels(decoder):
+def test_predicted_tensors_are_aligned_for_cuda_kernels():
     """Tensors passed to functional_call on CUDA must start on a 16-byte boundary (cuDNN loads 16 bytes at
     a time; a view at an odd offset of the decoder's batched buffer failed with 'misaligned address')."""
-    from graphparam.model.decoder import ALIGNMENT
+    from graphparam.model.assemble import ALIGNMENT
 
     torch.manual_seed(0)
-    ghn = GHN(GHNConfig.named("tiny", decoder=decoder))
+    ghn = GHN(GHNConfig.named("tiny"))
     graphs = [trace(OddShapes(), (3, 32, 32)), trace(timm.create_model("resnet18", num_classes=10), (3, 32, 32))]
     for grad in (True, False):
         with torch.set_grad_enabled(grad):

@@ -1,0 +1,66 @@
+"""Weight matrices from tiles: how a slot's ``tile × tile × 3×3`` block becomes a tensor of its shape.
+
+A weight is laid out as ``rows × cols × kernel`` (out channels × in channels per group × kernel
+positions; tokens × features for embeddings). :func:`tile_matrices` crops (kernels up to 3×3) or
+bilinearly interpolates (larger kernels) the tile's 3×3 positions to the kernel, covers the
+``rows × cols`` grid with copies of the tile laid out by :func:`tile_layout`, and standardizes
+each matrix to zero mean and its target std. Every width and kernel decodes: there is no size limit.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+
+_M32 = 0xFFFFFFFF
+
+
+@functools.lru_cache(maxsize=32)
+def tile_layout(rows: int, cols: int, t: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where entry ``(r, c)`` of a ``rows × cols`` matrix reads a ``t × t`` tile, and its sign.
+
+    Block ``(rb, cb)`` of ``t × t`` entries reads the tile through affine permutations
+    ``j -> (m j + shift) mod t`` of its columns (``m`` and the shift set by ``rb``) and of its rows
+    (set by ``cb``), times a fixed pseudo-random sign; block ``(0, 0)`` is the tile itself. Plain
+    repetition (GHN-2's tiling) makes output channels ``t`` apart identical, so the next layer sums
+    copies of one input and the activations of a wide or deep net grow with the number of blocks;
+    permuted copies are different filters (distinct rows for up to ``t²/2 · t`` rows). Returns the
+    flat tile index (``rows*cols``, int64) and the signs (``rows × cols``); cached constants.
+    """
+    with torch.inference_mode(False), torch.no_grad():
+        units = torch.tensor([m for m in range(1, t + 1) if math.gcd(m, t) == 1], device=device)
+        r = torch.arange(rows, device=device)[:, None]
+        c = torch.arange(cols, device=device)[None, :]
+        rb, cb = r // t, c // t
+        ti = (units[(cb // t) % len(units)] * (r % t) + 11 * cb) % t
+        tj = (units[(rb // t) % len(units)] * (c % t) + 7 * rb) % t
+        x = (rb * 0x9E3779B1 + cb * 0x85EBCA77 + 0x165667B1) & _M32
+        x = ((x ^ (x >> 15)) * 0x2C1B3C6D) & _M32
+        sign = torch.where(((x >> 13) & 1).bool() & ((rb + cb) > 0), -1.0, 1.0)
+        return (ti * t + tj).reshape(-1), sign
+
+
+def tile_matrices(tile: torch.Tensor, rows: int, cols: int, kernel: tuple[int, int], target_std: torch.Tensor,
+                  eps: float = 1e-8) -> list[torch.Tensor]:
+    """``n`` matrices ``rows × cols·K`` (``K = kh·kw``) from ``n`` tiles ``tile`` (``n × t × t × 3 × 3``):
+    centre-cropped or interpolated to ``kernel``, laid over the rows and columns by
+    :func:`tile_layout` (shifted and signed copies, so no channel repeats), then centred and scaled
+    to ``target_std`` (``n``)."""
+    n, t = tile.shape[0], tile.shape[1]
+    kh, kw = kernel
+    if kh <= 3 and kw <= 3:
+        y0, x0 = (3 - kh) // 2, (3 - kw) // 2
+        tile = tile[..., y0:y0 + kh, x0:x0 + kw]
+    else:
+        tile = F.interpolate(tile.reshape(n * t * t, 1, 3, 3), size=(kh, kw), mode="bilinear",
+                             align_corners=True).view(n, t, t, kh, kw)
+    k = tile.shape[-2] * tile.shape[-1]
+    index, sign = tile_layout(rows, cols, t, tile.device)
+    w = tile.reshape(n, t * t, k).index_select(1, index)
+    w = (w.view(n, rows, cols, k) * sign[:, :, None]).reshape(n, rows, cols * k)
+    w = w - w.mean(dim=(1, 2), keepdim=True)
+    w = w * (target_std * torch.rsqrt(w.pow(2).mean(dim=(1, 2)) + eps))[:, None, None]
+    return list(w.unbind(0))
