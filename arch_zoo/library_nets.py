@@ -404,12 +404,18 @@ def _build_efficientnet(a: dict, num_classes: int):
 # timm MobileNetV3 -----------------------------------------------------------------------------------
 
 
-def _sample_mobilenetv3(draw: _Draw, cfg: LibraryConfig) -> dict:
+def _mobilenetv3_stages(draw: _Draw, cfg: LibraryConfig) -> tuple[int, list[int], list[int], int]:
+    """MobileNetV3-like stage plan shared by timm's and torchvision's builders: stage count, blocks per
+    stage, stage strides and how many leading stages use ReLU (the rest hard-swish)."""
     n = _depth(draw, cfg, 4, 16)
     stages = draw.int(4, min(6, n))
     repeats = [1] + _spread(draw, n - 1, (0.8, 1.0, 0.8, 1.0, 0.8)[:stages - 1])
     strides = _strides(draw, stages)
-    relu_stages = draw.int(1, 3)
+    return stages, repeats, strides, draw.int(1, 3)
+
+
+def _sample_mobilenetv3(draw: _Draw, cfg: LibraryConfig) -> dict:
+    stages, repeats, strides, relu_stages = _mobilenetv3_stages(draw, cfg)
     blocks = []
     for i in range(stages):
         bt = "ds" if i == 0 else "ir"
@@ -714,11 +720,7 @@ def _build_shufflenet(a: dict, num_classes: int):
 
 
 def _sample_tv_mobilenetv3(draw: _Draw, cfg: LibraryConfig) -> dict:
-    n = _depth(draw, cfg, 4, 16)
-    stages = draw.int(4, min(6, n))
-    repeats = [1] + _spread(draw, n - 1, (0.8, 1.0, 0.8, 1.0, 0.8)[:stages - 1])
-    strides = _strides(draw, stages)
-    relu_stages = draw.int(1, 3)
+    stages, repeats, strides, relu_stages = _mobilenetv3_stages(draw, cfg)
     plan = []  # per stage: kernel, expansion x2, se, act, stride
     for i in range(stages):
         plan.append((3 if i == 0 else draw.choice((3, 5)), 2 if i == 0 else draw.choice((6, 8, 9, 12)),

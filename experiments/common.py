@@ -82,3 +82,20 @@ if __name__ == "__main__":
     args = parser.parse_args()
     print("\n".join(provenance(__file__, [])))
     print(f"CIFAR-10 data: {args.data or f'none (pass --data or set ${DATA_ENV})'}")
+
+
+def run_shards(cmds: list[list[str]], label: str = "") -> None:
+    """Run the shard commands side by side (one process each) and wait; any failure ends the script with a
+    message that says the cache keeps what was measured."""
+    import subprocess
+
+    procs = [subprocess.Popen(cmd) for cmd in cmds]
+    try:
+        codes = [proc.wait() for proc in procs]
+    except KeyboardInterrupt:
+        for proc in procs:
+            proc.terminate()
+        raise
+    if any(codes):
+        raise SystemExit(f"{label}{': ' if label else ''}a shard process failed (exit {max(codes)}); what it "
+                         "measured is in the cache, run the same command again to resume")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 import zlib
@@ -31,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import run_shards  # noqa: E402
 from train_eval import NetResults  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -173,23 +173,14 @@ def _run_shards(argv: list[str], jobs: int) -> None:
     """Fill the cache with ``jobs`` copies of this script, one shard and one thread each."""
     cmds = [[sys.executable, __file__, *argv, "--jobs", "1", "--shard", f"{i}/{jobs}", "--threads", "1", "--no-report"]
             for i in range(jobs)]
-    procs = [subprocess.Popen(cmd) for cmd in cmds]
-    try:
-        codes = [proc.wait() for proc in procs]
-    except KeyboardInterrupt:
-        for proc in procs:
-            proc.terminate()
-        raise
-    if any(codes):
-        raise SystemExit(f"a shard process failed (exit {max(codes)}); what it measured is in the cache, "
-                         "run the same command again to resume")
+    run_shards(cmds)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ghn", default="cifar10",
                    help="GHN checkpoint directory or registered name (default: %(default)s)")
-    p.add_argument("--data", default=None, help="CIFAR-10 source (default: $GRAPHPARAM_DATA or the shared copy)")
+    p.add_argument("--data", default=None, help="CIFAR-10 source (default: $GRAPHPARAM_DATA)")
     p.add_argument("--images", type=int, default=2000, help="first N images of the evaluation order (0: all 10,000)")
     p.add_argument("--models", nargs="+", default=None, metavar="REF",
                    help="only these references of the held-out list (default: all)")

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import command_line  # noqa: E402
+from common import command_line, run_shards  # noqa: E402
 
 from train_eval import NetResults, evaluate_split  # noqa: E402
 
@@ -119,20 +119,9 @@ def plot(res: dict, path: Path) -> None:
 
 def _run_shards(argv: list[str], who: str, jobs: int) -> None:
     """Fill the cache with column ``who``: ``jobs`` copies of this script, one thread and one shard each."""
-    import subprocess
-
     cmds = [[sys.executable, __file__, *argv, "--jobs", "1", "--only", who, "--shard", f"{i}/{jobs}", "--threads", "1"]
             for i in range(jobs)]
-    procs = [subprocess.Popen(cmd) for cmd in cmds]
-    try:
-        codes = [proc.wait() for proc in procs]
-    except KeyboardInterrupt:
-        for proc in procs:
-            proc.terminate()
-        raise
-    if any(codes):
-        raise SystemExit(f"{who}: a shard process failed (exit {max(codes)}); what it measured is in the cache, "
-                         "run the same command again to resume")
+    run_shards(cmds, who)
 
 
 def main(argv: list[str] | None = None) -> int:
