@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from .generator import _Draw
+from .real import _stride1
 
 __all__ = ["LibrarySpec", "LibraryConfig", "FAMILIES", "LIBRARY_STREAMS", "sample_library", "count_params"]
 
@@ -226,10 +227,6 @@ def _conv3x3(conv, stride: int = 1):
 
     return nn.Conv2d(conv.in_channels, conv.out_channels, 3, stride, 1, groups=conv.groups,
                      bias=conv.bias is not None)
-
-
-def _stride1(conv) -> None:
-    conv.stride = (1, 1)
 
 
 def _act(name: str):

@@ -98,8 +98,13 @@ def net_backward(net, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch
         probe = ridge_probe_loss(feats[-1], y)
         sums.probe_sum = sums.probe_sum + probe.detach()
         objective = objective + probe_weight * probe
-    pen = param_penalty(leaves) if penalty_weight else param_penalty(leaves).detach()
-    total = capped_loss(objective, loss_cap) + (penalty_weight * pen if penalty_weight else 0.0)
+    if penalty_weight:
+        pen = param_penalty(leaves)
+        total = capped_loss(objective, loss_cap) + penalty_weight * pen
+    else:  # logged only: no autograd graph over every predicted tensor
+        with torch.no_grad():
+            pen = param_penalty(leaves)
+        total = capped_loss(objective, loss_cap)
     sums.ce_sum = sums.ce_sum + ce.detach()
     sums.pen_sum = sums.pen_sum + pen.detach()
     sums.correct = sums.correct + (out.detach().argmax(1) == y).sum()
@@ -107,13 +112,10 @@ def net_backward(net, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch
     if not bool(torch.isfinite(total)):
         return
     (total * scale).backward()
-    seen = set()
-    for name, leaf in leaves.items():
-        if id(leaf) in seen or leaf.grad is None:
-            continue
-        seen.add(id(leaf))
-        sums.outputs.append(params[name])
-        sums.grads.append(leaf.grad)
+    for name, leaf in {id(leaf): (name, leaf) for name, leaf in leaves.items()}.values():  # tied names once
+        if leaf.grad is not None:
+            sums.outputs.append(params[name])
+            sums.grads.append(leaf.grad)
 
 
 def ghn_backward(sums: StepSums) -> None:
