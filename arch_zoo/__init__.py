@@ -7,7 +7,7 @@
 - ``real``: timm/torchvision networks adapted to 32x32 inputs (``real.build(name)``).
 - ``real_heldout``: a held-out list of timm/torchvision models, as built and with a CIFAR stem;
   ``heldout_hashes()`` are their graphs' structure hashes, for a training stream to skip.
-- ``library_nets``: ``sample_library(seed)`` draws a ``LibrarySpec``, a net built by timm's or torchvision's
+- ``library``: ``sample_library(seed)`` draws a ``LibrarySpec``, a net built by timm's or torchvision's
   own constructor at drawn hyper-parameters (training streams ``library``, ``library_shallow``,
   ``library_deep`` and the half-and-half ``real_mix``; ``stream_names()`` lists every stream).
 
@@ -16,7 +16,7 @@ All nets built here trace with ``torch.fx`` and use every parameter in the forwa
 
 from . import real, real_heldout
 from .generator import GeneratorConfig, sample
-from .library_nets import LibrarySpec, sample_library
+from .library import LibrarySpec, sample_library
 from .real_heldout import heldout_hashes
 from .spec import ArchSpec, SpecError
 from .splits import SPLITS, split, stream_names, train_stream

@@ -121,19 +121,19 @@ MIXED_STREAMS: dict[str, tuple[str, ...]] = {
 }
 """Streams that interleave others: seed ``s`` draws the net of seed ``s`` of stream ``parts[s % len(parts)]``.
 ``real_mix``: even seeds the ``library`` stream's nets (timm/torchvision constructors,
-:mod:`arch_zoo.library_nets`), odd seeds the ``train`` stream's, so every run of 2k consecutive seeds is half each."""
+:mod:`arch_zoo.library`), odd seeds the ``train`` stream's, so every run of 2k consecutive seeds is half each."""
 
 
 def stream_names() -> tuple[str, ...]:
     """Every name ``train_stream`` accepts: generator streams, library streams and mixed streams."""
-    from .library_nets import LIBRARY_STREAMS
+    from .library import LIBRARY_STREAMS
 
     return (*STREAMS, *LIBRARY_STREAMS, *MIXED_STREAMS)
 
 
 def _stream_sampler(stream: str) -> Callable[[int], object]:
     """``seed -> spec`` for a stream name (``KeyError`` for an unknown one)."""
-    from .library_nets import LIBRARY_STREAMS, sample_library
+    from .library import LIBRARY_STREAMS, sample_library
 
     if stream in STREAMS:
         config = STREAMS[stream]

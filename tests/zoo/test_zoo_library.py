@@ -8,7 +8,7 @@ import torch
 import arch_zoo
 from arch_zoo import sample, train_stream
 from arch_zoo import splits as splits_mod
-from arch_zoo.library_nets import FAMILIES, LIBRARY_STREAMS, LibraryConfig, LibrarySpec, sample_library
+from arch_zoo.library import FAMILIES, LIBRARY_STREAMS, LibraryConfig, LibrarySpec, sample_library
 
 
 def _first_draw(family: str) -> LibrarySpec:

@@ -1,0 +1,169 @@
+"""The library spec and what draws it: :class:`LibrarySpec`, :class:`LibraryConfig`, the :data:`FAMILIES`
+registry, the :data:`LIBRARY_STREAMS` and :func:`sample_library` (see :mod:`arch_zoo.library`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..generator import _Draw
+from .convnets import TIMM_CONVNEXT, TIMM_DENSENET, TIMM_REGNET, TIMM_RESNET
+from .draw import Family
+from .mobile import TIMM_EFFICIENTNET, TIMM_MOBILENETV3, TV_MOBILENETV3, TV_SHUFFLENET
+from .transformers import TIMM_METAFORMER, TIMM_MIXER, TIMM_VIT
+
+__all__ = ["LibrarySpec", "LibraryConfig", "FAMILIES", "LIBRARY_STREAMS", "sample_library", "count_params"]
+
+
+def _canon(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+# ----------------------------------------------------------------------------------------------- spec
+
+
+@dataclass(frozen=True)
+class LibrarySpec:
+    """A library-built net: ``family`` (a key of :data:`FAMILIES`) and ``args``, the canonical JSON of
+    the drawn hyper-parameters its builder passes to the library constructor. Frozen, picklable, plain data."""
+
+    family: str
+    args: str
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"unknown library family {self.family!r}; known: {', '.join(FAMILIES)}")
+        try:
+            parsed = json.loads(self.args)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"args must be a JSON object, got {self.args!r}") from exc
+        if not isinstance(parsed, dict) or _canon(parsed) != self.args:
+            raise ValueError("args must be canonical JSON of an object (use LibrarySpec.make)")
+
+    @classmethod
+    def make(cls, family: str, **args: Any) -> "LibrarySpec":
+        return cls(family, _canon(args))
+
+    @property
+    def kwargs(self) -> dict:
+        """The drawn hyper-parameters (a fresh dict)."""
+        return json.loads(self.args)
+
+    @property
+    def source(self) -> str:
+        """``timm`` or ``torchvision``."""
+        return FAMILIES[self.family].source
+
+    def to_json(self) -> str:
+        return _canon({"family": self.family, "args": self.kwargs})
+
+    @classmethod
+    def from_json(cls, text: str) -> "LibrarySpec":
+        obj = json.loads(text)
+        return cls.make(obj["family"], **obj["args"])
+
+    @property
+    def hash(self) -> str:
+        """Stable 16-hex-digit id: sha1 of the canonical JSON (as ``ArchSpec.hash``)."""
+        return hashlib.sha1(self.to_json().encode()).hexdigest()[:16]
+
+    def build(self, num_classes: int = 10):
+        """A freshly initialised ``nn.Module`` for ``(B, 3, 32, 32)`` inputs giving ``(B, num_classes)``."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return FAMILIES[self.family].build(self.kwargs, num_classes)
+
+    def describe(self) -> str:
+        """One line: the family and its drawn hyper-parameters."""
+        parts = []
+        for k, v in self.kwargs.items():
+            if isinstance(v, list) and v and isinstance(v[0], list):
+                v = "|".join(",".join(map(str, s)) for s in v)
+            elif isinstance(v, list):
+                v = "-".join(map(str, v))
+            parts.append(f"{k}={v}")
+        return f"{self.family}: " + " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"LibrarySpec({self.describe()})"
+
+
+def count_params(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# --------------------------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class LibraryConfig:
+    """What ``sample_library`` draws from.
+
+    ``depth``: quantile range of every family's depth range (0: its shallowest, 1: its deepest, above 1
+    extrapolates linearly); depth is uniform in it. ``max_params``: widths whose rough estimate exceeds it
+    are not drawn (the estimate is within about 20 % of the real count). ``skew`` >= 1 pushes widths to the
+    narrow end, as in :class:`arch_zoo.generator.GeneratorConfig`.
+    """
+
+    families: tuple[tuple[str, float], ...] = (
+        ("timm_resnet", 0.22),
+        ("timm_efficientnet", 0.14),
+        ("timm_mobilenetv3", 0.07),
+        ("timm_convnext", 0.10),
+        ("timm_vit", 0.12),
+        ("timm_mixer", 0.06),
+        ("timm_metaformer", 0.06),
+        ("timm_regnet", 0.08),
+        ("timm_densenet", 0.05),
+        ("tv_shufflenet", 0.05),
+        ("tv_mobilenetv3", 0.05),
+    )
+    depth: tuple[float, float] = (0.0, 1.0)
+    max_params: int = 25_000_000
+    skew: int = 2
+
+    def __post_init__(self) -> None:
+        for name, w in self.families:
+            if name not in FAMILIES:
+                raise ValueError(f"families: unknown library family {name!r}")
+            if w < 0:
+                raise ValueError("families: negative weight")
+        lo, hi = self.depth
+        if not 0 <= lo <= hi:
+            raise ValueError(f"depth: need 0 <= low <= high, got {self.depth}")
+        if self.skew < 1 or self.max_params < 100_000:
+            raise ValueError("skew must be >= 1 and max_params >= 100k")
+
+
+def sample_library(seed: int, key: str = "library", config: LibraryConfig | None = None) -> LibrarySpec:
+    """The library net number ``seed`` of the keyed sequence ``key`` (config: ``LIBRARY_STREAMS['library']``)."""
+    config = config or LIBRARY_STREAMS["library"]
+    draw = _Draw(f"arch_zoo.library:{key}:{int(seed)}")
+    family = draw.weighted(config.families)
+    return LibrarySpec.make(family, **FAMILIES[family].sample(draw, config))
+
+
+# ------------------------------------------------------------------------------------------- registry
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (TIMM_RESNET, TIMM_EFFICIENTNET, TIMM_MOBILENETV3, TIMM_CONVNEXT, TIMM_VIT, TIMM_MIXER, TIMM_METAFORMER,
+              TIMM_REGNET, TIMM_DENSENET, TV_SHUFFLENET, TV_MOBILENETV3)
+}
+"""Library family name -> how to draw and build it (:mod:`.convnets`, :mod:`.mobile`, :mod:`.transformers`)."""
+
+
+LIBRARY_STREAMS: dict[str, LibraryConfig] = {
+    "library": LibraryConfig(),
+    "library_shallow": LibraryConfig(depth=(0.0, 0.35)),
+    "library_deep": LibraryConfig(depth=(0.5, 1.6)),
+}
+"""Training streams of library nets (``arch_zoo.train_stream(stream=...)``): ``library``, every family over
+its whole depth range (ResNets of 4-24 blocks: ResNet-50 has 16); ``library_shallow``, the first 35 % of
+each range (a curriculum's first stage); ``library_deep``, from mid-range to 1.6x the deepest (ResNets of
+14-36 blocks, ResNet-101 has 33; ViTs of 7-17 layers)."""
