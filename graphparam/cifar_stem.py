@@ -38,6 +38,7 @@ import torch
 import torch.nn as nn
 
 from graphparam.errors import CifarStemError, first_line
+from graphparam.pretrained_cfg import resolve_input_size
 
 __all__ = ["Downsampler", "find_downsamplers", "to_cifar_stem", "plan", "CIFAR_FACTOR", "PROBE_SIZES"]
 
@@ -253,13 +254,15 @@ def _deepest(calls, min_size: int = 2) -> int | None:
     return min(sizes) if sizes else None
 
 
-def to_cifar_stem(model: nn.Module, input_size: Sequence[int] = (3, 32, 32), factor: int = CIFAR_FACTOR) -> nn.Module:
+def to_cifar_stem(model: nn.Module, input_size: Sequence[int] | None = None,
+                  factor: int = CIFAR_FACTOR) -> nn.Module:
     """``model`` with the first ``factor`` of its spatial downsampling removed (see the module
     docstring), changed in place and returned; :class:`CifarStemError` (one line, the model left
     as it was) where the rule does not apply. ``input_size``: the (C, H, W) the adapted model must
-    run on."""
+    run on (default: ``DEFAULT_CFG.input_size``, the shipped GHNs' CIFAR-10 images)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"to_cifar_stem expects a torch.nn.Module, got {type(model).__name__}")
+    input_size = resolve_input_size(input_size)
     cls = type(model).__name__
     channels = int(input_size[0])
     size, calls, downs = _scan(model, channels)
@@ -307,7 +310,7 @@ def _check(model: nn.Module, input_size: Sequence[int], factor: int, size: int, 
     try:
         after = _record(model, x)
     except Exception as exc:  # noqa: BLE001
-        hint = (" (a model with a fixed input size: build it for the size, e.g. load_model('timm:NAME', "
+        hint = (" (a model with a fixed input size: build it for the size, e.g. create_model('timm:NAME', "
                 "cifar_stem=True) passes img_size)" if hasattr(model, "patch_embed") or hasattr(model, "pos_embed")
                 else "")
         raise CifarStemError(f"{_cannot(cls)}: after removing {factor}x of its early downsampling "

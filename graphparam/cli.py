@@ -47,7 +47,18 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="adapt to 32x32: img_size and a 4-pixel patch for timm models that take img_size (ViT, "
                         "DeiT, Swin, Mixer, ...); else the first 4x of the early downsampling removed, found from "
                         "the model's structure (a ResNet's 7x7/2 conv and max-pool become a 3x3/1 conv, ...)")
-    p.add_argument("--input-size", type=int, nargs=3, default=[3, 32, 32], metavar=("C", "H", "W"))
+    p.add_argument("--input-size", type=int, nargs=3, default=None, metavar=("C", "H", "W"),
+                   help="the image size the model is built for and traced at (default: the one the GHN was "
+                        "trained at, its pretrained_cfg)")
+
+
+def _set_input_size(args: argparse.Namespace, ghn=None) -> tuple[int, ...]:
+    """``--input-size``, else the GHN's ``pretrained_cfg.input_size`` (the default config's without a
+    GHN), written back to ``args.input_size`` for the rest of the command."""
+    from graphparam.pretrained_cfg import resolve_input_size
+
+    args.input_size = resolve_input_size(args.input_size, ghn)
+    return args.input_size
 
 
 def _resolve_graph(args: argparse.Namespace):
@@ -58,7 +69,7 @@ def _resolve_graph(args: argparse.Namespace):
         from graphparam.graph.onnx import trace_onnx
 
         return trace_onnx(args.model)
-    return trace(_model(args), tuple(args.input_size), name=args.model)
+    return trace(_model(args), _set_input_size(args), name=args.model)
 
 
 def _graph_args(p: argparse.ArgumentParser) -> None:
@@ -77,10 +88,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def _model(args: argparse.Namespace):
-    from graphparam.sources import load_model
+    from graphparam.sources import create_model
 
-    return load_model(args.model, num_classes=args.num_classes, cifar_stem=args.cifar_stem,
-                      input_size=tuple(args.input_size))
+    return create_model(args.model, num_classes=args.num_classes, cifar_stem=args.cifar_stem,
+                        input_size=_set_input_size(args))
 
 
 def _check_input_size(args: argparse.Namespace, data) -> None:
@@ -88,7 +99,7 @@ def _check_input_size(args: argparse.Namespace, data) -> None:
     from graphparam.errors import InputSizeError
 
     size = tuple(int(s) for s in data.images.shape[1:])
-    if tuple(args.input_size) != size:
+    if tuple(_set_input_size(args)) != size:
         raise InputSizeError(f"--input-size {' '.join(map(str, args.input_size))} does not match the images of "
                              f"{data.name} ({'x'.join(map(str, size))}); use --input-size {' '.join(map(str, size))} "
                              f"(timm models with a fixed input size, e.g. ViTs, are built for it)")
@@ -107,17 +118,18 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
 
 @command("predict", "predict a model's parameters (safetensors, or a predicted .onnx copy)", _predict_args)
 def cmd_predict(args: argparse.Namespace) -> int:
-    from graphparam.predict import load, predict, predict_onnx
+    from graphparam.predict import load_ghn, predict, predict_onnx
     from graphparam.sources import is_onnx_path
 
-    ghn = load(args.ghn)
+    ghn = load_ghn(args.ghn)
+    _set_input_size(args, ghn)
     if is_onnx_path(args.model):
         out = args.out or "predicted.onnx"
         predict_onnx(args.model, out, ghn=ghn)
     else:
         from safetensors.torch import save
 
-        model = predict(_model(args), tuple(args.input_size), ghn=ghn)
+        model = predict(_model(args), args.input_size, ghn=ghn)
         out = args.out or "weights.safetensors"
         tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         with open(out, "wb") as f:  # a plain open: the usual mode under the umask (save_file wrote 0600)
@@ -148,13 +160,15 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     from graphparam.data import load_dataset
     from graphparam.evaluate import evaluate, first_images
-    from graphparam.predict import load, predict
+    from graphparam.predict import load_ghn, predict
 
     source = args.data or (None if args.download else "embedded")
     data = first_images(load_dataset(source, split="test", download=args.download), args.max_images)
+    ghn = load_ghn(args.ghn)
+    _set_input_size(args, ghn)
     _check_input_size(args, data)
-    model = predict(_model(args), tuple(args.input_size), ghn=load(args.ghn))
-    result = evaluate(model, data, batch_size=args.batch_size)
+    model = predict(_model(args), args.input_size, ghn=ghn)
+    result = evaluate(model, data, batch_size=args.batch_size, cfg=ghn.pretrained_cfg)
     print(f"{args.model}: zero-shot top-1 {100 * result.top1:.2f}% on {data.name} ({result.n} images, "
           f"GHN {args.ghn}, no training)")
     return 0
@@ -179,15 +193,17 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from graphparam.data import load_cifar10
     from graphparam.evaluate import first_images
     from graphparam.finetune import compare_inits, format_results, plot_curves
-    from graphparam.predict import load
+    from graphparam.predict import load_ghn
 
     inits = ("ghn", "random") if args.init == "both" else (args.init,)
     train = load_cifar10(args.data, split="train", download=args.download)
     test = first_images(load_cifar10(args.data, split="test"), args.test_images)
+    ghn = load_ghn(args.ghn) if "ghn" in inits else None
+    _set_input_size(args, ghn)
     _check_input_size(args, train)
-    results = compare_inits(lambda: _model(args), load(args.ghn) if "ghn" in inits else None, train, test,
+    results = compare_inits(lambda: _model(args), ghn, train, test,
                             inits=inits, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                            max_steps_per_epoch=args.max_steps, input_size=tuple(args.input_size))
+                            max_steps_per_epoch=args.max_steps, input_size=args.input_size)
     print(format_results(results))
     if args.png:
         plot_curves(results, args.png)

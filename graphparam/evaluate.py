@@ -4,7 +4,9 @@
 ``model`` on an :class:`~graphparam.data.ImageSet`, with these rules:
 
 Inputs
-    The uint8 images are normalized with the CIFAR-10 channel mean/std
+    The uint8 images are normalized with the channel mean/std of ``cfg``, the
+    GHN's :class:`~graphparam.pretrained_cfg.PretrainedCfg` (default
+    :data:`~graphparam.pretrained_cfg.DEFAULT_CFG`: CIFAR-10's)
     (:func:`graphparam.data.normalize`); no other transform, no test-time
     augmentation.
 
@@ -49,6 +51,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from .data.augment import normalize
 from .data.imageset import ImageSet
 from .errors import ArgumentValueError, HeadMismatchError, InputSizeError, first_line
+from .pretrained_cfg import DEFAULT_CFG, PretrainedCfg
 
 __all__ = ["EvalResult", "evaluate", "summarize", "batch_statistics_bn", "evaluation_order", "first_images",
            "check_head", "EVAL_SEED", "EVAL_BATCH_SIZE"]
@@ -159,12 +162,16 @@ def check_head(logits: torch.Tensor, data: ImageSet) -> torch.Tensor:
 
 
 def evaluate(model: torch.nn.Module, data: ImageSet, batch_size: int = EVAL_BATCH_SIZE,
-             device: str | torch.device | None = None, progress: bool = True) -> EvalResult:
+             device: str | torch.device | None = None, progress: bool = True, *,
+             cfg: PretrainedCfg | None = None) -> EvalResult:
     """Zero-shot top-1 accuracy and loss of ``model`` on ``data`` (see the module docstring).
 
     ``device``: where the images go; the model must already live there.
     None means the model's device (CPU for a model without tensors).
+    ``cfg``: whose ``mean`` and ``std`` normalize the images (``ghn.pretrained_cfg`` of the GHN that
+    predicted the model); None means :data:`~graphparam.pretrained_cfg.DEFAULT_CFG`.
     """
+    cfg = cfg if cfg is not None else DEFAULT_CFG
     if len(data) == 0:
         raise ValueError("cannot evaluate on an empty ImageSet")
     if batch_size < 1:
@@ -189,7 +196,7 @@ def evaluate(model: torch.nn.Module, data: ImageSet, batch_size: int = EVAL_BATC
     bar = None  # shown once the first batch passed check_head, so that a bad head's error stands alone
     with torch.inference_mode(), batch_statistics_bn(model):
         for idx in batches:
-            x = normalize(images[idx], dtype=dtype)
+            x = normalize(images[idx], mean=cfg.mean, std=cfg.std, dtype=dtype)
             y = labels[idx]
             try:
                 out = model(x)

@@ -2,8 +2,13 @@
 
 Like timm's ``pretrained_cfg``, every data default comes from here. A checkpoint stores it as JSON
 (``config.json["pretrained_cfg"]``); :meth:`PretrainedCfg.from_dict` reads it back, so ``predict``,
-``evaluate``, the command line and :class:`~graphparam.initializer.GHNInitializer` default to the input
+``evaluate``, the command line and :class:`~graphparam.predict.GHNInitializer` default to the input
 size the GHN was trained at, and a trainer writes the one its data gives (:meth:`PretrainedCfg.for_images`).
+
+``ghn.pretrained_cfg`` is always a :class:`PretrainedCfg` (:data:`DEFAULT_CFG` for a GHN built fresh);
+read its attributes (``ghn.pretrained_cfg.input_size``). Older callers that read it as the checkpoint's
+JSON dict (``cfg["training"]``, ``cfg.get("training", {})``, ``dict(cfg)``) still work: see
+:meth:`PretrainedCfg.get`.
 """
 
 from __future__ import annotations
@@ -36,8 +41,11 @@ class PretrainedCfg:
             raise ValueError(f"input_size must be (C, H, W), got {self.input_size}")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "PretrainedCfg":
-        """From a checkpoint's JSON (unknown keys ignored, missing keys defaulted; ``None``: the default)."""
+    def from_dict(cls, data: "Mapping[str, Any] | PretrainedCfg | None") -> "PretrainedCfg":
+        """From a checkpoint's JSON (unknown keys ignored, missing keys defaulted; ``None``: the default;
+        a :class:`PretrainedCfg`: itself)."""
+        if isinstance(data, PretrainedCfg):
+            return data
         if not data:
             return cls()
         names = {f.name for f in fields(cls)}
@@ -59,6 +67,23 @@ class PretrainedCfg:
         if std is not None:
             changes["std"] = tuple(std)
         return replace(self, **changes)
+
+    # ---- read as the JSON dict, for older callers ------------------------------------------------
+    # Before this class, ``ghn.pretrained_cfg`` was the checkpoint's JSON dict (or None). These three
+    # methods keep code written against that dict working; new code reads the attributes.
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``self.to_dict().get(key, default)``: the value as the checkpoint's JSON has it (lists for
+        tuples; ``training`` absent when None), for callers that read ``pretrained_cfg`` as a dict."""
+        return self.to_dict().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        """``self.to_dict()[key]`` (``KeyError`` for a key the JSON does not have), for older callers."""
+        return self.to_dict()[key]
+
+    def keys(self):
+        """The JSON dict's keys, so that ``dict(cfg)`` gives :meth:`to_dict` (for older callers)."""
+        return self.to_dict().keys()
 
 
 DEFAULT_CFG = PretrainedCfg()

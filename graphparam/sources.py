@@ -1,8 +1,10 @@
 """Where models come from on the command line: ``timm:NAME``, ``torchvision:NAME``, ``zoo:SEED``,
-``real:NAME`` (arch_zoo's adapted real families) or a path to an ``.onnx`` file."""
+``real:NAME`` (arch_zoo's adapted real families) or a path to an ``.onnx`` file; :func:`create_model` builds
+the model a reference names."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -10,6 +12,7 @@ from typing import Callable, Sequence
 import torch.nn as nn
 
 from graphparam.errors import ClassCountError, ModelSourceError, first_line
+from graphparam.pretrained_cfg import DEFAULT_CFG
 
 #: the patch size ``cifar_stem`` gives timm models built for 32x32 through ``img_size``: an 8x8 token grid
 CIFAR_PATCH = 4
@@ -154,14 +157,16 @@ SOURCES: dict[str, Source] = {
 }
 
 
-def load_model(ref: str, *, num_classes: int | None = None, cifar_stem: bool = False,
-               input_size: Sequence[int] | None = None) -> nn.Module:
-    """Build the ``nn.Module`` a reference names, with fresh (default) initialization.
+def create_model(ref: str, *, num_classes: int | None = None, cifar_stem: bool = False,
+                 input_size: Sequence[int] | None = None) -> nn.Module:
+    """Build the ``nn.Module`` a reference (``"timm:resnet18"``, ...) names, with fresh (default)
+    initialization.
 
     ``input_size`` (C, H, W): timm models with a fixed input size (ViT, DeiT, Swin, ...) are built for
-    it through ``img_size``. ``cifar_stem`` adapts a model to 32x32 (the default size then): ``img_size``
-    and 4-pixel patches for those timm models, else the first factor 4 of the early downsampling
-    removed, found from the model's structure (:func:`to_cifar_stem`).
+    it through ``img_size`` (without it, for their own size). ``cifar_stem`` adapts a model to 32x32
+    (``DEFAULT_CFG.input_size`` when ``input_size`` is not given): ``img_size`` and 4-pixel patches for
+    those timm models, else the first factor 4 of the early downsampling removed, found from the
+    model's structure (:func:`to_cifar_stem`).
     """
     check_num_classes(num_classes)
     scheme, _, name = ref.partition(":")
@@ -173,7 +178,7 @@ def load_model(ref: str, *, num_classes: int | None = None, cifar_stem: bool = F
         schemes = [f"{k}:" for k in SOURCES]
         raise ModelSourceError(f"unknown model source {scheme!r} in {ref!r}; use {', '.join(schemes[:-1])} "
                                f"or {schemes[-1]}")
-    size = tuple(input_size) if input_size is not None else ((3, 32, 32) if cifar_stem else None)
+    size = tuple(input_size) if input_size is not None else (DEFAULT_CFG.input_size if cifar_stem else None)
     if size is not None and source.sized is not None:
         model = source.sized(name, num_classes, size, cifar_stem and source.cifar_stem)
         if model is not None:
@@ -184,11 +189,20 @@ def load_model(ref: str, *, num_classes: int | None = None, cifar_stem: bool = F
     return model
 
 
-def to_cifar_stem(model: nn.Module, input_size: Sequence[int] = (3, 32, 32)) -> nn.Module:
-    """``model`` adapted to 32x32 inputs: the first factor 4 of its spatial downsampling removed, found
-    from its structure (a ResNet's 7x7/2 conv and max-pool become a 3x3/1 conv and nothing, a
-    MobileNet's two first stride-2 layers stride 1, a ConvNeXt's 4x4/4 patchify conv a 3x3/1 conv, ...);
-    see :mod:`graphparam.cifar_stem`. :class:`~graphparam.errors.CifarStemError` where it cannot."""
+def load_model(ref: str, *, num_classes: int | None = None, cifar_stem: bool = False,
+               input_size: Sequence[int] | None = None) -> nn.Module:
+    """Deprecated alias of :func:`create_model` (kept for one release)."""
+    warnings.warn("graphparam.load_model is deprecated; use graphparam.create_model", DeprecationWarning,
+                  stacklevel=2)
+    return create_model(ref, num_classes=num_classes, cifar_stem=cifar_stem, input_size=input_size)
+
+
+def to_cifar_stem(model: nn.Module, input_size: Sequence[int] | None = None) -> nn.Module:
+    """``model`` adapted to 32x32 inputs (``input_size``, default ``DEFAULT_CFG.input_size``): the first
+    factor 4 of its spatial downsampling removed, found from its structure (a ResNet's 7x7/2 conv and
+    max-pool become a 3x3/1 conv and nothing, a MobileNet's two first stride-2 layers stride 1, a
+    ConvNeXt's 4x4/4 patchify conv a 3x3/1 conv, ...); see :mod:`graphparam.cifar_stem`.
+    :class:`~graphparam.errors.CifarStemError` where it cannot."""
     from graphparam.cifar_stem import to_cifar_stem as adapt
 
     return adapt(model, input_size)

@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from graphparam.cifar_stem import find_downsamplers, plan, to_cifar_stem
 from graphparam.errors import CifarStemError, GraphparamError, ModelSourceError
-from graphparam.sources import load_model
+from graphparam.sources import create_model
 
 FAMILIES = ["timm:resnet10t", "timm:mobilenetv3_small_050", "timm:efficientnet_b0", "timm:convnext_atto",
             "timm:regnetx_002", "torchvision:densenet121"]
@@ -21,7 +21,7 @@ def feature_map(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("ref", FAMILIES)
 def test_cifar_stem_gives_a_4x4_last_map_on_32x32(ref):
     torch.manual_seed(0)
-    model = load_model(ref, num_classes=10, cifar_stem=True).eval()
+    model = create_model(ref, num_classes=10, cifar_stem=True).eval()
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert feature_map(model, x).shape[-2:] == (4, 4)
@@ -29,7 +29,7 @@ def test_cifar_stem_gives_a_4x4_last_map_on_32x32(ref):
 
 
 def test_a_resnet_stem_becomes_3x3_stride_1_without_max_pool_as_before():
-    model = load_model("torchvision:resnet18", num_classes=10, cifar_stem=True)
+    model = create_model("torchvision:resnet18", num_classes=10, cifar_stem=True)
     conv = model.conv1
     assert type(conv) is nn.Conv2d and conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.padding == (1, 1)
     assert (conv.in_channels, conv.out_channels, conv.bias) == (3, 64, None)
@@ -37,7 +37,7 @@ def test_a_resnet_stem_becomes_3x3_stride_1_without_max_pool_as_before():
 
 
 def test_parallel_strided_branches_are_adapted_together():
-    model = load_model("timm:regnetx_002", num_classes=10)
+    model = create_model("timm:regnetx_002", num_classes=10)
     _, downs = find_downsamplers(model)
     early = {d.name: d.level for d in downs if d.level < 2}
     assert early == {"stem.conv": 0, "s1.b1.conv2.conv": 1, "s1.b1.downsample.conv": 1}
@@ -52,14 +52,14 @@ def test_parallel_strided_branches_are_adapted_together():
 
 
 def test_a_stride_4_patchify_stem_becomes_a_3x3_stride_1_conv():
-    model = load_model("timm:convnext_atto", num_classes=10, cifar_stem=True)
+    model = create_model("timm:convnext_atto", num_classes=10, cifar_stem=True)
     stem = model.stem[0]
     assert type(stem) is nn.Conv2d and stem.kernel_size == (3, 3) and stem.stride == (1, 1)
     assert stem.bias is not None and stem.out_channels == 40
 
 
 def test_a_fixed_patch_timm_model_gets_4_pixel_patches():
-    model = load_model("timm:mixer_s16_224", num_classes=10, cifar_stem=True)
+    model = create_model("timm:mixer_s16_224", num_classes=10, cifar_stem=True)
     assert model.stem.proj.kernel_size == (4, 4) and model.stem.grid_size == (8, 8)
     with torch.no_grad():
         assert model(torch.randn(1, 3, 32, 32)).shape == (1, 10)

@@ -76,6 +76,27 @@ def test_uses_batch_statistics_and_eval_dropout():
     assert plain != pytest.approx(result.loss, rel=1e-3)
 
 
+def test_normalizes_with_the_mean_and_std_of_the_given_cfg():
+    from graphparam.pretrained_cfg import DEFAULT_CFG, PretrainedCfg
+
+    data = _class_sorted_set()
+    model = _tiny_model()
+    default = evaluate(model, data, batch_size=16, progress=False)
+    same = evaluate(model, data, batch_size=16, progress=False, cfg=DEFAULT_CFG)
+    assert (default.top1, default.loss) == (same.top1, same.loss)
+    cfg = PretrainedCfg(mean=(0.1, 0.2, 0.3), std=(0.5, 0.6, 0.7))
+    result = evaluate(model, data, batch_size=16, progress=False, cfg=cfg)
+    ref = copy.deepcopy(model).eval()
+    for bn in (ref[1], ref[7]):
+        bn.running_mean = bn.running_var = None
+    loss = 0.0
+    with torch.no_grad():
+        for idx in torch.tensor_split(evaluation_order(data), math.ceil(len(data) / 16)):
+            logits = ref(normalize(data.images[idx], mean=cfg.mean, std=cfg.std))
+            loss += F.cross_entropy(logits, data.labels[idx], reduction="sum").item()
+    assert result.loss == pytest.approx(loss / len(data), rel=1e-5) and result.loss != default.loss
+
+
 def test_batches_mix_classes():
     data = _class_sorted_set()
     first = evaluation_order(data)[:16]

@@ -44,6 +44,8 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
 ENV_VAR = "GRAPHPARAM_DATA"
 NPZ_NAME = "cifar10_jpeg.npz"
 BATCHES_DIR = "cifar-10-batches-py"
+#: the side of a CIFAR-10 image: the pickled batches hold each one as a row of 3 x SIDE x SIDE bytes
+CIFAR10_SIDE = 32
 _SPLITS = ("train", "test")
 
 HOW_TO = ("pass the path of cifar10_jpeg.npz or of a torchvision CIFAR-10 root "
@@ -161,7 +163,7 @@ def _load_batches(path: str, mtime_ns: int, split: str) -> ImageSet:
     data, labels = [], []
     for name in names:
         d = _unpickle(root / name)
-        data.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        data.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, CIFAR10_SIDE, CIFAR10_SIDE))
         labels.extend(d["labels"] if "labels" in d else d["fine_labels"])
     classes = CIFAR10_CLASSES
     if (root / "batches.meta").is_file():

@@ -1,10 +1,10 @@
 """Regenerate the embedded evaluation set ``assets/cifar10_test1k.npz``.
 
-    python -m graphparam.data.make_embedded [--source ../shared/data/cifar10_lossless_5k.npz]
+    python -m graphparam.data.make_embedded --source PATH/cifar10_lossless_5k.npz
 
 Reads ``test_x`` / ``test_y`` (the first 1,000 official CIFAR-10 test images,
 exact pixels) and stores them as one lossless WebP mosaic plus labels, class
-names and a SHA-256 of the pixels. Measured on the shared data: raw pixels
+names and a SHA-256 of the pixels. Measured on those 1,000 images: raw pixels
 3.07 MB; np.savez_compressed 2.83 MB; lzma 2.33 MB; per-image PNG 2.26 MB;
 PNG mosaic 2.16 MB; per-image lossless WebP 1.81 MB; lossless WebP mosaic
 1.67 MB (chosen; decodes in ~0.04 s).
@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .cifar10 import CIFAR10_CLASSES, _REPO_ROOT
+from .cifar10 import CIFAR10_CLASSES
 from .embedded import EMBEDDED_PATH, pixels_sha256, tile, untile
 
 ROWS, COLS = 25, 40
-LOSSLESS_NPZ = Path("..") / "shared" / "data" / "cifar10_lossless_5k.npz"
 
 
 def encode(images_hwc: np.ndarray, labels: np.ndarray, classes, out: Path) -> int:
@@ -47,15 +46,13 @@ def encode(images_hwc: np.ndarray, labels: np.ndarray, classes, out: Path) -> in
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--source", type=Path, default=None,
-                   help=f"cifar10_lossless_5k.npz (default: {LOSSLESS_NPZ} from cwd or repo)")
+    p.add_argument("--source", type=Path, required=True,
+                   help="cifar10_lossless_5k.npz: test_x (uint8 N x 32 x 32 x 3) and test_y, exact pixels")
     p.add_argument("--out", type=Path, default=EMBEDDED_PATH)
     args = p.parse_args(argv)
     src = args.source
-    if src is None:
-        src = next((b / LOSSLESS_NPZ for b in (Path.cwd(), _REPO_ROOT) if (b / LOSSLESS_NPZ).is_file()), None)
-    if src is None or not Path(src).is_file():
-        print(f"error: lossless source not found ({src or LOSSLESS_NPZ}); pass --source", file=sys.stderr)
+    if not src.is_file():
+        print(f"error: lossless source not found: {src}", file=sys.stderr)
         return 1
     with np.load(src, allow_pickle=False) as z:
         x, y = z["test_x"], z["test_y"]

@@ -4,8 +4,9 @@ API::
 
     from graphparam.model import GHN, GHNConfig
     ghn = GHN(GHNConfig.named("small"))               # tiny | small | base | large
-    ghn.predict(model, input_size=(3, 32, 32))        # trace + predict, fills model in place
-    ghn.predict_many(models, input_size=(3, 32, 32))  # one batched encoder pass
+    ghn.predict(model)                                # trace + predict, fills model in place
+    ghn.predict_many(models)                          # one batched encoder pass
+    # (traced at ghn.pretrained_cfg.input_size unless input_size= says otherwise)
     tensors = ghn.predict_tensors(graph)              # {param name: tensor}, no autograd
     params = ghn(graphs)                              # differentiable, list of dicts, float32
     states = ghn.embed(graphs)                        # node states per graph, N_g × hidden
@@ -23,8 +24,9 @@ statistics (train-mode BatchNorm) both in training and in zero-shot evaluation.
 """
 
 from graphparam.model.batch import GraphBatch, collate
-from graphparam.model.checkpoint import PRETRAINED, CheckpointError
+from graphparam.model.checkpoint import PRETRAINED, CheckpointError, list_pretrained
 from graphparam.model.config import ConfigError, GHNConfig
 from graphparam.model.ghn import GHN, fill
 
-__all__ = ["GHN", "GHNConfig", "GraphBatch", "CheckpointError", "ConfigError", "PRETRAINED", "collate", "fill"]
+__all__ = ["GHN", "GHNConfig", "GraphBatch", "CheckpointError", "ConfigError", "PRETRAINED", "collate", "fill",
+           "list_pretrained"]

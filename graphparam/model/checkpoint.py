@@ -5,14 +5,16 @@
     {"format_version": 2,
      "config": {...GHNConfig fields that shape the model (no runtime memory knobs)...},
      "vocab": {"kinds": [...], "roles": [...], "transforms": [...], "features": "node-v1/117"},
-     "pretrained_cfg": {"input_size": [3, 32, 32], "mean": [...], "std": [...], "num_classes": 10, ...},
+     "pretrained_cfg": {"input_size": [C, H, W], "mean": [...], "std": [...], "num_classes": 10, ...},
      "num_parameters": 1234567, "graphparam_version": "0.1.0"}
 
 The vocabulary names every embedding row, so a registry that gains kinds still loads the
 checkpoint (:mod:`graphparam.model.vocab`). ``pretrained_cfg`` says what the GHN was trained on
 (inputs, normalization, training run), apart from the model's arguments, as timm keeps
-``pretrained_cfg`` apart from a model's kwargs. Config fields of removed options are dropped when
-they hold the value this code always uses (:data:`graphparam.model.config.REMOVED_FIELDS`);
+``pretrained_cfg`` apart from a model's kwargs; it is read into a
+:class:`~graphparam.pretrained_cfg.PretrainedCfg` (``ghn.pretrained_cfg``). Config fields of removed
+options are dropped when they hold the value this code always uses
+(:data:`graphparam.model.config.REMOVED_FIELDS`);
 format version 1 (no vocabulary; the removed low-rank decoder) is no longer read.
 
 Loading never calls ``torch.load``: tensors are read with :mod:`safetensors` only, so a file that
@@ -24,13 +26,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
 
 from graphparam.errors import CheckpointError
 from graphparam.model.config import RUNTIME_FIELDS, ConfigError, GHNConfig
 from graphparam.model.vocab import Vocab, VocabError
+from graphparam.pretrained_cfg import PretrainedCfg
 
 if TYPE_CHECKING:
     from graphparam.model.ghn import GHN
@@ -40,7 +43,14 @@ READABLE_VERSIONS = (2,)
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 _CHECKPOINT_ROOT = Path(__file__).resolve().parent.parent / "checkpoints"
+#: every GHN shipped in the package: registered name -> its checkpoint directory (no aliases today;
+#: an alias would be one more row naming the same directory)
 PRETRAINED: dict[str, Path] = {"cifar10": _CHECKPOINT_ROOT / "cifar10"}
+
+
+def list_pretrained() -> list[str]:
+    """The names of the GHNs shipped in the package (``load_ghn(name)`` loads one), sorted."""
+    return sorted(PRETRAINED)
 
 
 def resolve(name_or_path: str | Path) -> Path:
@@ -62,8 +72,9 @@ def resolve(name_or_path: str | Path) -> Path:
     return path
 
 
-def save(ghn: "GHN", path: str | Path, pretrained_cfg: dict | None = None) -> Path:
-    """Write ``path/model.safetensors`` and ``path/config.json``; ``pretrained_cfg`` defaults to the GHN's own."""
+def save(ghn: "GHN", path: str | Path, pretrained_cfg: PretrainedCfg | Mapping[str, Any] | None = None) -> Path:
+    """Write ``path/model.safetensors`` and ``path/config.json``; ``pretrained_cfg`` (a
+    :class:`PretrainedCfg` or its JSON dict) defaults to the GHN's own."""
     from safetensors.torch import save_file
 
     from graphparam import __version__
@@ -74,7 +85,8 @@ def save(ghn: "GHN", path: str | Path, pretrained_cfg: dict | None = None) -> Pa
     save_file(state, str(path / WEIGHTS_NAME), metadata={"format_version": str(FORMAT_VERSION)})
     config = {k: v for k, v in ghn.config.to_dict().items() if k not in RUNTIME_FIELDS}
     meta = {"format_version": FORMAT_VERSION, "config": config, "vocab": ghn.vocab.to_dict(),
-            "pretrained_cfg": pretrained_cfg if pretrained_cfg is not None else ghn.pretrained_cfg,
+            "pretrained_cfg": PretrainedCfg.from_dict(pretrained_cfg if pretrained_cfg is not None
+                                                      else ghn.pretrained_cfg).to_dict(),
             "num_parameters": ghn.num_parameters(), "graphparam_version": __version__}
     (path / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return path
@@ -125,7 +137,7 @@ def load(name_or_path: str | Path, device: torch.device | str | None = None) -> 
     config, meta = read_config(path)
     tensors = read_tensors(path)
     ghn = GHN(config, meta["vocab"])
-    ghn.pretrained_cfg = meta.get("pretrained_cfg")
+    ghn.pretrained_cfg = PretrainedCfg.from_dict(meta.get("pretrained_cfg"))
     expected = ghn.state_dict()
     for key, ref in expected.items():
         if key not in tensors:

@@ -3,10 +3,10 @@
 Usage::
 
     ghn = GHN(GHNConfig.named("small"))            # or GHN.from_pretrained("path/or/name")
-    net = ghn.predict(timm.create_model("resnet50"), input_size=(3, 32, 32))
+    net = ghn.predict(timm.create_model("resnet50"))  # traced at ghn.pretrained_cfg.input_size
 
     # training: differentiable, one encoder pass over a batch of graphs
-    graphs = [trace(m, (3, 32, 32)) for m in models]
+    graphs = [trace(m, ghn.pretrained_cfg.input_size) for m in models]
     for model, params in zip(models, ghn(graphs)):
         loss = F.cross_entropy(torch.func.functional_call(model, params, x), y)
 
@@ -33,6 +33,7 @@ from graphparam.model.decoder import TensorDecoder
 from graphparam.model.embed import NodeEmbedding
 from graphparam.model.transformer import GraphTransformer
 from graphparam.model.vocab import Vocab, index_map
+from graphparam.pretrained_cfg import DEFAULT_CFG, PretrainedCfg, resolve_input_size
 
 
 class GHN(nn.Module):
@@ -52,7 +53,18 @@ class GHN(nn.Module):
                                         config.mlp_ratio, config.dropout, config.attn_block, config.dense_attn_limit)
         self.decoder = TensorDecoder(config, index_map(now.roles, vocab.roles, None), len(vocab.roles),
                                      index_map(now.transforms, vocab.transforms, None), len(vocab.transforms))
-        self.pretrained_cfg: dict | None = None  # what a checkpoint says about its inputs and training
+        self.pretrained_cfg = DEFAULT_CFG  # what a checkpoint says about its inputs and training
+
+    @property
+    def pretrained_cfg(self) -> PretrainedCfg:
+        """What the GHN was trained on (input size, classes, mean/std, training record): a checkpoint's,
+        else :data:`~graphparam.pretrained_cfg.DEFAULT_CFG`. Setting a dict (a checkpoint's JSON) or
+        None stores it as a :class:`~graphparam.pretrained_cfg.PretrainedCfg`."""
+        return self._pretrained_cfg
+
+    @pretrained_cfg.setter
+    def pretrained_cfg(self, cfg: PretrainedCfg | Mapping[str, Any] | None) -> None:
+        self._pretrained_cfg = PretrainedCfg.from_dict(cfg)
 
     # ---- basics -------------------------------------------------------------------------------
     @property
@@ -95,21 +107,22 @@ class GHN(nn.Module):
         return self([graph])[0]
 
     @torch.no_grad()
-    def predict(self, model: nn.Module, input_size: Sequence[int] = (3, 32, 32),
+    def predict(self, model: nn.Module, input_size: Sequence[int] | None = None,
                 graph: ArchGraph | None = None) -> nn.Module:
-        """Trace ``model`` (unless its ``graph`` is given), predict all its parameters and write
-        them in place (float32 parameters on the GHN's device are written without a copy);
-        returns ``model``."""
+        """Trace ``model`` (unless its ``graph`` is given) at ``input_size`` (default: the GHN's
+        ``pretrained_cfg.input_size``), predict all its parameters and write them in place (float32
+        parameters on the GHN's device are written without a copy); returns ``model``."""
         return self.predict_many([model], input_size, None if graph is None else [graph])[0]
 
     @torch.no_grad()
-    def predict_many(self, models: Sequence[nn.Module], input_size: Sequence[int] = (3, 32, 32),
+    def predict_many(self, models: Sequence[nn.Module], input_size: Sequence[int] | None = None,
                      graphs: Sequence[ArchGraph] | None = None) -> list[nn.Module]:
         """Like :meth:`predict` for several models, batched: one encoder pass, or one per size
         bucket when the padded batch would exceed ``config.bucket_pairs`` node pairs (graphs are
         then sorted by size so that little is padded)."""
         if graphs is None:
-            graphs = [trace(m, tuple(input_size)) for m in models]
+            size = resolve_input_size(input_size, self)
+            graphs = [trace(m, size) for m in models]
         if len(graphs) != len(models):
             raise ValueError(f"{len(models)} models but {len(graphs)} graphs")
         for bucket in size_buckets([len(g) for g in graphs], self.config.bucket_pairs):
@@ -132,8 +145,9 @@ class GHN(nn.Module):
         return h.hexdigest()[:16]
 
     # ---- checkpoints --------------------------------------------------------------------------
-    def save(self, path: str | Path, pretrained_cfg: dict | None = None) -> Path:
-        """Write ``path/model.safetensors`` and ``path/config.json`` (config, vocabulary, pretrained_cfg)."""
+    def save(self, path: str | Path, pretrained_cfg: PretrainedCfg | Mapping[str, Any] | None = None) -> Path:
+        """Write ``path/model.safetensors`` and ``path/config.json`` (config, vocabulary, pretrained_cfg:
+        ``pretrained_cfg`` if given, a :class:`PretrainedCfg` or its JSON dict, else the GHN's own)."""
         from graphparam.model.checkpoint import save
 
         return save(self, path, pretrained_cfg)

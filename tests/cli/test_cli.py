@@ -123,6 +123,37 @@ def test_every_model_command_defaults_to_10_classes(command):
     assert build_parser().parse_args([command]).num_classes == 10
 
 
+@pytest.mark.parametrize("command", ["graph", "predict", "eval", "finetune"])
+def test_input_size_defaults_to_the_ghns_pretrained_cfg(command):
+    from graphparam.cli import _set_input_size, build_parser
+    from graphparam.pretrained_cfg import DEFAULT_CFG, PretrainedCfg
+
+    args = build_parser().parse_args([command])
+    assert args.input_size is None                          # not a literal: resolved once the GHN is known
+
+    class WithCfg:
+        pretrained_cfg = PretrainedCfg(input_size=(3, 16, 16))
+
+    assert _set_input_size(build_parser().parse_args([command]), WithCfg()) == (3, 16, 16)
+    assert _set_input_size(build_parser().parse_args([command])) == DEFAULT_CFG.input_size
+    given = build_parser().parse_args([command, "--input-size", "3", "8", "8"])
+    assert _set_input_size(given, WithCfg()) == (3, 8, 8)
+
+
+def test_predict_builds_and_traces_at_the_input_size_of_the_ghns_pretrained_cfg(capsys, tmp_path):
+    from safetensors.torch import load_file
+
+    from graphparam.pretrained_cfg import PretrainedCfg
+
+    torch.manual_seed(0)
+    ghn = tmp_path / "ghn16"
+    GHN(GHNConfig.named("tiny", layers=1)).save(ghn, pretrained_cfg=PretrainedCfg(input_size=(3, 16, 16)))
+    out = tmp_path / "w.safetensors"
+    code, _, err = run(capsys, "predict", "timm:vit_tiny_patch16_224", "--ghn", str(ghn), "--out", str(out))
+    assert code == 0, err
+    assert load_file(str(out))["pos_embed"].shape[1] == 1 + 1  # built for 16x16: cls + one 16-pixel patch
+
+
 def test_graph_of_timm_model_builds_a_10_class_head():
     from graphparam.cli import _model, build_parser
 

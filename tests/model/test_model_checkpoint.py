@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from graphparam.graph import trace
-from graphparam.model import GHN, PRETRAINED, CheckpointError, GHNConfig
+from graphparam.model import GHN, PRETRAINED, CheckpointError, GHNConfig, list_pretrained
+from graphparam.pretrained_cfg import DEFAULT_CFG, PretrainedCfg
 from model_nets import OddShapes, TokenNet
 
 
@@ -113,10 +114,46 @@ def test_runtime_memory_knobs_are_not_saved(tmp_path):
 
 
 def test_pretrained_cfg_is_kept_apart_from_the_config(ghn, tmp_path):
-    cfg = {"input_size": [3, 32, 32], "num_classes": 10, "dataset": "cifar10"}
+    cfg = {"input_size": [3, 32, 32], "num_classes": 10, "dataset": "cifar10"}  # a dict is still accepted
     loaded = GHN.from_pretrained(ghn.save(tmp_path / "ghn", pretrained_cfg=cfg))
-    assert loaded.pretrained_cfg == cfg
+    assert loaded.pretrained_cfg == PretrainedCfg.from_dict(cfg)
     assert "input_size" not in json.loads((tmp_path / "ghn" / "config.json").read_text())["config"]
+
+
+def test_pretrained_cfg_round_trips_through_save_and_load(ghn, tmp_path):
+    cfg = PretrainedCfg(input_size=(1, 16, 24), num_classes=5, mean=(0.5,), std=(0.25,), dataset="toy",
+                        training={"steps": 3, "parent": {"steps": 2}})
+    loaded = GHN.from_pretrained(ghn.save(tmp_path / "ghn", pretrained_cfg=cfg))
+    assert isinstance(loaded.pretrained_cfg, PretrainedCfg)
+    assert loaded.pretrained_cfg == cfg and loaded.pretrained_cfg.training == cfg.training
+    ghn.pretrained_cfg = cfg  # the GHN's own is what save writes by default
+    again = GHN.from_pretrained(ghn.save(tmp_path / "own"))
+    assert again.pretrained_cfg == cfg and again.pretrained_cfg.training == cfg.training
+
+
+def test_pretrained_cfg_json_keeps_its_keys_and_old_dict_reads(ghn, tmp_path):
+    """config.json["pretrained_cfg"] has the keys it always had; code that read it as a dict still works."""
+    assert ghn.pretrained_cfg is DEFAULT_CFG  # a GHN built fresh
+    path = ghn.save(tmp_path / "ghn", pretrained_cfg={**DEFAULT_CFG.to_dict(), "training": {"steps": 4}})
+    written = json.loads((path / "config.json").read_text())["pretrained_cfg"]
+    assert set(written) == {"input_size", "num_classes", "mean", "std", "dataset", "batch_norm", "training"}
+    assert written["input_size"] == [3, 32, 32]
+    cfg = GHN.from_pretrained(path).pretrained_cfg
+    assert cfg["input_size"] == [3, 32, 32] and cfg["training"]["steps"] == 4
+    assert cfg.get("training", {}) == {"steps": 4} and DEFAULT_CFG.get("training", {}) == {}
+    assert dict(cfg) == written
+
+
+def test_shipped_checkpoint_reads_as_a_pretrained_cfg():
+    cfg = GHN.from_pretrained("cifar10").pretrained_cfg
+    assert cfg.input_size == DEFAULT_CFG.input_size and cfg.num_classes == 10
+    assert cfg.mean == DEFAULT_CFG.mean and cfg.std == DEFAULT_CFG.std and cfg.training["steps"] > 0
+
+
+def test_list_pretrained_names_every_shipped_checkpoint():
+    names = list_pretrained()
+    assert "cifar10" in names and names == sorted(PRETRAINED)
+    assert all((PRETRAINED[name] / "model.safetensors").is_file() for name in names)
 
 
 def test_format_v1_checkpoint_is_refused_clearly(ghn, tmp_path):

@@ -38,9 +38,9 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
 def _nets():
     import arch_zoo
 
-    yield "timm:resnet18", graphparam.load_model("timm:resnet18", num_classes=10, input_size=(3, 32, 32))
-    yield "timm:vit_tiny_patch16_224", graphparam.load_model("timm:vit_tiny_patch16_224", num_classes=10,
-                                                             input_size=(3, 32, 32))
+    yield "timm:resnet18", graphparam.create_model("timm:resnet18", num_classes=10, input_size=(3, 32, 32))
+    yield "timm:vit_tiny_patch16_224", graphparam.create_model("timm:vit_tiny_patch16_224", num_classes=10,
+                                                               input_size=(3, 32, 32))
     for i, spec in enumerate(arch_zoo.split("test")[:5]):
         yield f"arch_zoo:test[{i}]", spec.build(num_classes=10)
 
@@ -49,7 +49,7 @@ def compute() -> dict[str, str]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        ghn = graphparam.load("cifar10")
+        ghn = graphparam.load_ghn("cifar10")
         ghn.eval()
         out = {}
         for name, model in _nets():
