@@ -2,7 +2,7 @@
 
 Each model comes in two forms, both run on 32x32 images with 10 classes:
 
-- ``timm``: as its library builds it (``graphparam.load_model(ref, num_classes=10, input_size=(3, 32, 32))``;
+- ``timm``: as its library builds it (``graphparam.create_model(ref, num_classes=10, input_size=INPUT_SIZE)``;
   timm models with a fixed input size, ViT / DeiT / Swin / Mixer, are built for 32x32 through ``img_size``);
 - ``cifar_stem``: the same with ``cifar_stem=True`` (the first 4x of the early downsampling removed,
   :mod:`graphparam.cifar_stem`, or 4-pixel patches for the ``img_size`` models).
@@ -86,11 +86,11 @@ CANDIDATES: tuple[tuple[str, str], ...] = (
 
 def build(ref: str, form: str, num_classes: int = NUM_CLASSES):
     """A fresh (default-initialized) ``nn.Module`` of one model in one of :data:`FORMS`."""
-    from graphparam.sources import load_model
+    from graphparam.sources import create_model
 
     if form not in FORMS:
         raise ValueError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
-    return load_model(ref, num_classes=num_classes, input_size=INPUT_SIZE, cifar_stem=form == "cifar_stem")
+    return create_model(ref, num_classes=num_classes, input_size=INPUT_SIZE, cifar_stem=form == "cifar_stem")
 
 
 def structure_hashes(ref: str) -> dict[str, str]:
