@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
@@ -35,8 +34,9 @@ if "--omp-active" not in sys.argv:
 import torch
 import torch.nn as nn
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, ROOT, command_line, pyplot, write_results  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "tests" / "model"))
 
 from graphparam.graph import trace  # noqa: E402
@@ -289,7 +289,6 @@ def under_load(repeats: int, out: Path) -> None:
                    **json.loads(proc.stdout.strip().splitlines()[-1])}
             print("load", row, flush=True)
             res["rows"].append(row)
-    (out / "predict_load.json").write_text(json.dumps(res, indent=2) + "\n")
     lines = ["# GHN prediction under load (one core kept busy)", "", f"Command: `{res['command']}`  ",
              f"Machine: {res['machine']}; torch {res['torch']}. ResNet-50 (timm, 10 classes, 224x224): "
              "`graphparam.predict(model, (3, 224, 224))` (trace + predict with the shipped GHN) against PyTorch's "
@@ -304,16 +303,13 @@ def under_load(repeats: int, out: Path) -> None:
         lines.append(f"| {r['setting']} | {'yes' if r['busy_core'] else 'no'} | {r['loadavg_1min']:.1f} | "
                      f"{r['predict_s']:.3f} | {r['default_init_s']:.3f} | {r['ratio']:.1f}x | {r['predict_cpu_s']:.3f} |")
     lines += ["", "Settings: " + "; ".join(f"**{k}**: {m}" for k, (_, m) in LOAD_SETTINGS.items()) + ".", ""]
-    (out / "predict_load.md").write_text("\n".join(lines))
+    write_results(out / "predict_load", res, "\n".join(lines), indent=2)
     print("\n".join(lines))
 
 
 # ---- report -------------------------------------------------------------------------------------------
 def plot(rows: list[dict], per_model: list[dict], path: Path, threads: int) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.scatter([r["params"] for r in per_model], [r["predict_s"] for r in per_model], s=10,
                label="arch_zoo small nets (32x32)")
@@ -432,7 +428,7 @@ def main() -> None:
     ap.add_argument("--small-nets", type=int, default=100)
     ap.add_argument("--threads", type=lambda x: [int(t) for t in x.split(",")], default=[2, 1],
                     help="intra-op thread counts to time, e.g. 2,1 (the first is the headline)")
-    ap.add_argument("--out", type=Path, default=ROOT / "experiments" / "results")
+    ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--render", action="store_true", help="only rewrite predict.md from predict.json")
     ap.add_argument("--omp-active", action="store_true", help="keep OpenMP's default (spinning) wait policy")
     ap.add_argument("--under-load", action="store_true", help="only the busy-core comparison (predict_load.md)")
@@ -453,7 +449,7 @@ def main() -> None:
         write_md(res, args.out / "predict.md")
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    res = {"command": "python " + " ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
+    res = {"command": command_line(__file__),
            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
            "torch": torch.__version__, "loadavg": " ".join(f"{x:.1f}" for x in os.getloadavg()),
            "repeats": args.repeats, "ghn": args.ghn, "threads": args.threads,

@@ -9,19 +9,19 @@ Writes experiments/results/bench_trace.{md,json}. Each repeat traces a fresh mod
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
+import sys
 import time
 import warnings
 from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, provenance, write_results  # noqa: E402
 
-import graphparam
+import torch  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
+import graphparam  # noqa: E402
 MODELS = {"resnet50": "timm:resnet50", "vit_base_patch16_224": "timm:vit_base_patch16_224"}
 
 
@@ -53,20 +53,16 @@ def main() -> None:
             row[f"{key}_median"] = statistics.median(r[key] for r in runs)
             row[f"{key}_min"] = min(r[key] for r in runs)
         rows.append(row)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_trace.json").write_text(json.dumps(rows, indent=1))
-    lines = ["# Trace speed", "", f"Command: `python experiments/bench_trace.py --repeats {args.repeats} --threads {args.threads}`", "",
-             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
-             f"{torch.__version__}, {args.threads} thread(s), load average at the end "
-             f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (a shared machine). Input 1×3×224×224. "
-             "Bar: total ≤ 0.5 s.", "",
+    lines = ["# Trace speed", "", *provenance(__file__),
+             f"{args.threads} thread(s), load average at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+             "(a shared machine). Input 1×3×224×224. Bar: total ≤ 0.5 s.", "",
              "| model | nodes | trace + IR (s) median / min | shortest paths (s) median / min | total (s) median / min |",
              "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['nodes']} | {r['trace_median']:.3f} / {r['trace_min']:.3f} | "
                      f"{r['shortest_paths_median']:.4f} / {r['shortest_paths_min']:.4f} | "
                      f"{r['total_median']:.3f} / {r['total_min']:.3f} |")
-    (RESULTS / "bench_trace.md").write_text("\n".join(lines) + "\n")
+    write_results(RESULTS / "bench_trace", rows, "\n".join(lines))
     print("\n".join(lines))
 
 

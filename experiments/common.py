@@ -1,9 +1,11 @@
-"""What the experiment scripts share: GHN loading, atomic writes, the provenance header and the data default.
+"""What the experiment scripts share: the repository on ``sys.path``, GHN loading, the ``--data`` and
+``--shard`` arguments, shard processes, the provenance header, atomic writes of a result's JSON/Markdown/PNG.
 
-Scripts import it after putting their own folder on ``sys.path``::
+Scripts import it, before anything of ``graphparam`` or ``arch_zoo``, after putting their own folder on
+``sys.path`` (importing it puts the repository root there too, so a checkout runs without an install)::
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from common import RESULTS, add_data_arg, atomic_write, command_line, load_ghn  # noqa: E402
+    from common import RESULTS, add_data_arg, command_line, load_ghn, write_results  # noqa: E402
 
 ``python experiments/common.py`` prints the provenance header and the CIFAR-10 source a script would use.
 """
@@ -11,15 +13,20 @@ Scripts import it after putting their own folder on ``sys.path``::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
 from pathlib import Path
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 DATA_ENV = "GRAPHPARAM_DATA"
+
+if str(ROOT) not in sys.path:  # after the scripts' own folder, before an installed copy of the library
+    sys.path.insert(1, str(ROOT))
 
 
 def load_ghn(name: str):
@@ -40,6 +47,31 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_results(stem: str | os.PathLike, data=None, markdown: str | None = None,
+                  plot: Callable[[Path], None] | None = None, indent: int | None = 1) -> Path:
+    """``STEM.json`` (``data``), ``STEM.md`` (``markdown``) and ``STEM.png`` (``plot(path)``), each one that is
+    given; the folder is made and the text files are written atomically. Returns ``stem`` as a Path."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    if data is not None:
+        atomic_write(stem.with_suffix(".json"), json.dumps(data, indent=indent) + "\n")
+    if markdown is not None:
+        atomic_write(stem.with_suffix(".md"), markdown if markdown.endswith("\n") else markdown + "\n")
+    if plot is not None:
+        plot(stem.with_suffix(".png"))
+    return stem
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the file-only Agg backend (no display on the machines that run these)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def command_line(script: str, argv: list[str] | None = None) -> str:
@@ -63,10 +95,10 @@ def provenance(script: str, argv: list[str] | None = None) -> list[str]:
             f"Machine: {m['machine']}, {m['cpus']} cores, Python {m['python']}, torch {m['torch']}.", ""]
 
 
-def add_data_arg(p: argparse.ArgumentParser) -> None:
+def add_data_arg(p: argparse.ArgumentParser, note: str = "") -> None:
     """``--data``: the CIFAR-10 npz, by default ``$GRAPHPARAM_DATA`` (checked by :func:`require_data`)."""
     p.add_argument("--data", default=os.environ.get(DATA_ENV) or None,
-                   help=f"CIFAR-10 npz (default: ${DATA_ENV})")
+                   help=f"CIFAR-10 npz (default: ${DATA_ENV}){note}")
 
 
 def require_data(p: argparse.ArgumentParser, data: str | None) -> str:
@@ -76,20 +108,23 @@ def require_data(p: argparse.ArgumentParser, data: str | None) -> str:
     return str(data)
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_data_arg(parser)
-    args = parser.parse_args()
-    print("\n".join(provenance(__file__, [])))
-    print(f"CIFAR-10 data: {args.data or f'none (pass --data or set ${DATA_ENV})'}")
+def parse_shard(p: argparse.ArgumentParser, text: str) -> tuple[int, int]:
+    """``--shard I/N`` as ``(I, N)``, or a usage error unless ``0 <= I < N``."""
+    i, _, n = text.partition("/")
+    if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
+        p.error(f"--shard takes I/N with 0 <= I < N, got {text!r}")
+    return int(i), int(n)
 
 
-def run_shards(cmds: list[list[str]], label: str = "") -> None:
-    """Run the shard commands side by side (one process each) and wait; any failure ends the script with a
-    message that says the cache keeps what was measured."""
+def run_shards(script: str, argv: list[str], jobs: int, extra: tuple[str, ...] | list[str] = (),
+               label: str = "") -> None:
+    """Run ``jobs`` copies of ``script`` with ``argv`` side by side, one thread and one ``--shard I/N`` each
+    (plus ``extra`` flags), and wait; any failure ends the script with a message that says the cache keeps
+    what was measured."""
     import subprocess
 
-    procs = [subprocess.Popen(cmd) for cmd in cmds]
+    procs = [subprocess.Popen([sys.executable, script, *argv, "--jobs", "1", "--shard", f"{i}/{jobs}",
+                               "--threads", "1", *extra]) for i in range(jobs)]
     try:
         codes = [proc.wait() for proc in procs]
     except KeyboardInterrupt:
@@ -99,3 +134,11 @@ def run_shards(cmds: list[list[str]], label: str = "") -> None:
     if any(codes):
         raise SystemExit(f"{label}{': ' if label else ''}a shard process failed (exit {max(codes)}); what it "
                          "measured is in the cache, run the same command again to resume")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_arg(parser)
+    args = parser.parse_args()
+    print("\n".join(provenance(__file__, [])))
+    print(f"CIFAR-10 data: {args.data or f'none (pass --data or set ${DATA_ENV})'}")

@@ -21,13 +21,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-import graphparam.graph as G
-from graphparam.errors import first_line
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import command_line  # noqa: E402
+from common import RESULTS, command_line, write_results  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
+import graphparam.graph as G  # noqa: E402
+from graphparam.errors import first_line  # noqa: E402
 
 # At least one model per family the issue names, and many more; small variants keep the run short.
 TIMM_MODELS = [
@@ -102,8 +100,6 @@ def check(source: str, name: str, timeout: int) -> dict:
 
 
 def write_report(rows: list[dict], command: str) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "coverage.json").write_text(json.dumps(rows, indent=1))
     lines = ["# Trace coverage", "", f"Command: `{command}`", "",
              "Covered = traced with `strict=True` and the graph owns exactly the model's parameter count "
              "(every tensor owned by one node). Time is trace + IR at the model's default input size on this "
@@ -122,7 +118,7 @@ def write_report(rows: list[dict], command: str) -> None:
                          f"{r.get('nodes', '')} | {r.get('param_nodes', '')} | {r.get('params', '')} | "
                          f"{r.get('owned', '')} | {r.get('seconds', '')} | {r.get('error', '')} |")
         lines.append("")
-    (RESULTS / "coverage.md").write_text("\n".join(lines))
+    write_results(RESULTS / "coverage", rows, "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,7 +15,6 @@ written by a refused run); that check and its measured values are in the row.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -27,8 +26,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "experiments" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, ROOT, command_line, write_results  # noqa: E402
+
 SHIPPED_GHN = ROOT / "graphparam" / "checkpoints" / "cifar10"
 TRAIN = [sys.executable, "-m", "graphparam.train"]
 TINY = ["--ghn", "tiny", "-M", "2", "-b", "8", "--data", "embedded", "--val-images", "100", "--eval-every", "0",
@@ -407,14 +407,10 @@ def _cell(text: str) -> str:
 def write_report(cases: list[Case], seconds: float, argv: list[str]) -> None:
     import torch
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
     machine = {"cpu_count": os.cpu_count(), "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
                "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform()}
     clean = sum(c.clean for c in cases)
-    cmd = "python experiments/faults.py" + ("" if not argv else " " + " ".join(argv))
-    (RESULTS / "faults.json").write_text(json.dumps({"command": cmd, "machine": machine, "seconds": round(seconds, 1),
-                                                     "clean": clean, "cases": [asdict(c) for c in cases]},
-                                                    indent=1) + "\n")
+    cmd = command_line(__file__, argv)
     md = [f"# Bad input and faults: {clean} of {len(cases)} cases clean", "",
           f"Made by `{cmd}` in {seconds:.0f} s on {machine['cpu_count']} CPU cores"
           f"{', GPU ' + machine['gpu'] if machine['gpu'] else ', no GPU'} (torch {machine['torch']}); "
@@ -429,7 +425,8 @@ def write_report(cases: list[Case], seconds: float, argv: list[str]) -> None:
         command = _cell(c.command.replace(" ".join(TINY), "TINY"))
         md.append(f"| {c.group} | {_cell(c.case)} | `{command}` | {c.expect} | {c.rc} | {_cell(c.line)} | "
                   f"{_cell(c.check)} | {'yes' if c.clean else '**no**'} |")
-    (RESULTS / "faults.md").write_text("\n".join(md) + "\n")
+    write_results(RESULTS / "faults", {"command": cmd, "machine": machine, "seconds": round(seconds, 1), "clean": clean,
+                                       "cases": [asdict(c) for c in cases]}, "\n".join(md))
     print(f"{clean}/{len(cases)} clean; wrote {RESULTS / 'faults.md'} and faults.json ({seconds:.0f} s)")
 
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -29,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, atomic_write, command_line, load_ghn  # noqa: E402
+from common import RESULTS, add_data_arg, atomic_write, command_line, load_ghn, machine, pyplot  # noqa: E402
 
 DEFAULT_NETS = ("real:mobilenet_v3_small,real:regnety_004,real:efficientnet_b0,real:deit_tiny,"
                 "test:0,test:1,test:2,test:5,test:6,test:7")
@@ -68,6 +66,7 @@ def main() -> int:
     ap.add_argument("--test-images", type=int, default=500)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default=None)
+    add_data_arg(ap)
     ap.add_argument("--fresh", action="store_true", help="ignore runs stored in the output JSON")
     ap.add_argument("--out", type=Path, default=RESULTS, help="directory for finetune.{md,json,png}")
     args = ap.parse_args()
@@ -84,8 +83,8 @@ def main() -> int:
     from graphparam.predict import GHNInitializer
 
     t_start = time.perf_counter()
-    train = load_cifar10(split="train")
-    test = held_out_subset(load_cifar10(split="test"), args.test_images, seed=0)
+    train = load_cifar10(args.data, split="train")
+    test = held_out_subset(load_cifar10(args.data, split="test"), args.test_images, seed=0)
     ghn, trained = load_ghn(args.ghn)
     ghn.to(device)
     recipe = dict(epochs=args.epochs, max_steps_per_epoch=args.max_steps_per_epoch or None,
@@ -102,8 +101,7 @@ def main() -> int:
         result = {"key": key, "label": "" if trained else f"UNTRAINED GHN ({args.ghn}): smoke test, not a result",
                   "ghn": args.ghn, "trained_ghn": trained, "recipe": recipe, "seeds": seeds, "nets": nets_meta,
                   "runs": runs, "summary": summary or {}, "complete": final,
-                  "env": {"torch": torch.__version__, "device": str(device), "threads": args.threads,
-                          "machine": platform.machine(), "cpus": os.cpu_count()},
+                  "env": {**machine(), "device": str(device), "threads": args.threads},
                   "seconds": time.perf_counter() - t_start}
         atomic_write(out_json, json.dumps(result, indent=1) + "\n")
 
@@ -163,11 +161,7 @@ def main() -> int:
 
 
 def plot(per_net, meta, tokens, E, path: Path, label: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     n = len(tokens)
     cols = min(5, n)
     rows = math.ceil(n / cols)

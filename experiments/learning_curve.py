@@ -21,9 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import command_line  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from common import RESULTS, command_line, pyplot, write_results  # noqa: E402
 
 
 def run_name(path: Path) -> str:
@@ -35,7 +33,7 @@ def curve(path: Path, threads: int, offset_hours: float) -> tuple[list[dict], fl
     """Val points of one run with their cumulative compute, and the compute at the run's end."""
     from graphparam.train.metrics import read_metrics
 
-    if path.suffix == ".json":  # a compact copy kept under results/ ({"records": [...]}, default_training.py)
+    if path.suffix == ".json":  # a compact copy kept under results/ ({"records": [...]}, e.g. by finish_run.py)
         rows = json.loads(path.read_text())["records"]
     else:
         rows = read_metrics(path)
@@ -87,11 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         parents[child] = parent
     points, ends, spent = campaign(names, args.runs, threads, parents)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, (ax, spend) = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     for name in names:
         part = [pt for pt in points if pt["run"] == name]
@@ -120,8 +114,6 @@ def main(argv: list[str] | None = None) -> int:
     ax.set_ylabel("zero-shot val top-1 % (min–max band)")
     spend.set_xlabel(f"campaign compute: all runs, in order ({spent:.2f} CPU core-hours in all)")
     fig.tight_layout()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    fig.savefig(RESULTS / "learning_curve.png", dpi=120)
     command = command_line(__file__, argv)
     lines = ["# Learning curve: zero-shot val accuracy vs training compute", "", f"Command: `{command.strip()}`", "",
              "| run | parent | step | lineage core-hours | campaign core-hours | val top-1 % | min | max | nets × images |",
@@ -134,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
               "overstates the compute actually used.", "", "Lineage compute at the end of each run: " + ", ".join(f"{n} {h:.2f}" for n, h in ends.items())
               + f" core-hours. Campaign compute: **{spent:.2f} CPU core-hours** in all.",
               "", "![learning curve](learning_curve.png)", ""]
-    (RESULTS / "learning_curve.md").write_text("\n".join(lines))
+    write_results(RESULTS / "learning_curve", markdown="\n".join(lines), plot=lambda path: fig.savefig(path, dpi=120))
     print("\n".join(lines[4:-3]))
     return 0
 

@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import random
 import sys
 import time
@@ -41,7 +39,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, atomic_write, command_line, load_ghn  # noqa: E402
+from common import RESULTS, add_data_arg, atomic_write, command_line, load_ghn, machine, pyplot  # noqa: E402
 GT_TRAIN_IMAGES = 45_000
 
 
@@ -153,6 +151,7 @@ def main() -> int:
     ap.add_argument("--ground-truth-only", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default=None)
+    add_data_arg(ap)
     ap.add_argument("--out", type=Path, default=RESULTS, help="directory for nas.{md,json,png}")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -163,7 +162,7 @@ def main() -> int:
     from graphparam.data import load_cifar10
 
     t_start = time.perf_counter()
-    train, test = load_cifar10(split="train"), load_cifar10(split="test")
+    train, test = load_cifar10(args.data, split="train"), load_cifar10(args.data, split="test")
     nets = select_nets(args.nets, args.max_params)
     args.gt_cache.parent.mkdir(parents=True, exist_ok=True)
     gt = ground_truth(nets, args, train, test, device)
@@ -220,8 +219,7 @@ def main() -> int:
         "seconds": {"ghn_rank": t_ghn, "default_rank": r_def.seconds, "embedding_cv": t_emb,
                     "total": time.perf_counter() - t_start, "ghn_timings": r_ghn.details["timings"]},
         "ground_truth_seconds": sum(gt[h]["seconds"] for h in specs),
-        "env": {"torch": torch.__version__, "device": str(device), "threads": args.threads,
-                "machine": platform.machine(), "cpus": os.cpu_count()},
+        "env": {**machine(), "device": str(device), "threads": args.threads},
     }
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write(args.out / "nas.json", json.dumps(result, indent=1) + "\n")
@@ -232,11 +230,7 @@ def main() -> int:
 
 
 def plot(scores, truth, stats, args, path: Path, label: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = list(scores)
     cols = 4
     rows = math.ceil(len(names) / cols)

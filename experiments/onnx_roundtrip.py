@@ -17,7 +17,6 @@ import argparse
 import copy
 import gc
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -30,8 +29,8 @@ import onnx
 import onnxruntime as ort
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, command_line, machine, write_results  # noqa: E402
 
 from graphparam.errors import first_line  # noqa: E402
 from graphparam.graph import trace  # noqa: E402
@@ -191,11 +190,8 @@ def check(name: str, workdir: Path) -> dict:
 
 
 def write_report(rows: list[dict], out: Path, command: str, total_s: float) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"command": command, "torch": torch.__version__, "onnx": onnx.__version__,
-            "onnxruntime": ort.__version__, "python": platform.python_version(), "tolerance": TOL,
+    meta = {"command": command, **machine(), "onnx": onnx.__version__, "onnxruntime": ort.__version__, "tolerance": TOL,
             "total_s": round(total_s, 1)}
-    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     ok = [r for r in rows if "error" not in r]
     lines = [
         "# ONNX round trip",
@@ -278,19 +274,18 @@ def write_report(rows: list[dict], out: Path, command: str, total_s: float) -> N
         lines += ["", f"Re-initialised parameters changed torch's output for "
                   f"{sum(r['reinit_changed_output'] for r in ok)}/{len(ok)} models (so the write took effect). "
                   f"No graph has `unknown` nodes: {all(r['unknown_nodes'] == 0 for r in ok)}.", ""]
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_results(out, {"meta": meta, "rows": rows}, "\n".join(lines))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS), metavar="NAME")
-    parser.add_argument("--out", default=str(ROOT / "experiments/results/onnx"), help="report path without suffix")
+    parser.add_argument("--out", default=str(RESULTS / "onnx"), help="report path without suffix")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
-    command = "python3 " + " ".join([str(Path(sys.argv[0]).relative_to(ROOT)) if Path(sys.argv[0]).is_absolute()
-                                     else sys.argv[0], *sys.argv[1:]])
+    command = command_line(__file__)
     rows = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,17 +26,13 @@ import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import command_line  # noqa: E402
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from common import RESULTS, command_line, load_ghn, write_results  # noqa: E402
 from coverage import TIMM_MODELS, build  # noqa: E402
 
 import graphparam.graph as G  # noqa: E402
 from graphparam.errors import first_line  # noqa: E402
-from graphparam.model import GHN, GHNConfig  # noqa: E402
+from graphparam.model import GHN  # noqa: E402
 from graphparam.model.config import NAMED  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def check_prediction(model: torch.nn.Module, predicted: dict[str, torch.Tensor]) -> dict:
@@ -93,8 +89,6 @@ def sweep_one(ghn: GHN, source: str, name: str) -> dict:
 
 
 def write_report(rows: list[dict], command: str, ghn_name: str) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "predict_sweep.json").write_text(json.dumps(rows, indent=1))
     lines = ["# Prediction sweep: every parameter, exact shape, finite", "", f"Command: `{command}`", "",
              f"GHN: `{ghn_name}`. A model passes when the prediction holds one tensor per parameter name, of "
              "exactly the parameter's shape, all values finite. Trace failures are listed separately "
@@ -125,7 +119,7 @@ def write_report(rows: list[dict], command: str, ghn_name: str) -> None:
             lines.append(f"| {r['source']} | {r['model']} | {r['stage']} | {detail} |")
     else:
         lines.append("none")
-    (RESULTS / "predict_sweep.md").write_text("\n".join(lines) + "\n")
+    write_results(RESULTS / "predict_sweep", rows, "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -143,9 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     import torchvision
 
-    ghn = GHN(GHNConfig.named(args.ghn)) if args.ghn in NAMED \
-        else GHN.from_pretrained(args.ghn)
-    ghn.eval()
+    ghn, _ = load_ghn(f"untrained:{args.ghn}" if args.ghn in NAMED else args.ghn)
     todo = [("timm", m) for m in TIMM_MODELS]
     todo += [("torchvision", m) for m in sorted(torchvision.models.list_models(module=torchvision.models))]
     if args.models:

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
-import os
+import io
 import pstats
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import add_data_arg, command_line, write_results  # noqa: E402
 
 STAGES = {
     "take nets (build, trace)": ("archs.py", "take"),
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=20, help="profiled steps")
     p.add_argument("--warmup", type=int, default=3, help="steps before profiling")
-    p.add_argument("--data", default=os.environ.get("GRAPHPARAM_DATA"), help="CIFAR-10 npz")
+    add_data_arg(p)
     p.add_argument("--out", required=True, help="writes OUT.json and OUT.md")
     p.add_argument("train_flags", nargs="*", help="extra training flags after --, e.g. -- --seed 7")
     args = p.parse_args(argv)
@@ -88,15 +90,12 @@ def main(argv: list[str] | None = None) -> None:
     stages = _stage_times(stats)
     total = sum(times)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
-    result = {"command": "python experiments/profile_step.py " + " ".join(argv or sys.argv[1:]),
+    result = {"command": command_line(__file__, argv),
               "config": cfg.to_dict(), "steps": args.steps, "warmup": args.warmup,
               "step_seconds_mean": total / args.steps, "step_seconds": times,
               "stage_seconds_per_step": {k: v / args.steps for k, v in stages.items()},
               "peak_rss_gb": peak_gb, "torch": torch.__version__, "threads": 1}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    lines = [f"# Profile of a meta-training step", "",
+    lines = ["# Profile of a meta-training step", "",
              f"Command: `{result['command']}` (1 thread; cProfile on, so times include its overhead)", "",
              f"Mean profiled step: **{total / args.steps:.2f} s** over {args.steps} steps after {args.warmup} "
              f"warm-up steps; peak resident memory of the process: **{peak_gb:.2f} GB**.", "",
@@ -104,12 +103,10 @@ def main(argv: list[str] | None = None) -> None:
     for k, v in sorted(stages.items(), key=lambda kv: -kv[1]):
         lines.append(f"| {k} | {v / args.steps:.3f} | {100 * v / total:.0f} % |")
     lines += ["", "Top functions by own time:", "", "```"]
-    import io
-
     buf = io.StringIO()
     pstats.Stats(profiler, stream=buf).sort_stats("tottime").print_stats(15)
     lines += [ln for ln in buf.getvalue().splitlines() if ln.strip()][-17:] + ["```", ""]
-    out.with_suffix(".md").write_text("\n".join(lines))
+    write_results(args.out, result, "\n".join(lines))
     print("\n".join(lines))
 
 

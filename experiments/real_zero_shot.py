@@ -20,7 +20,6 @@ stopped and shards fill one cache. Writes ``experiments/results/real_zero_shot.{
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import zlib
@@ -29,11 +28,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import run_shards  # noqa: E402
+from common import (RESULTS, add_data_arg, command_line, parse_shard, pyplot, run_shards,  # noqa: E402
+                    write_results)
 from train_eval import NetResults  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 WHO = ("ghn", "default_init")
 LABELS = {("timm", "ghn"): "as built: GHN", ("timm", "default_init"): "as built: default init",
           ("cifar_stem", "ghn"): "CIFAR stem: GHN", ("cifar_stem", "default_init"): "CIFAR stem: default init"}
@@ -141,11 +139,7 @@ def markdown(res: dict) -> str:
 
 
 def plot(res: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fam = res["families"]
     families = sorted(fam, key=lambda f: (f == "all", f))
     cols = [(form, who) for form in res["meta"]["forms"] for who in WHO]
@@ -169,18 +163,11 @@ def plot(res: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _run_shards(argv: list[str], jobs: int) -> None:
-    """Fill the cache with ``jobs`` copies of this script, one shard and one thread each."""
-    cmds = [[sys.executable, __file__, *argv, "--jobs", "1", "--shard", f"{i}/{jobs}", "--threads", "1", "--no-report"]
-            for i in range(jobs)]
-    run_shards(cmds)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ghn", default="cifar10",
                    help="GHN checkpoint directory or registered name (default: %(default)s)")
-    p.add_argument("--data", default=None, help="CIFAR-10 source (default: $GRAPHPARAM_DATA)")
+    add_data_arg(p)
     p.add_argument("--images", type=int, default=2000, help="first N images of the evaluation order (0: all 10,000)")
     p.add_argument("--models", nargs="+", default=None, metavar="REF",
                    help="only these references of the held-out list (default: all)")
@@ -198,10 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="auto")
     args = p.parse_args(argv)
-    i, _, n = args.shard.partition("/")
-    if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
-        p.error(f"--shard takes I/N with 0 <= I < N, got {args.shard!r}")
-    shard = (int(i), int(n))
+    shard = parse_shard(p, args.shard)
     if args.jobs < 1:
         p.error(f"--jobs takes a positive count, got {args.jobs}")
     if (args.jobs > 1 or shard[1] > 1) and args.cache == "none":
@@ -209,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs > 1:
         if shard[1] > 1:
             p.error("--jobs runs its own --shard processes; give one or the other")
-        _run_shards(list(sys.argv[1:] if argv is None else argv), args.jobs)
+        run_shards(__file__, list(sys.argv[1:] if argv is None else argv), args.jobs, ["--no-report"])
         args.threads = args.threads or args.jobs
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -251,19 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_report or shard[1] > 1 or args.only:
         print(f"per-model results are in {args.cache}; no table written", file=sys.stderr)
         return 0
-    command = "python experiments/real_zero_shot.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    res = {"meta": {"command": command.strip(), "ghn": args.ghn, "ghn_fingerprint": keys["ghn"],
+    res = {"meta": {"command": command_line(__file__, argv), "ghn": args.ghn, "ghn_fingerprint": keys["ghn"],
                     "ghn_parameters": ghn.num_parameters(), "data": data.name, "images": len(data),
                     "batch_size": batch_size, "forms": list(args.forms), "device": str(device),
                     "torch": torch.__version__, "timm": timm.__version__,
                     "seconds": round(time.perf_counter() - start, 1)},
            "models": models}
     res["families"] = tables(res)
-    stem = Path(args.out)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
-    stem.with_suffix(".md").write_text(markdown(res))
-    plot(res, stem.with_suffix(".png"))
+    stem = write_results(args.out, res, markdown(res), lambda path: plot(res, path))
     overall = res["families"]["all"]
     print("; ".join(f"{LABELS[(f, w)]} {overall[f][w]['mean']:.2f}%" for f in args.forms for w in WHO
                     if overall[f][w]), f"({len(data)} images)", file=sys.stderr)

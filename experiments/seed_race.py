@@ -17,22 +17,21 @@ meta-batch per 50-step window (mean and minimum over seeds), the mean step time 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, ROOT, add_data_arg, pyplot, require_data, write_results  # noqa: E402
 
-from learning_race import GHN2, windows  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-RESULTS = HERE / "results"
 RUNS = ROOT / "runs" / "seed_race"
 STEPS = 200
+WINDOW = 50
 COMMAND = ["--steps", str(STEPS), "-M", "8", "-b", "64", "--eval-every", "0", "--threads", "1"]
+GHN2 = {"1-50": 10.4, "51-100": 12.9, "101-150": 14.9, "151-200": 15.3, "201-250": 16.4}
+"""Train top-1 per 50-step window of GHN-2's own code on this CPU (facebookresearch/ppuda ``train_ghn.py -m 8 -n
+-v 50 --ln``, measured in issue 10; its last window covers steps 201-242)."""
 
 
 FINDINGS = """## Before this change, and why it changed
@@ -63,6 +62,15 @@ def run(seed: int, label: str, code: Path, data: str) -> None:
     subprocess.run(cmd, cwd=code, env=env, check=True)
 
 
+def windows(recs: list[dict], last: int) -> dict[str, float | None]:
+    """Mean train top-1 (%) of each full ``WINDOW``-step window up to step ``last`` (None where one is short)."""
+    out = {}
+    for a in range(0, last, WINDOW):
+        acc = [r["acc"] for r in recs if r["kind"] == "train" and a < r["step"] <= a + WINDOW]
+        out[f"{a + 1}-{a + WINDOW}"] = 100 * sum(acc) / len(acc) if len(acc) == WINDOW else None
+    return out
+
+
 def summarize(label_dir: Path) -> dict:
     from graphparam.train.metrics import read_metrics
 
@@ -83,11 +91,7 @@ def summarize(label_dir: Path) -> dict:
 
 
 def report() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     labels = {d.name: summarize(d) for d in sorted(RUNS.iterdir()) if d.is_dir()} if RUNS.exists() else {}
     labels = {k: v for k, v in labels.items() if v}
     keys = list(GHN2)[:4]
@@ -120,10 +124,6 @@ def report() -> None:
     lines += ["", "Step time is the trainer's training clock over the 200 steps (validation off) divided by 200; "
               "steps per core-hour count one thread. Peak RSS is the trainer process's maximum resident set.", "",
               FINDINGS]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "seed_race.md").write_text("\n".join(lines))
-    (RESULTS / "seed_race.json").write_text(json.dumps({"command": COMMAND, "summary": summary, "runs": {
-        label: {str(seed): s for seed, s in seeds.items()} for label, seeds in labels.items()}}) + "\n")
     fig, axes = plt.subplots(1, len(labels), figsize=(5 * max(1, len(labels)), 3.6), squeeze=False, sharey=True)
     for ax, (label, seeds) in zip(axes[0], labels.items()):
         for seed, s in seeds.items():
@@ -137,7 +137,9 @@ def report() -> None:
     hours = sum(s["elapsed_s"] for seeds in labels.values() for s in seeds.values()) / 3600
     fig.suptitle(f"Default meta-training, 200 steps, one CPU thread per run ({hours:.2f} CPU core-hours in all)")
     fig.tight_layout()
-    fig.savefig(RESULTS / "seed_race.png", dpi=110)
+    runs = {label: {str(seed): s for seed, s in seeds.items()} for label, seeds in labels.items()}
+    write_results(RESULTS / "seed_race", {"command": COMMAND, "summary": summary, "runs": runs}, "\n".join(lines),
+                  lambda path: fig.savefig(path, dpi=110), indent=None)
     print("\n".join(lines))
 
 
@@ -146,11 +148,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--run", type=int, nargs="*", default=[], metavar="SEED")
     p.add_argument("--label", default="new", help="name of the code's defaults in the report")
     p.add_argument("--code", default=str(ROOT), help="root of the code to run (a git archive of another commit)")
-    p.add_argument("--data", default=os.environ.get("GRAPHPARAM_DATA"), help="CIFAR-10 npz (or $GRAPHPARAM_DATA)")
+    add_data_arg(p)
     p.add_argument("--report", action="store_true")
     args = p.parse_args(argv)
-    if args.run and not args.data:
-        p.error("--data (or GRAPHPARAM_DATA) is required to run")
+    if args.run:
+        args.data = require_data(p, args.data)
     for seed in args.run:
         run(seed, args.label, Path(args.code).resolve(), args.data)
     if args.report:

@@ -23,9 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import command_line  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from common import RESULTS, add_data_arg, command_line, write_results  # noqa: E402
 
 
 def _build(split: str, item, num_classes: int = 10):
@@ -127,7 +125,7 @@ def main(argv=None) -> int:
     p.add_argument("--splits", nargs="+", default=["val"], help="val test wide deep dense bnfree real")
     p.add_argument("--max-nets", type=int, default=None, help="first N nets of each split")
     p.add_argument("--max-images", type=int, default=None, help="first N images of the evaluation order")
-    p.add_argument("--data", default=None, help="CIFAR-10 source (default: the shared copy); 'embedded' = 1k")
+    add_data_arg(p, "; 'embedded' = 1k test images")
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None)
@@ -155,10 +153,7 @@ def main(argv=None) -> int:
         if s:
             print(f"{split}: top1 mean {s['mean']:.2f}% std {s['std']:.2f} min {s['min']:.2f} max {s['max']:.2f} "
                   f"({s['n']} nets)", file=sys.stderr)
-    stem = Path(args.out) if args.out else RESULTS / ("train_eval_" + "_".join(args.splits))
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
-    stem.with_suffix(".md").write_text(_markdown(results))
+    stem = write_results(args.out or RESULTS / ("train_eval_" + "_".join(args.splits)), results, _markdown(results))
     print(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.md')}", file=sys.stderr)
     return 0
 

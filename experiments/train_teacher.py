@@ -17,9 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import add_data_arg, require_data  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
+from common import RESULTS, ROOT, add_data_arg, command_line, require_data, write_results  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-images", type=int, default=2000)
     p.add_argument("--threads", type=int, default=1)
     add_data_arg(p)
-    p.add_argument("--out", default=str(HERE.parent / "runs" / "teacher"))
+    p.add_argument("--out", default=str(ROOT / "runs" / "teacher"))
     args = p.parse_args(argv)
     args.data = require_data(p, args.data)
 
@@ -63,16 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     save_teacher(model, info, args.out)
     params = sum(t.numel() for t in model.parameters())
     lines = ["# Distillation teacher", "",
-             f"Command: `python experiments/train_teacher.py --model {args.model}"
-             + (" --cifar-stem" if args.cifar_stem else "") + f" --epochs {args.epochs} --lr {args.lr} "
-             f"--batch-size {args.batch_size} --threads {args.threads}`", "",
+             f"Command: `{command_line(__file__, argv)}`", "",
              f"- model `{args.model}`, {params:,} parameters; trained on {train.name} ({len(train):,} images, "
              "crop+flip), SGD Nesterov 0.9, weight decay 5e-4, cosine.",
              f"- test top-1 per epoch on the first {len(test):,} CIFAR-10 test images: "
              + ", ".join(f"{100 * a:.1f} %" for a in result.test_top1[1:]),
              f"- {seconds / 60:.1f} min on {args.threads} CPU thread(s) "
              f"({seconds * args.threads / 3600:.2f} core-hours), on a 2-core machine shared with other jobs.", ""]
-    (HERE / "results" / "teacher.md").write_text("\n".join(lines))
+    write_results(RESULTS / "teacher", markdown="\n".join(lines))
     print("\n".join(lines), file=sys.stderr)
     return 0
 

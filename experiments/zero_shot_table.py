@@ -24,7 +24,6 @@ GHN-2's column is copied from its paper (Knyazev et al., NeurIPS 2021, CIFAR-10,
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -33,11 +32,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import command_line, run_shards  # noqa: E402
-
+from common import RESULTS, add_data_arg, command_line, parse_shard, pyplot, run_shards, write_results  # noqa: E402
 from train_eval import NetResults, evaluate_split  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SPLITS = ("test", "wide", "deep", "dense", "bnfree", "real")
 # Published GHN-2 zero-shot CIFAR-10 top-1 (%), for reference only.
 GHN2 = {"test": 66.9, "wide": 64.0, "deep": 60.5, "dense": 65.8, "bnfree": 36.8,
@@ -94,11 +91,7 @@ def markdown(res: dict) -> str:
 
 
 def plot(res: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     splits = res["meta"]["splits"]
     fig, ax = plt.subplots(figsize=(8, 3.6))
     width = 0.27
@@ -117,13 +110,6 @@ def plot(res: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _run_shards(argv: list[str], who: str, jobs: int) -> None:
-    """Fill the cache with column ``who``: ``jobs`` copies of this script, one thread and one shard each."""
-    cmds = [[sys.executable, __file__, *argv, "--jobs", "1", "--only", who, "--shard", f"{i}/{jobs}", "--threads", "1"]
-            for i in range(jobs)]
-    run_shards(cmds, who)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ghn", default="cifar10", help="GHN checkpoint directory or registered name")
@@ -139,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--real", nargs="+", default=None, metavar="NAME",
                    help="evaluate only these real models (arch_zoo.real names; default: all)")
     p.add_argument("--max-images", type=int, default=None, help="first N images of the evaluation order")
-    p.add_argument("--data", default=None, help="CIFAR-10 source (default: the shared copy)")
+    add_data_arg(p, "; 'embedded' = 1k test images")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", default=str(RESULTS / "zero_shot"), help="output stem")
     p.add_argument("--only", choices=("ghn", "default_init"), default=None,
@@ -158,13 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.only or args.shard != "0/1" or args.cache == "none":
             p.error("--jobs runs its own --only/--shard processes into the cache; give neither, nor --cache none")
         argv = list(sys.argv[1:] if argv is None else argv)
-        for who in ("ghn", "default_init"):
-            _run_shards(argv, who, args.jobs)
+        for who in ("ghn", "default_init"):  # fill the cache with each column, one shard per process
+            run_shards(__file__, argv, args.jobs, ["--only", who], label=who)
         args.threads = args.threads or args.jobs
-    i, _, n = args.shard.partition("/")
-    if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
-        p.error(f"--shard takes I/N with 0 <= I < N, got {args.shard!r}")
-    shard = (int(i), int(n))
+    shard = parse_shard(p, args.shard)
     if shard[1] > 1 and not args.only:
         p.error("--shard measures part of each split; use it with --only, then write the table from the cache")
     if args.only and args.cache == "none":
@@ -223,11 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         print(f"{args.only}: per-net results are in {args.cache}; no table written (--only)", file=sys.stderr)
         return 0
-    stem = Path(args.out)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
-    stem.with_suffix(".md").write_text(markdown(res))
-    plot(res, stem.with_suffix(".png"))
+    stem = write_results(args.out, res, markdown(res), lambda path: plot(res, path))
     print(f"wrote {stem}.{{json,md,png}}", file=sys.stderr)
     return 0
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import platform
 import statistics
 import sys
 import time
@@ -29,13 +28,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-import arch_zoo
-import graphparam
-from arch_zoo import real, sample, split
-from arch_zoo.ops import OPS
-from arch_zoo.splits import EVAL_SPLITS, eval_hashes
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, provenance, pyplot, write_results  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
+import arch_zoo  # noqa: E402
+import graphparam  # noqa: E402
+from arch_zoo import real, sample, split  # noqa: E402
+from arch_zoo.ops import OPS  # noqa: E402
+from arch_zoo.splits import EVAL_SPLITS, eval_hashes  # noqa: E402
 
 
 @dataclass
@@ -204,11 +204,7 @@ def fmt(n: float) -> str:
 
 
 def plot(rows: list[NetStats], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = ["train", *EVAL_SPLITS]
     by = {n: [r for r in rows if r.split == n and not r.error] for n in names}
     fig, axes = plt.subplots(2, 3, figsize=(18, 10))
@@ -265,12 +261,8 @@ def report(args, rows, real_fwd, steps, b64, hashes, total_s) -> str:
     lines = [
         "# Architecture zoo statistics",
         "",
-        "Command (repo root):",
-        "",
-        f"    {' '.join(['python', *sys.argv])}",
-        "",
-        f"torch {torch.__version__}, python {platform.python_version()}, {platform.machine()}, "
-        f"{torch.get_num_threads()} torch thread(s), shared 2-core machine; total run {total_s / 60:.1f} min.",
+        *provenance(__file__),
+        f"{torch.get_num_threads()} torch thread(s), a shared machine; total run {total_s / 60:.1f} min.",
         "",
         "## Build, forward, trace",
         "",
@@ -377,10 +369,8 @@ def main() -> None:
     b64 = time_batch64(args.num_timing, args.batch) if args.num_timing else []
     hashes = hash_check(args.num_hash_check)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    plot(rows, args.out / "zoo.png")
     text = report(args, rows, real_fwd, steps, b64, hashes, time.time() - t0)
-    (args.out / "zoo.md").write_text(text)
+    write_results(args.out / "zoo", markdown=text, plot=lambda path: plot(rows, path))
     print(text)
 
 

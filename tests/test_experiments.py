@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,3 +93,20 @@ def test_experiment_imports_names_that_exist(script: Path):
                     except ImportError:
                         missing.append(f"{node.module}.{alias.name} (line {node.lineno})")
     assert not missing, f"{script.name} imports names that do not exist: {', '.join(missing)}"
+
+
+def test_gpu_leg_script_parses_and_uses_names_and_flags_that_exist():
+    """``experiments/gpu_leg.sh`` (one GPU session in one device call) cannot run here: its bash parses, the
+    library names its Python imports exist, and every flag it passes is one the trainer or
+    ``zero_shot_table.py`` accepts (or nvidia-smi's and timeout's own)."""
+    script = ROOT / "experiments" / "gpu_leg.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    text = script.read_text()
+    for module, names in re.findall(r"^from (graphparam[\w.]*) import (.+)$", text, re.M):
+        mod = importlib.import_module(module)
+        assert all(hasattr(mod, n.strip()) for n in names.split(",")), f"gpu_leg.sh: from {module} import {names}"
+    helps = [subprocess.run([sys.executable, *cmd, "--help"], cwd=ROOT, capture_output=True, text=True).stdout
+             for cmd in (["-m", "graphparam.train"], ["experiments/zero_shot_table.py"])]
+    flags = set(re.findall(r"(--[a-z][a-z0-9-]*)", text)) - {"--query-gpu", "--format", "--signal"}
+    unknown = [f for f in sorted(flags) if not any(re.search(re.escape(f) + r"\b", h) for h in helps)]
+    assert not unknown, f"gpu_leg.sh passes flags nothing accepts: {unknown}"
