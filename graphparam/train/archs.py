@@ -6,77 +6,24 @@ traced nets are cached by spec hash (LRU), so a net seen again (``arch_pool`` cy
 finite set) is neither rebuilt nor retraced, and the GHN's per-graph preprocessing, cached on
 the graph, is reused too.
 
-Building and tracing run under a forked RNG seeded by the arch seed: they draw random numbers
-(initialisation, the example input), and whether a net is a cache hit must not change the
-global RNG stream of the run (resumed runs start with an empty cache).
+A net is built and traced by :func:`~graphparam.train.build.build_arch` (here, or ahead in worker
+processes by :mod:`graphparam.train.build_pool`), under a forked RNG seeded by the arch seed: whether a
+net is a cache hit must not change the global RNG stream of the run (resumed runs start with an empty
+cache). ``Arch``, ``build_arch`` and ``output_std`` are re-exported from :mod:`graphparam.train.build`.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
-import torch.nn as nn
 
-from graphparam.graph import ArchGraph, trace
+from graphparam.pretrained_cfg import DEFAULT_CFG
+from graphparam.train.build import Arch, build_arch, output_std
+from graphparam.train.build_pool import BuildPool
 
-__all__ = ["Arch", "ArchCache", "ArchSource", "build_arch"]
-
-
-@dataclass
-class Arch:
-    seed: int
-    spec: object              # arch_zoo.ArchSpec (or anything with .hash and .build())
-    net: nn.Module
-    graph: ArchGraph
-    num_params: int
-    param_names: frozenset = frozenset()
-    output_std: float | None = None   # logits std at default init (see output_std), when probed
-
-    @property
-    def hash(self) -> str:
-        return self.spec.hash
-
-    def describe(self) -> dict:
-        return {"seed": self.seed, "hash": self.hash, "params": self.num_params}
-
-
-def build_arch(seed: int, spec, device: torch.device | str = "cpu", num_classes: int = 10,
-               input_size: tuple[int, int, int] = (3, 32, 32), probe: bool = False) -> Arch:
-    """Build and trace ``spec`` without touching the global RNG state.
-
-    ``probe``: also measure :func:`output_std` of the net at its default initialization.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = spec.build(num_classes=num_classes)
-        graph = trace(net, input_size, name=f"zoo:{seed}")
-        std = output_std(net, input_size) if probe else None
-    net = net.to(device).train()
-    return Arch(seed, spec, net, graph, sum(p.numel() for p in net.parameters()),
-                frozenset(name for name, _ in net.named_parameters()), std)
-
-
-@torch.no_grad()
-def output_std(net: nn.Module, input_size: tuple[int, int, int] = (3, 32, 32), images: int = 8) -> float:
-    """Std of ``net``'s logits on a fixed Gaussian probe batch, in train mode (batch-statistics BatchNorm).
-
-    At PyTorch's default initialization generated nets give about 0.2 (median of train seeds 0-59; at most
-    1.2). Before DAG cells got a normalizing input projection, a few (identity and pooling paths summed
-    with a residual, repeated over a stage) multiplied the signal at every cell and reached 10^3 (train
-    seed 1287: 1,749, now 1.16); a user stream can still hold such nets, whose loss is then thousands of
-    times ln 10 whatever is predicted, and one of them in a meta-batch steers the whole update.
-    """
-    from graphparam.evaluate import logits_of
-
-    x = torch.randn(images, *input_size, generator=torch.Generator().manual_seed(0))
-    state = {k: v.clone() for k, v in net.state_dict().items()}  # the probe must not move BN buffers
-    out = logits_of(net.train()(x)).float()
-    net.load_state_dict(state)
-    std = float(out.std())
-    return std if std == std else float("inf")
+__all__ = ["Arch", "ArchCache", "ArchSource", "build_arch", "output_std"]
 
 
 class ArchCache:
@@ -120,18 +67,23 @@ class ArchSource:
     ``workers``: build and trace the next nets in this many processes
     (:class:`~graphparam.train.build_pool.BuildPool`; 0: in this process, when needed). The nets are the same,
     but their parameters arrive as zeros instead of PyTorch's default initialization (the GHN replaces them).
+    ``num_classes``, ``input_size``: the label count and image shape (C, H, W) of the training data, which
+    every net is built and traced for.
     """
 
     def __init__(self, start: int = 0, pool: int | None = None, max_params: int | None = None,
                  device: torch.device | str = "cpu", cache_size: int = 256,
                  sampler: Callable[[int], Iterator[tuple[int, object]]] | None = None,
-                 max_output_std: float | None = None, workers: int = 0):
+                 max_output_std: float | None = None, workers: int = 0,
+                 num_classes: int = DEFAULT_CFG.num_classes,
+                 input_size: tuple[int, int, int] = DEFAULT_CFG.input_size):
         if sampler is None:
             from arch_zoo import train_stream as sampler
         self.sampler = sampler
         self.pool = pool
         self.max_params = max_params
         self.max_output_std = max_output_std
+        self.num_classes, self.input_size = int(num_classes), tuple(input_size)
         self.device = torch.device(device)
         # an endless stream never draws a net twice: caching it would only hold memory (hundreds of MB)
         self.cache = ArchCache(cache_size if pool is not None else 0)
@@ -141,11 +93,7 @@ class ArchSource:
         from arch_zoo import heldout_hashes
 
         self.excluded = heldout_hashes()
-        self.builder = None
-        if workers:
-            from graphparam.train.build_pool import BuildPool
-
-            self.builder = BuildPool(workers)
+        self.builder = BuildPool(workers) if workers else None
         self._ahead: deque = deque()  # (seed, spec, future or None) drawn but not yet returned
         self._seek(int(start))
 
@@ -176,13 +124,15 @@ class ArchSource:
         probe = self.max_output_std is not None
         while len(self._ahead) <= 2 * self.builder.workers:  # two nets in flight per worker
             seed, spec = self._draw()
-            future = None if spec.hash in self.cache else self.builder.submit(seed, spec, probe)
+            future = None if spec.hash in self.cache else self.builder.submit(
+                seed, spec, probe, self.num_classes, self.input_size)
             self._ahead.append((seed, spec, future))
         return self._ahead.popleft()
 
     def _build(self, seed: int, spec, future) -> Arch:
         if future is None:  # no worker, or it was cached when drawn (and evicted since)
-            return build_arch(seed, spec, self.device, probe=self.max_output_std is not None)
+            return build_arch(seed, spec, self.device, self.num_classes, self.input_size,
+                              probe=self.max_output_std is not None)
         return self.builder.load(future, self.device)
 
     def next(self) -> Arch:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["TrainConfig", "parse_duration", "format_duration", "add_arguments", "from_args", "parse_args",
-           "RESUME_KEYS"]
+           "RESUME_KEYS", "trajectory_changes"]
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)")
@@ -238,6 +238,12 @@ class TrainConfig:
 
 RESUME_KEYS = tuple(f.name for f in fields(TrainConfig) if f.metadata["trajectory"])
 """Fields that define the training trajectory: a resumed run must use the checkpoint's values."""
+
+
+def trajectory_changes(saved: TrainConfig, config: TrainConfig) -> str:
+    """``"name=value, ..."`` of ``saved``'s trajectory settings (``RESUME_KEYS``) that ``config`` changes
+    (empty when it may resume ``saved``)."""
+    return ", ".join(f"{k}={getattr(saved, k)!r}" for k in RESUME_KEYS if getattr(saved, k) != getattr(config, k))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -1,12 +1,14 @@
-"""The images of a training run: the CIFAR-10 training set minus a fixed held-out validation part."""
+"""The images of a training run: the CIFAR-10 training set minus a fixed held-out validation part, and what
+they are to a GHN trained on them (:func:`data_cfg`: image shape, classes, normalization)."""
 
 from __future__ import annotations
 
 import torch
 
 from graphparam.data import ImageSet, load_dataset
+from graphparam.pretrained_cfg import DEFAULT_CFG, PretrainedCfg
 
-__all__ = ["training_images", "HOLDOUT_SEED"]
+__all__ = ["training_images", "data_cfg", "HOLDOUT_SEED"]
 
 HOLDOUT_SEED = 0x7A1  # fixed: the held-out images do not depend on the run's seed
 
@@ -33,3 +35,9 @@ def training_images(source: str | None = None, val_images: int = 1000) -> tuple[
     train = data.subset(keep.nonzero().squeeze(1), name=f"{data.name}-train{len(data) - val_images}")
     val = data.subset(held, name=f"{data.name}-heldout{val_images}")
     return train, val
+
+
+def data_cfg(images: ImageSet, mean, std) -> PretrainedCfg:
+    """The :class:`~graphparam.pretrained_cfg.PretrainedCfg` of a GHN trained on ``images`` normalized with
+    ``mean`` and ``std``: the images' shape (C, H, W), their class count and their name as the data set."""
+    return DEFAULT_CFG.for_images(tuple(images.images.shape[1:]), images.num_classes, images.name, mean, std)

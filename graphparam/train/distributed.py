@@ -18,7 +18,7 @@ import torch.distributed as dist
 
 from graphparam.device import resolve_device
 
-__all__ = ["DistInfo", "setup", "teardown", "shard", "all_reduce", "wrap", "unwrap", "resolve_device"]
+__all__ = ["DistInfo", "setup", "teardown", "shard", "all_reduce", "agree", "wrap", "unwrap", "resolve_device"]
 
 T = TypeVar("T")
 
@@ -68,6 +68,19 @@ def all_reduce(tensor: torch.Tensor, info: DistInfo, op: str = "sum") -> torch.T
     if info.enabled:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
     return tensor
+
+
+def agree(stop: bool, over: bool, elapsed: float, info: DistInfo, device: torch.device) -> tuple[bool, bool, float]:
+    """The same control decision on every rank: ``(any rank was asked to stop, rank 0 ran over its time budget,
+    rank 0's elapsed seconds)``. Rank 0's clock decides the budget, and every rank takes its elapsed time so the
+    learning rate, which follows it, stays the same everywhere."""
+    ctrl = torch.tensor([float(bool(stop)), float(over and info.is_main), elapsed if info.is_main else 0.0],
+                        dtype=torch.float64)
+    if info.enabled:
+        ctrl = ctrl.to(device)
+    all_reduce(ctrl, info)
+    stop_any, over_any, elapsed = ctrl.tolist()
+    return bool(stop_any), bool(over_any), float(elapsed)
 
 
 def wrap(model: torch.nn.Module, info: DistInfo, device: torch.device) -> torch.nn.Module:

@@ -18,38 +18,38 @@ A step whose loss or gradient is not finite (or whose forward raises) is skipped
 no update, a ``skip`` record naming the nets (seed and hash), the step counter and the streams
 still advance. Many consecutive skips stop the run with an error.
 
-Determinism: the global RNG is reseeded from (seed, step, rank) at every step, and the data and
-architecture streams are positions in deterministic sequences saved with each checkpoint, so a
-run resumed from a checkpoint computes the same losses as an uninterrupted one (bitwise on CPU
-with the same thread count).
+Determinism: the global RNG is reseeded from (seed, step, rank) at every step (:mod:`graphparam.train.rng`),
+and the data and architecture streams are positions in deterministic sequences saved with each checkpoint,
+so a run resumed from a checkpoint computes the same losses as an uninterrupted one (bitwise on CPU with the
+same thread count). What the run writes about itself (config, metrics, events, curves) is its
+:class:`~graphparam.train.record.RunRecord`.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import sys
 import time
 import traceback
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
-from graphparam.errors import first_line
-from graphparam.model.ghn import check_complete
+from graphparam.errors import OutputExistsError, ResumeError, first_line
 from graphparam.optim import WarmupCosine, decay_groups
+from graphparam.pretrained_cfg import PretrainedCfg
 from graphparam.train import distributed as D
-from graphparam.train.archs import Arch, ArchSource
-from graphparam.errors import OutputExistsError, ResumeError
-from graphparam.train.checkpoint import atomic_write_text, has_checkpoint, load_resumable, save_checkpoint
-from graphparam.train.config import RESUME_KEYS, TrainConfig, format_duration
-from graphparam.train.lineage import cost_record
-from graphparam.train.metrics import MetricsLog, RunningMean, peak_rss_gb
-from graphparam.train.objective import StepSums, ghn_backward, net_backward
+from graphparam.train.archs import ArchSource
+from graphparam.train.checkpoint import has_checkpoint, load_resumable, save_checkpoint
+from graphparam.train.config import TrainConfig, format_duration, trajectory_changes
+from graphparam.train.lineage import cost_record, training_of
+from graphparam.train.objective import ghn_backward, reduce_sums, step_backward
+from graphparam.train.progress import ProgressBar
+from graphparam.train.record import RunRecord
+from graphparam.train.rng import rng_state, set_rng_state, step_seed
 from graphparam.train.signals import StopFlag
 
 __all__ = ["Trainer", "TrainResult", "train", "MAX_CONSECUTIVE_SKIPS", "step_seed"]
@@ -66,36 +66,6 @@ class TrainResult:
     elapsed: float             # training seconds, summed over resumes
     out: Path
     checkpoint: Path | None
-
-
-def step_seed(seed: int, step: int, rank: int) -> int:
-    """The global RNG seed of ``step`` on ``rank`` (a fixed mix; fits in 63 bits)."""
-    x = (seed * 0x9E3779B97F4A7C15 + step * 0xBF58476D1CE4E5B9 + rank * 0x94D049BB133111EB) % (1 << 64)
-    x ^= x >> 31
-    return x % (1 << 63)
-
-
-def _rng_state() -> dict:
-    py = random.getstate()
-    npy = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "python": [py[0], list(py[1]), -1.0 if py[2] is None else py[2]],
-        "numpy": [str(npy[0]), torch.from_numpy(npy[1].astype(np.int64)), int(npy[2]), int(npy[3]), float(npy[4])],
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    v, internal, gauss = state["python"]
-    random.setstate((int(v), tuple(int(i) for i in internal), None if gauss == -1.0 else gauss))
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 class Trainer:
@@ -126,7 +96,7 @@ class Trainer:
         if cfg.init_from:
             self.ghn = GHN.from_pretrained(cfg.init_from, device=self.device)
             self.ghn_config = self.ghn.config
-            self.parent_training = (self.ghn.pretrained_cfg or {}).get("training")
+            self.parent_training = training_of(self.ghn.pretrained_cfg)
         else:
             self.ghn_config = GHNConfig.named(cfg.ghn, **cfg.ghn_overrides)
             self.ghn = GHN(self.ghn_config).to(self.device)
@@ -137,7 +107,7 @@ class Trainer:
 
         # data and architectures
         from graphparam.data import BatchStream
-        from graphparam.train.data import training_images
+        from graphparam.train.data import data_cfg, training_images
         from graphparam.train.validate import Validator
 
         if data is None:
@@ -145,6 +115,7 @@ class Trainer:
         self.train_images, self.val_images = data
         images_per_step = cfg.batch_size * (1 if cfg.shared_images else cfg.meta_batch)
         self.batches = BatchStream(self.train_images, images_per_step, self.device, seed=cfg.seed, augment=True)
+        self.data_cfg = data_cfg(self.train_images, self.batches.mean, self.batches.std)
         if sampler is None:
             import functools
 
@@ -152,9 +123,14 @@ class Trainer:
 
             sampler = functools.partial(train_stream, stream=cfg.stream)
         self.archs = ArchSource(cfg.arch_start, cfg.arch_pool, cfg.max_params, self.device, cfg.cache_size, sampler,
-                                cfg.max_output_std, cfg.arch_workers)
+                                cfg.max_output_std, cfg.arch_workers, num_classes=self.data_cfg.num_classes,
+                                input_size=self.data_cfg.input_size)
         self.validator = Validator(self.val_images, cfg.val_nets if cfg.eval_every else 0, self.device, cfg.amp)
-        self.soft_targets = self._soft_targets() if cfg.distill else None
+        self.soft_targets = None
+        if cfg.distill:
+            from graphparam.train.teacher import soft_targets
+
+            self.soft_targets = soft_targets(cfg.distill, self.train_images, self.device, verbose=self.info.is_main)
 
         # progress state
         self.step = 0
@@ -162,21 +138,7 @@ class Trainer:
         self.skipped = 0
         self.consecutive_skips = 0
         self.resumed_from: Path | None = None
-        self.log = MetricsLog(self.out / "metrics.jsonl", enabled=self.info.is_main)
-
-    def _soft_targets(self) -> torch.Tensor:
-        """The distillation teacher's logits for every training image (computed once, un-augmented)."""
-        from graphparam.train.teacher import load_teacher, teacher_logits
-
-        start = time.perf_counter()
-        teacher, info = load_teacher(self.config.distill)
-        logits = teacher_logits(teacher, self.train_images, device=self.device)
-        if self.info.is_main:
-            top1 = (logits.argmax(1).cpu() == self.train_images.labels).float().mean().item()
-            print(f"distillation teacher {info.model} ({self.config.distill}): logits of "
-                  f"{len(self.train_images)} training images in {time.perf_counter() - start:.0f}s, "
-                  f"train top-1 {100 * top1:.1f}%", file=sys.stderr)
-        return logits
+        self.record = RunRecord(self.out, enabled=self.info.is_main)
 
     # ---- checkpoints --------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -185,17 +147,16 @@ class Trainer:
             "elapsed": self.elapsed,
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
-            "rng": _rng_state(),
+            "rng": rng_state(),
             "archs": self.archs.state_dict(),
             "batches": self.batches.state_dict(),
             "config": self.config.to_json(indent=None),
             "world_size": self.info.world_size,
         }
 
-    def pretrained_cfg(self) -> dict:
-        """What a GHN saved by this run was trained on, for its checkpoint's ``pretrained_cfg``."""
-        from graphparam.data.augment import CIFAR10_MEAN, CIFAR10_STD
-
+    def pretrained_cfg(self) -> PretrainedCfg:
+        """What a GHN saved by this run was trained on (its data's input size, classes, mean and std) and how
+        (``training``: steps, time, cost, settings, and the ``--init-from`` parent's record)."""
         cfg = self.config
         training = {"steps": self.step, "seconds": round(self.elapsed, 1),
                     "world_size": self.info.world_size, "device": str(self.device),
@@ -206,15 +167,14 @@ class Trainer:
                                     self.parent_training))
         if self.parent_training is not None:
             training["parent"] = self.parent_training
-        return {"input_size": [3, 32, 32], "num_classes": 10, "mean": list(CIFAR10_MEAN), "std": list(CIFAR10_STD),
-                "dataset": self.train_images.name, "batch_norm": "batch statistics (train mode)",
-                "training": training}
+        return replace(self.data_cfg, training=training)
 
     def save(self) -> Path | None:
         """Checkpoint now (rank 0 only); returns the checkpoint directory."""
         if not self.info.is_main:
             return None
-        self.ghn.pretrained_cfg = self.pretrained_cfg()
+        # as its JSON dict: what GHN.save writes, whether or not it takes a PretrainedCfg too
+        self.ghn.pretrained_cfg = self.pretrained_cfg().to_dict()
         path = save_checkpoint(self.ckpt_root, self.step, self.ghn.save, self.state_dict(),
                                keep=self.config.keep_checkpoints)
         self._last_save = time.monotonic()
@@ -237,12 +197,10 @@ class Trainer:
                                move_aside=self.info.is_main,
                                warn=(lambda line: print(line, file=sys.stderr)) if self.info.is_main else None)
         path, state, loaded = point.path, point.state, point.ghn
-        saved = TrainConfig.from_json(state["config"])
-        diff = [k for k in RESUME_KEYS if getattr(saved, k) != getattr(self.config, k)]
-        if diff:
-            raise ResumeError(f"cannot resume {path}: it was trained with different "
-                              + ", ".join(f"{k}={getattr(saved, k)!r}" for k in diff)
-                              + "; use the same settings or another --out")
+        changed = trajectory_changes(TrainConfig.from_json(state["config"]), self.config)
+        if changed:
+            raise ResumeError(f"cannot resume {path}: it was trained with different {changed}; "
+                              "use the same settings or another --out")
         self.ghn.load_state_dict(loaded.state_dict())
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
@@ -250,42 +208,16 @@ class Trainer:
         self.schedule.total_steps = None
         if self.config.steps is not None:
             self.schedule.set_total(self.config.steps)
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         self.archs.load_state_dict(state["archs"])
         self.batches.load_state_dict(state["batches"])
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
         self.resumed_from = path
-        self.log.truncate_after(self.step)
-        for bad, reason in point.skipped:
-            self.log.write({"kind": "event", "event": "checkpoint_unreadable", "step": self.step, "path": str(bad),
-                            "reason": reason, "resumed_from": str(path)})
+        self.record.resumed(self.step, path, point.skipped)
         return True
 
     # ---- one step -----------------------------------------------------------------------------
-    def _forward_backward(self, archs: list[Arch], x: torch.Tensor, y: torch.Tensor,
-                          soft: torch.Tensor | None = None) -> StepSums:
-        """This rank's nets: one batched GHN pass, then each net's loss backpropagated to its predicted
-        tensors (:mod:`graphparam.train.objective`), scaled so DDP's gradient average is the mean over all
-        M nets; the GHN's own backward is left to the caller. ``soft``: the teacher's logits for ``x``."""
-        cfg = self.config
-        b = cfg.batch_size
-        mine = D.shard(range(len(archs)), self.info)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            predicted = self.model([archs[i].graph for i in mine])
-        zero = x.new_zeros((), dtype=torch.float32)
-        sums = StepSums(zero, zero, zero, zero)
-        for i, params in zip(mine, predicted):
-            check_complete(archs[i].param_names, params, f" of net seed {archs[i].seed}")
-            part = slice(None) if cfg.shared_images else slice(i * b, (i + 1) * b)
-            net_backward(archs[i].net, params, x[part], y[part], sums, i,
-                         scale=self.info.world_size / cfg.meta_batch, amp=self.amp, loss_cap=cfg.loss_cap,
-                         penalty_weight=cfg.param_penalty, soft=None if soft is None else soft[part],
-                         distill_weight=cfg.distill_weight, distill_temperature=cfg.distill_temperature,
-                         probe_weight=cfg.probe_weight)
-        del predicted
-        return sums
-
     def train_step(self) -> dict:
         """One optimisation step; returns its metrics record (also for skipped steps)."""
         cfg = self.config
@@ -301,29 +233,20 @@ class Trainer:
 
         error = None
         try:
-            sums = self._forward_backward(archs, x, y, soft)
+            sums = step_backward(self.model, archs, x, y, cfg, self.info, self.amp, soft)
             bad_local = not sums.finite
         except (RuntimeError, ValueError, torch.cuda.OutOfMemoryError) as exc:  # a net or the GHN failed
             error = first_line(exc)
             traceback.print_exc(file=sys.stderr)
             sums, bad_local = None, True
-        # one all-reduce: loss sums, correct count, "skip" flag, and which nets had a non-finite loss
-        zero = torch.zeros((), device=self.device)
-        net_bad = torch.zeros(cfg.meta_batch, device=self.device)
-        for i, ce in (sums.per_net if sums else []):
-            net_bad[i] = float(not bool(torch.isfinite(ce)))
-        stats = torch.cat([torch.stack([
-            sums.ce_sum.float() if sums else zero, sums.pen_sum.float() if sums else zero,
-            sums.correct.float() if sums else zero, torch.as_tensor(float(bad_local), device=self.device),
-            sums.probe_sum.float() if sums else zero]), net_bad])
-        D.all_reduce(stats, self.info)
-        ce_sum, pen_sum, correct, bad, probe_sum = stats[:5].tolist()
+        total = reduce_sums(sums, bad_local, cfg.meta_batch, self.info, self.device)  # over every rank's nets
+        ce_sum, pen_sum = total.ce_sum, total.pen_sum
 
         grad_norm = float("nan")
         reason = None
-        if bad > 0:
+        if total.failed:
             reason = error or "non-finite loss"
-            bad_nets = [archs[i] for i, flag in enumerate(stats[5:].tolist()) if flag > 0]
+            bad_nets = [archs[i] for i in total.bad_nets]
         else:
             ghn_backward(sums)
             params = [p for p in self.ghn.parameters() if p.grad is not None]
@@ -345,9 +268,9 @@ class Trainer:
         if reason is None:
             self.consecutive_skips = 0
             record.update(loss=(ce_sum + cfg.param_penalty * pen_sum) / m, ce=ce_sum / m, penalty=pen_sum / m,
-                          acc=correct / (m * cfg.batch_size), grad_norm=grad_norm)
+                          acc=total.correct / (m * cfg.batch_size), grad_norm=grad_norm)
             if cfg.probe_weight:
-                record["probe"] = probe_sum / m
+                record["probe"] = total.probe_sum / m
         else:
             self.skipped += 1
             self.consecutive_skips += 1
@@ -376,15 +299,11 @@ class Trainer:
         resumed = self.resume()
         if cfg.steps is not None:
             self.schedule.set_total(cfg.steps)
-        if main:
-            atomic_write_text(self.out / "config.json", cfg.to_json() + "\n")
-            self.log.write({"kind": "event", "event": "resume" if resumed else "start", "step": self.step,
-                            "checkpoint": str(self.resumed_from) if resumed else None,
-                            "world_size": self.info.world_size, "device": str(self.device),
-                            "ghn_parameters": self.ghn.num_parameters(), "threads": torch.get_num_threads(),
-                            "train_images": len(self.train_images), "wall_time": time.time()})
-        bar = self._progress_bar() if main and cfg.progress else None
-        loss_avg, acc_avg = RunningMean(0.9), RunningMean(0.9)
+        self.record.start(cfg, self.step, self.resumed_from if resumed else None,
+                          world_size=self.info.world_size, device=str(self.device),
+                          ghn_parameters=self.ghn.num_parameters(), threads=torch.get_num_threads(),
+                          train_images=len(self.train_images))
+        bar = ProgressBar(cfg.steps or self.schedule.total_steps, self.step, enabled=main and cfg.progress)
         self._last_save = time.monotonic()
         session_start = time.perf_counter()
         elapsed_at_start = self.elapsed
@@ -399,40 +318,20 @@ class Trainer:
                 record["elapsed"] = self.elapsed
                 if record["kind"] == "train":
                     last_loss = record["loss"]
-                    loss_avg.update(record["loss"])
-                    acc_avg.update(record["acc"])
-                if main:
-                    if record["kind"] == "skip":
-                        print(f"step {self.step}: skipped ({record['reason']}); nets "
-                              + ", ".join(f"seed {n['seed']} {n['hash'][:12]}" for n in
-                                          (record["bad_nets"] or record["nets"])), file=sys.stderr)
-                        self.log.write(record)
-                    elif cfg.log_every and self.step % cfg.log_every == 0:
-                        self.log.write(record)
+                self.record.step(record, cfg.log_every)
                 if self.on_step is not None:
                     self.on_step(self, record)
                 if self.consecutive_skips >= MAX_CONSECUTIVE_SKIPS:
                     raise RuntimeError(f"{self.consecutive_skips} consecutive steps skipped; see "
-                                       f"{self.out / 'metrics.jsonl'} for the nets involved")
+                                       f"{self.record.metrics_path} for the nets involved")
                 if cfg.eval_every and self.step % cfg.eval_every == 0 and main and self.validator.enabled:
                     self._validate(bar)
 
-                # control: the same decision on every rank
-                # (rank 0's clock decides the budget; the learning rate follows rank 0's elapsed time
-                # only approximately on other ranks, so keep them in step: use rank 0's elapsed)
+                # control: the same decision on every rank (rank 0's clock decides the time budget)
                 over = cfg.time_budget is not None and self.elapsed >= cfg.time_budget
-                ctrl = torch.tensor([float(bool(stop)), float(over and main), self.elapsed if main else 0.0],
-                                    dtype=torch.float64)
-                if self.info.enabled:
-                    ctrl = ctrl.to(self.device)
-                D.all_reduce(ctrl, self.info)
-                stop_any, over_any, self.elapsed = (float(v) for v in ctrl.tolist())
+                stop_any, over_any, self.elapsed = D.agree(bool(stop), over, self.elapsed, self.info, self.device)
 
-                if bar is not None:
-                    bar.update(1)
-                    postfix = {"loss": loss_avg.value, "acc": acc_avg.value,
-                               "archs/s": record["archs_per_s"], "img/s": record["images_per_s"]}
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in postfix.items() if v is not None}, refresh=False)
+                bar.update(record)
                 if stop_any:
                     stopped_by = stop.name or "signal"
                     break
@@ -443,23 +342,21 @@ class Trainer:
                         cfg.checkpoint_minutes > 0
                         and time.monotonic() - self._last_save >= 60 * cfg.checkpoint_minutes)):
                     path = self.save()
-                    self.log.write({"kind": "event", "event": "checkpoint", "step": self.step, "path": str(path)})
+                    self.record.checkpoint(self.step, path)
             # a run that ends on its own (not on a signal: someone wants out) is validated at its last step
             if (stopped_by in ("steps", "time_budget") and cfg.eval_every and main and self.validator.enabled
                     and self.step % cfg.eval_every and self.step > 0):
                 self._validate(bar, final=True)
-            if bar is not None:
-                bar.close()
+            bar.close()
             path = self.finish(stopped_by)
         return TrainResult(self.step, self.skipped, stopped_by, last_loss, self.elapsed, self.out, path)
 
-    def _validate(self, bar, final: bool = False) -> None:
+    def _validate(self, bar: ProgressBar, final: bool = False) -> None:
         from graphparam.train.validate import describe_val
 
         val = self.validator(self.ghn)
-        self.log.write({"kind": "val", "step": self.step, **val, **({"final": True} if final else {})})
-        if bar is not None:
-            bar.write(describe_val(self.step, val))
+        self.record.validation(self.step, val, final)
+        bar.write(describe_val(self.step, val))
 
     def finish(self, stopped_by: str) -> Path | None:
         """Final checkpoint, exported GHN, curves (rank 0)."""
@@ -469,30 +366,13 @@ class Trainer:
         self.ghn.save(self.out / "ghn")
         if self.config.export:
             self.ghn.save(self.config.export)
-        self.log.write({"kind": "event", "event": "stop", "step": self.step, "reason": stopped_by,
-                        "elapsed": self.elapsed, "checkpoint": str(path), "wall_time": time.time(),
-                        "peak_rss_gb": peak_rss_gb(), "process_cpu_s": time.process_time()})
-        self.log.close()
-        try:
-            from graphparam.train.plot import plot_curves
-
-            plot_curves(self.out / "metrics.jsonl", self.out / "curves.png",
-                        title=f"GHN '{self.config.ghn}' meta-training, M={self.config.meta_batch}, "
-                              f"batch {self.config.batch_size}")
-        except Exception as exc:  # a plot must never lose a finished run
-            print(f"warning: could not plot curves: {exc}", file=sys.stderr)
+        self.record.stop(self.step, stopped_by, self.elapsed, path,
+                         title=f"GHN '{self.config.ghn}' meta-training, M={self.config.meta_batch}, "
+                               f"batch {self.config.batch_size}")
         print(f"stopped after step {self.step} ({stopped_by}), {format_duration(self.elapsed)} of training; "
               f"checkpoint {path}; GHN saved to {self.out / 'ghn'}"
               + (f" and {self.config.export}" if self.config.export else ""), file=sys.stderr)
         return path
-
-    def _progress_bar(self):
-        from tqdm.auto import tqdm
-
-        total = self.config.steps or self.schedule.total_steps
-        tty = sys.stderr.isatty()
-        return tqdm(total=total, initial=self.step, desc="meta-train", unit="step", dynamic_ncols=True,
-                    mininterval=0.5 if tty else 30.0, file=sys.stderr)
 
 
 def train(config: TrainConfig, **kwargs) -> TrainResult:

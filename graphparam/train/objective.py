@@ -22,10 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from graphparam.evaluate import logits_of
+from graphparam.model.ghn import check_complete
+from graphparam.train import distributed as D
 from graphparam.train.probe_loss import head_inputs, ridge_probe_loss
 from graphparam.train.teacher import distill_loss
 
-__all__ = ["StepSums", "param_penalty", "capped_loss", "detached_leaves", "net_backward", "ghn_backward"]
+__all__ = ["StepSums", "StepTotals", "param_penalty", "capped_loss", "detached_leaves", "net_backward",
+           "step_backward", "reduce_sums", "ghn_backward"]
 
 
 def param_penalty(params: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -116,6 +119,64 @@ def net_backward(net, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch
         if leaf.grad is not None:
             sums.outputs.append(params[name])
             sums.grads.append(leaf.grad)
+
+
+def step_backward(model: torch.nn.Module, archs: list, x: torch.Tensor, y: torch.Tensor, config, info: D.DistInfo,
+                  amp: bool, soft: torch.Tensor | None = None) -> StepSums:
+    """This rank's nets of a step (:class:`~graphparam.train.build.Arch`, of ``config.meta_batch``): one batched
+    pass of ``model`` (the GHN, DDP-wrapped on several ranks), then each net's loss on its slice of ``x``
+    (``config.batch_size`` images each, or all of them with ``shared_images``) backpropagated to its predicted
+    tensors by :func:`net_backward`, scaled so DDP's gradient average is the mean over all M nets; the GHN's own
+    backward is left to :func:`ghn_backward`. ``config``: a :class:`~graphparam.train.config.TrainConfig`;
+    ``soft``: the teacher's logits for ``x``."""
+    cfg = config
+    b = cfg.batch_size
+    mine = D.shard(range(len(archs)), info)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+        predicted = model([archs[i].graph for i in mine])
+    zero = x.new_zeros((), dtype=torch.float32)
+    sums = StepSums(zero, zero, zero, zero)
+    for i, params in zip(mine, predicted):
+        check_complete(archs[i].param_names, params, f" of net seed {archs[i].seed}")
+        part = slice(None) if cfg.shared_images else slice(i * b, (i + 1) * b)
+        net_backward(archs[i].net, params, x[part], y[part], sums, i,
+                     scale=info.world_size / cfg.meta_batch, amp=amp, loss_cap=cfg.loss_cap,
+                     penalty_weight=cfg.param_penalty, soft=None if soft is None else soft[part],
+                     distill_weight=cfg.distill_weight, distill_temperature=cfg.distill_temperature,
+                     probe_weight=cfg.probe_weight)
+    del predicted
+    return sums
+
+
+@dataclass
+class StepTotals:
+    """A step's sums over the nets of every rank; ``failed``: some rank's nets raised or had a non-finite loss,
+    ``bad_nets``: the indices (in the step) of the nets whose loss was not finite."""
+
+    ce_sum: float
+    pen_sum: float
+    correct: float
+    probe_sum: float
+    failed: bool
+    bad_nets: list[int]
+
+
+def reduce_sums(sums: StepSums | None, failed: bool, meta_batch: int, info: D.DistInfo,
+                device: torch.device) -> StepTotals:
+    """This rank's ``sums`` (None: its forward raised) added up over all ranks in one all-reduce: the loss
+    sums, the correct count, the ``failed`` flag and which of the ``meta_batch`` nets had a non-finite loss."""
+    zero = torch.zeros((), device=device)
+    net_bad = torch.zeros(meta_batch, device=device)
+    for i, ce in (sums.per_net if sums else []):
+        net_bad[i] = float(not bool(torch.isfinite(ce)))
+    stats = torch.cat([torch.stack([
+        sums.ce_sum.float() if sums else zero, sums.pen_sum.float() if sums else zero,
+        sums.correct.float() if sums else zero, torch.as_tensor(float(failed), device=device),
+        sums.probe_sum.float() if sums else zero]), net_bad])
+    D.all_reduce(stats, info)
+    ce_sum, pen_sum, correct, bad, probe_sum = stats[:5].tolist()
+    return StepTotals(ce_sum, pen_sum, correct, probe_sum, bad > 0,
+                      [i for i, flag in enumerate(stats[5:].tolist()) if flag > 0])
 
 
 def ghn_backward(sums: StepSums) -> None:

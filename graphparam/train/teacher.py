@@ -10,6 +10,8 @@ and it costs nothing per step.
 from __future__ import annotations
 
 import json
+import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,7 +21,8 @@ import torch.nn.functional as F
 
 from graphparam.errors import CheckpointError
 
-__all__ = ["TeacherInfo", "save_teacher", "load_teacher", "teacher_logits", "distill_loss", "TEACHER_FILES"]
+__all__ = ["TeacherInfo", "save_teacher", "load_teacher", "teacher_logits", "soft_targets", "distill_loss",
+           "TEACHER_FILES"]
 
 TEACHER_FILES = ("teacher.json", "model.safetensors")
 
@@ -76,6 +79,20 @@ def teacher_logits(model: nn.Module, images, batch_size: int = 500, device: torc
         x = normalize(images.images[start:start + batch_size].to(device))
         out.append(logits_of(model(x)).float())
     return torch.cat(out)
+
+
+def soft_targets(directory: str | Path, images, device: torch.device | str = "cpu",
+                 verbose: bool = True) -> torch.Tensor:
+    """The logits of the teacher saved in ``directory`` for every image of ``images`` (computed once, un-augmented);
+    ``verbose``: say on stderr how long it took and the teacher's top-1 on ``images``."""
+    start = time.perf_counter()
+    teacher, info = load_teacher(directory)
+    logits = teacher_logits(teacher, images, device=device)
+    if verbose:
+        top1 = (logits.argmax(1).cpu() == images.labels).float().mean().item()
+        print(f"distillation teacher {info.model} ({directory}): logits of {len(images)} training images in "
+              f"{time.perf_counter() - start:.0f}s, train top-1 {100 * top1:.1f}%", file=sys.stderr)
+    return logits
 
 
 def distill_loss(logits: torch.Tensor, target_logits: torch.Tensor, temperature: float) -> torch.Tensor:

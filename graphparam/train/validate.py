@@ -10,7 +10,7 @@ import torch
 
 from graphparam.data import ImageSet
 from graphparam.evaluate import evaluate
-from graphparam.train.archs import Arch, build_arch
+from graphparam.train.build import Arch, build_arch
 
 __all__ = ["Validator", "describe_val"]
 
@@ -32,7 +32,9 @@ class Validator:
             import arch_zoo
 
             specs = arch_zoo.split("val")[: self.num_nets]
-            self._archs = [build_arch(i, spec, self.device) for i, spec in enumerate(specs)]
+            # built for the held-out images' label count and shape (those of the training data)
+            shape, classes = tuple(self.images.images.shape[1:]), self.images.num_classes
+            self._archs = [build_arch(i, spec, self.device, classes, shape) for i, spec in enumerate(specs)]
         return self._archs
 
     @torch.no_grad()

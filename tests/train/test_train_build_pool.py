@@ -1,5 +1,8 @@
 """Nets built in worker processes (``arch_workers``) are the nets built in the training process."""
 
+import ast
+import inspect
+
 import torch
 
 from graphparam.train.archs import ArchSource
@@ -60,3 +63,20 @@ def test_a_net_equal_in_structure_to_a_held_out_model_is_skipped():
     source = ArchSource(sampler=tiny_sampler)
     source.excluded = frozenset({first.graph.structure_hash()})
     assert source.next().seed != first.seed and source.skipped == 1
+
+
+def test_building_a_net_does_not_import_the_arch_stream():
+    """archs -> build_pool -> build and archs -> build, no edge back to archs (not even a lazy one)."""
+    import graphparam.train.archs as archs
+    import graphparam.train.build as build
+    import graphparam.train.build_pool as build_pool
+
+    for module in (build, build_pool):
+        tree = ast.parse(inspect.getsource(module))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert "graphparam.train.archs" not in imported, module.__name__
+    from graphparam.train.archs import Arch, ArchCache, ArchSource, build_arch, output_std  # re-exported
+
+    assert (Arch, build_arch, output_std) == (build.Arch, build.build_arch, build.output_std)
+    assert (ArchCache, ArchSource) == (archs.ArchCache, archs.ArchSource)

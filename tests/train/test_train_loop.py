@@ -4,6 +4,7 @@ import math
 import torch
 
 from graphparam.model import GHN
+from graphparam.pretrained_cfg import DEFAULT_CFG, PretrainedCfg, cfg_of
 from graphparam.train.metrics import read_metrics
 from train_helpers import ghn_state, run_tiny, tiny_sampler
 
@@ -27,7 +28,9 @@ def test_tiny_run_trains_logs_and_exports(tmp_path):
     for d in (out / "ghn", tmp_path / "export", out / "checkpoints" / "step-000004" / "ghn"):
         loaded = GHN.from_pretrained(d)
         assert all(torch.equal(final[k], v) for k, v in loaded.state_dict().items())
-        assert loaded.pretrained_cfg["training"]["steps"] == 4 and loaded.pretrained_cfg["input_size"] == [3, 32, 32]
+        saved = cfg_of(loaded)  # a dict or a PretrainedCfg, whichever the GHN keeps
+        assert saved.training["steps"] == 4 and saved.input_size == DEFAULT_CFG.input_size
+        assert saved.num_classes == 10 and saved.mean == DEFAULT_CFG.mean and saved.dataset == "cifar10-test1k-train900"
 
 
 def test_a_run_ending_between_evaluations_is_validated_at_its_last_step(tmp_path):
@@ -166,7 +169,7 @@ def test_init_from_adds_the_parents_core_hours(tmp_path):
     trainer = Trainer(tiny_config(tmp_path / "run", steps=1, init_from=str(tmp_path / "start")),
                       sampler=tiny_sampler, data=tiny_data())
     trainer.run()
-    training = GHN.from_pretrained(tmp_path / "run" / "ghn").pretrained_cfg["training"]
+    training = cfg_of(GHN.from_pretrained(tmp_path / "run" / "ghn")).training
     assert training["parent"] == {"steps": 7, "cpu_core_hours": 1.5}
     assert abs(training["total_cpu_core_hours"] - 1.5 - training["cpu_core_hours"]) <= 0.001
     assert 0 <= training["cpu_core_hours"] < 0.1
@@ -191,3 +194,33 @@ def test_arch_start_begins_the_stream_past_earlier_nets(tmp_path):
     run_tiny(tmp_path, steps=2, arch_start=40)
     seeds = [s for r in read_metrics(tmp_path / "metrics.jsonl", "train") for s in r["seeds"]]
     assert seeds == [40, 41, 42, 43]
+
+
+def test_the_pretrained_cfg_and_the_nets_follow_the_training_data(tmp_path):
+    """Images of 16x16 with 5 classes: nets are built and traced for them, and the GHN says so."""
+    from graphparam.data import ImageSet
+    from graphparam.evaluate import logits_of
+    from graphparam.train import Trainer
+    from train_helpers import tiny_config, tiny_data
+
+    def small(images: ImageSet, name: str) -> ImageSet:
+        return ImageSet(images.images[:, :, 8:24, 8:24].contiguous(), images.labels % 5, tuple("abcde"), name)
+
+    def conv_nets(start):  # a ViT's spec fixes its image size (its position embedding), so leave those out
+        return ((seed, spec) for seed, spec in tiny_sampler(start) if spec.stem.kind != "tokens")
+
+    train, val = tiny_data()
+    trainer = Trainer(tiny_config(tmp_path, steps=1, eval_every=1, val_nets=1), sampler=conv_nets,
+                      data=(small(train, "tiny16"), small(val, "tiny16-val")))
+    result = trainer.run()
+    assert result.skipped == 0 and math.isfinite(result.last_loss)
+    assert len(read_metrics(tmp_path / "metrics.jsonl", "val")) == 1
+    with torch.no_grad():
+        for arch in (trainer.archs.next(), trainer.validator.archs()[0]):
+            assert arch.graph is not None and logits_of(arch.net(torch.zeros(2, 3, 16, 16))).shape == (2, 5)
+    cfg = trainer.pretrained_cfg()
+    assert isinstance(cfg, PretrainedCfg)
+    assert (cfg.input_size, cfg.num_classes, cfg.dataset) == ((3, 16, 16), 5, "tiny16")
+    assert cfg.mean == DEFAULT_CFG.mean and cfg.std == DEFAULT_CFG.std and cfg.training["steps"] == 1
+    saved = cfg_of(GHN.from_pretrained(tmp_path / "ghn"))
+    assert (saved.input_size, saved.num_classes, saved.training["steps"]) == ((3, 16, 16), 5, 1)
