@@ -27,13 +27,26 @@ factor 4 of early downsampling is removed, as :mod:`graphparam.cifar_stem` does 
 of a generated arch def are drawn for 32x32), so convnets end on a 4x4 map; transformers and MLPs get
 ``img_size=32`` and 4-pixel (or 2-pixel) patches.
 
+The native form (``args["native"]``, drawn with probability :attr:`LibraryConfig.native`; the
+``library_native`` stream draws only native nets) skips that adaptation and runs the net as its library
+builds it for ImageNet, at 32x32, as users often do: ResNet, RegNet, DenseNet and ShuffleNetV2 keep their
+stride-2 stems and stem pools, ConvNeXt its 4x4/4 patchify stem and MetaFormer its 7x7/4 stem (32x
+downsampling: they end on a 1x1 map); EfficientNet and both MobileNetV3s keep their stems' stride 2 on the
+stage strides drawn for 32x32 (they end on 2x2); ViT/DeiT and the Mixers take timm's default 16-pixel
+patches at ``img_size=32`` (2x2 = 4 tokens; ``patch_size`` reads 16 in the args). Every family has a native
+form (a family without one would set :attr:`Family.native` to ``None`` and always be drawn adapted): no
+downsampling in these constructors needs more than a 1x1 map, so every native draw builds, runs and traces
+at 32x32. The draw comes after all others and only when ``native > 0``, so ``library``,
+``library_shallow``, ``library_deep`` and ``real_mix`` draw what they drew before it existed.
+
 Draws are keyed like :class:`arch_zoo.generator._Draw` (sha256 of the key, only ``random()`` and exact
 float ops), so a seed gives the same spec everywhere. Depth is drawn first, uniformly in a quantile range
 of each family's depth range (:attr:`LibraryConfig.depth`, >1 extrapolates: ``library_deep``), then widths,
 skewed narrow, among those whose rough parameter estimate fits :attr:`LibraryConfig.max_params`.
 Configurations whose graphs equal held-out real networks (:mod:`arch_zoo.real_heldout`: timm resnet10t/18/26d/
 50/50d, ResNeXt-50, wide ResNet-50, their SE/ECA variants, ViT/DeiT-Ti/S, ConvNeXt-atto/nano, Mixer-S, ResMLP-12,
-DenseNet-121) are never drawn; the other held-out structures differ in widths no draw can take.
+DenseNet-121) are never drawn, adapted or native (so no native draw is a held-out model's ``timm`` form
+either); the other held-out structures differ in widths no draw can take.
 
 Every net traces strictly with :func:`graphparam.trace`; PoolFormer v2 and ConvFormer (StarReLU computes
 ``x ** 2``, an op graphparam's fx front end does not register) go through its torch.export fallback, about 1 s

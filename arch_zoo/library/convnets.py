@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..generator import _Draw
 from ..real import _stride1
-from .draw import Family, _act, _conv3x3, _depth, _fit, _spread
+from .draw import Family, _act, _conv3x3, _depth, _fit, _native, _spread
 
 if TYPE_CHECKING:
     from .spec import LibraryConfig
@@ -72,6 +72,8 @@ def _build_resnet(a: dict, num_classes: int):
                    channels=tuple(a["channels"]), stem_width=a["stem_width"], stem_type=a["stem_type"],
                    avg_down=a["avg_down"], cardinality=a["cardinality"], base_width=a["base_width"],
                    act_layer=_act(a["act"]), block_args=dict(attn_layer=a["attn"]) if a["attn"] else None)
+    if a.get("native"):  # the stem's stride 2 and the 3x3/2 max pool kept: 32 -> 1
+        return model
     if a["stem_type"]:
         _stride1(model.conv1[0])  # deep stem: its first 3x3 conv had stride 2
     else:
@@ -128,7 +130,11 @@ def _build_regnet(a: dict, num_classes: int):
     from timm.models.regnet import RegNet, RegNetCfg
     from torch import nn
 
+    a = dict(a)
+    native = a.pop("native", False)
     model = RegNet(RegNetCfg(**a), num_classes=num_classes)
+    if native:  # the stem and all four stages downsample: 32 -> 1
+        return model
     # the stem and each of the four stages downsample 2x: the stem and the first stage become stride 1
     _stride1(model.stem.conv)
     for m in model.s1.b1.modules():
@@ -169,6 +175,8 @@ def _build_densenet(a: dict, num_classes: int):
 
     model = DenseNet(num_classes=num_classes, growth_rate=a["growth_rate"], block_config=tuple(a["block_config"]),
                      bn_size=a["bn_size"], stem_type=a["stem_type"])
+    if a.get("native"):  # stem stride 2, 3x3/2 max pool and three transitions: 32 -> 1
+        return model
     f = model.features
     if a["stem_type"]:
         _stride1(f.conv0)
@@ -210,22 +218,26 @@ def _build_convnext(a: dict, num_classes: int):
     model = ConvNeXt(num_classes=num_classes, depths=tuple(a["depths"]), dims=tuple(a["dims"]),
                      kernel_sizes=a["kernel_size"], use_grn=a["use_grn"], ls_init_value=a["ls_init_value"],
                      conv_mlp=a["conv_mlp"])
+    if a.get("native"):  # the 4x4/4 patchify stem kept: 32 -> 1
+        return model
     model.stem[0] = _conv3x3(model.stem[0])  # 4x4/4 patchify -> 3x3/1
     return model
 
 
 TIMM_RESNET = Family(
     "timm_resnet", "timm", _sample_resnet, _build_resnet, (4, 24),
-    "timm ResNet/ResNeXt/wide/SE/ECA, stems ''/deep/deep_tiered; stem 3x3/1, no max pool")
+    "timm ResNet/ResNeXt/wide/SE/ECA, stems ''/deep/deep_tiered; stem 3x3/1, no max pool (native: as built)",
+    _native)
 
 TIMM_REGNET = Family(
     "timm_regnet", "timm", _sample_regnet, _build_regnet, (6, 24),
-    "timm RegNet X/Y from a drawn RegNetCfg, stem and early stages stride 1 (ends 4x4)")
+    "timm RegNet X/Y from a drawn RegNetCfg, stem and early stages stride 1 (ends 4x4; native: as built, 1x1)",
+    _native)
 
 TIMM_DENSENET = Family(
     "timm_densenet", "timm", _sample_densenet, _build_densenet, (4, 36),
-    "timm DenseNet, drawn growth rate and block config, stem 3x3/1, no pool")
+    "timm DenseNet, drawn growth rate and block config, stem 3x3/1, no pool (native: as built)", _native)
 
 TIMM_CONVNEXT = Family(
     "timm_convnext", "timm", _sample_convnext, _build_convnext, (4, 24),
-    "timm ConvNeXt (V1/V2), patchify stem -> 3x3/1")
+    "timm ConvNeXt (V1/V2), patchify stem -> 3x3/1 (native: 4x4/4 kept)", _native)

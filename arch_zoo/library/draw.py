@@ -1,6 +1,7 @@
 """What the library families share: the :class:`Family` record each one fills, and the draw helpers
 (depth in a quantile range, blocks spread over stages, a width that fits the parameter cap, strides for
-32x32 inputs) and build helpers (a fresh 3x3 stem convolution, timm activations by name)."""
+32x32 inputs, the native form's arguments) and build helpers (a fresh 3x3 stem convolution, timm
+activations by name)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,21 @@ __all__ = ["Family"]
 
 @dataclass(frozen=True)
 class Family:
+    """How one library family is drawn and built.
+
+    ``sample(draw, config)`` draws the constructor arguments of the 32x32-adapted form; ``build(args,
+    num_classes)`` calls the constructor and adapts the net to 32x32 unless ``args`` has ``native``.
+    ``native(args)`` turns drawn arguments into those of the native form (the library's ImageNet stem and
+    patching kept, ``native: true`` added); ``None`` where the family has no native form.
+    """
+
     name: str
     source: str
     sample: Callable[[_Draw, LibraryConfig], dict]
     build: Callable[[dict, int], Any]
     depth: tuple[int, int]
     description: str
+    native: Callable[[dict], dict] | None = None
 
 
 # -------------------------------------------------------------------------------------------- helpers
@@ -61,6 +71,17 @@ def _strides(draw: _Draw, stages: int, downs: int = 3) -> list[int]:
     """Stride 1 for stage 0, stride 2 for ``downs`` of the other stages: 32x32 ends at 4x4 after 3."""
     picked = draw.subset(stages - 1, downs)
     return [1] + [2 if i in picked else 1 for i in range(stages - 1)]
+
+
+def _native(args: dict) -> dict:
+    """The native form's arguments: the drawn ones, marked ``native`` (the builder skips the 32x32 adaptation)."""
+    return {**args, "native": True}
+
+
+def _native_patch16(args: dict) -> dict:
+    """The native form of a patch-embedding family: ``native`` and 16-pixel patches (timm's ImageNet default;
+    at 32x32 the net sees 2x2 = 4 tokens)."""
+    return {**args, "native": True, "patch_size": 16}
 
 
 def _conv3x3(conv, stride: int = 1):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..generator import _Draw
 from ..real import _stride1
-from .draw import Family, _act, _depth, _div8, _fit, _spread, _strides
+from .draw import Family, _act, _depth, _div8, _fit, _native, _spread, _strides
 
 if TYPE_CHECKING:
     from .spec import LibraryConfig
@@ -95,7 +95,8 @@ def _build_efficientnet(a: dict, num_classes: int):
 
     model = EfficientNet(decode_arch_def(a["arch"]), num_classes=num_classes, stem_size=a["stem_size"],
                          num_features=a["num_features"], act_layer=_act(a["act"]))
-    _stride1(model.conv_stem)  # the stage strides were drawn for 32x32
+    if not a.get("native"):  # native: the stem's stride 2 kept (on the strides drawn for 32x32: ends 2x2)
+        _stride1(model.conv_stem)  # the stage strides were drawn for 32x32
     return model
 
 
@@ -156,7 +157,8 @@ def _build_mobilenetv3(a: dict, num_classes: int):
     se = partial(SqueezeExcite, gate_layer="hard_sigmoid", force_act_layer=nn.ReLU, rd_round_fn=round_channels)
     model = MobileNetV3(decode_arch_def(a["arch"]), num_classes=num_classes, stem_size=a["stem_size"],
                         num_features=a["num_features"], act_layer=_act(a["act"]), se_layer=se)
-    _stride1(model.conv_stem)
+    if not a.get("native"):  # native: the stem's stride 2 kept (ends 2x2)
+        _stride1(model.conv_stem)
     return model
 
 
@@ -185,6 +187,8 @@ def _build_shufflenet(a: dict, num_classes: int):
     from torchvision.models import ShuffleNetV2
 
     model = ShuffleNetV2(a["stages_repeats"], a["stages_out_channels"], num_classes=num_classes)
+    if a.get("native"):  # stem stride 2 and 3x3/2 max pool kept: 32 -> 1
+        return model
     _stride1(model.conv1[0])
     model.maxpool = nn.Identity()
     return model
@@ -227,22 +231,23 @@ def _build_tv_mobilenetv3(a: dict, num_classes: int):
 
     setting = [InvertedResidualConfig(ci, k, x, co, se, act, s, 1, 1.0) for ci, k, x, co, se, act, s in a["layers"]]
     model = MobileNetV3(setting, last_channel=a["last_channel"], num_classes=num_classes)
-    _stride1(model.features[0][0])
+    if not a.get("native"):  # native: the stem's stride 2 kept (ends 2x2)
+        _stride1(model.features[0][0])
     return model
 
 
 TIMM_EFFICIENTNET = Family(
     "timm_efficientnet", "timm", _sample_efficientnet, _build_efficientnet, (4, 24),
-    "timm EfficientNet class from drawn block strings (MobileNetV2/EfficientNet/V2/MnasNet/MNv4 styles)")
+    "timm EfficientNet class from drawn block strings (MobileNetV2/EfficientNet/V2/MnasNet/MNv4 styles)", _native)
 
 TIMM_MOBILENETV3 = Family(
     "timm_mobilenetv3", "timm", _sample_mobilenetv3, _build_mobilenetv3, (4, 16),
-    "timm MobileNetV3 from drawn block strings")
+    "timm MobileNetV3 from drawn block strings", _native)
 
 TV_SHUFFLENET = Family(
     "tv_shufflenet", "torchvision", _sample_shufflenet, _build_shufflenet, (3, 16),
-    "torchvision ShuffleNetV2, drawn repeats and widths, stem 3x3/1, no max pool")
+    "torchvision ShuffleNetV2, drawn repeats and widths, stem 3x3/1, no max pool (native: as built)", _native)
 
 TV_MOBILENETV3 = Family(
     "tv_mobilenetv3", "torchvision", _sample_tv_mobilenetv3, _build_tv_mobilenetv3, (4, 16),
-    "torchvision MobileNetV3 from a drawn InvertedResidualConfig list")
+    "torchvision MobileNetV3 from a drawn InvertedResidualConfig list", _native)

@@ -106,7 +106,10 @@ class LibraryConfig:
     ``depth``: quantile range of every family's depth range (0: its shallowest, 1: its deepest, above 1
     extrapolates linearly); depth is uniform in it. ``max_params``: widths whose rough estimate exceeds it
     are not drawn (the estimate is within about 20 % of the real count). ``skew`` >= 1 pushes widths to the
-    narrow end, as in :class:`arch_zoo.generator.GeneratorConfig`.
+    narrow end, as in :class:`arch_zoo.generator.GeneratorConfig`. ``native``: the probability that a drawn
+    net keeps its library's native (ImageNet) stem and patching instead of the 32x32 adaptation (families
+    without a native form, ``Family.native is None``, are always adapted); drawn after everything else and
+    only when positive, so a config with ``native=0`` draws exactly what it drew before the option existed.
     """
 
     families: tuple[tuple[str, float], ...] = (
@@ -125,6 +128,7 @@ class LibraryConfig:
     depth: tuple[float, float] = (0.0, 1.0)
     max_params: int = 25_000_000
     skew: int = 2
+    native: float = 0.0
 
     def __post_init__(self) -> None:
         for name, w in self.families:
@@ -137,6 +141,8 @@ class LibraryConfig:
             raise ValueError(f"depth: need 0 <= low <= high, got {self.depth}")
         if self.skew < 1 or self.max_params < 100_000:
             raise ValueError("skew must be >= 1 and max_params >= 100k")
+        if not 0 <= self.native <= 1:
+            raise ValueError(f"native: need a probability in [0, 1], got {self.native}")
 
 
 def sample_library(seed: int, key: str = "library", config: LibraryConfig | None = None) -> LibrarySpec:
@@ -144,7 +150,12 @@ def sample_library(seed: int, key: str = "library", config: LibraryConfig | None
     config = config or LIBRARY_STREAMS["library"]
     draw = _Draw(f"arch_zoo.library:{key}:{int(seed)}")
     family = draw.weighted(config.families)
-    return LibrarySpec.make(family, **FAMILIES[family].sample(draw, config))
+    args = FAMILIES[family].sample(draw, config)
+    # drawn last and only when asked for: native=0 configs (every stream before it) keep their draws and hashes
+    to_native = FAMILIES[family].native
+    if config.native and to_native is not None and draw.chance(config.native):
+        args = to_native(args)
+    return LibrarySpec.make(family, **args)
 
 
 # ------------------------------------------------------------------------------------------- registry
@@ -162,8 +173,11 @@ LIBRARY_STREAMS: dict[str, LibraryConfig] = {
     "library": LibraryConfig(),
     "library_shallow": LibraryConfig(depth=(0.0, 0.35)),
     "library_deep": LibraryConfig(depth=(0.5, 1.6)),
+    "library_native": LibraryConfig(native=1.0),
 }
 """Training streams of library nets (``arch_zoo.train_stream(stream=...)``): ``library``, every family over
 its whole depth range (ResNets of 4-24 blocks: ResNet-50 has 16); ``library_shallow``, the first 35 % of
 each range (a curriculum's first stage); ``library_deep``, from mid-range to 1.6x the deepest (ResNets of
-14-36 blocks, ResNet-101 has 33; ViTs of 7-17 layers)."""
+14-36 blocks, ResNet-101 has 33; ViTs of 7-17 layers); ``library_native``, the ``library`` distribution with
+every net in its native form (ImageNet stems and 16-pixel patches run at 32x32, as users often do: convnets
+end on a 1x1 map, or 2x2 where the stage strides are drawn, ViTs see 4 tokens)."""

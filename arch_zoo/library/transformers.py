@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..generator import _Draw
-from .draw import Family, _conv3x3, _depth, _fit, _spread
+from .draw import Family, _conv3x3, _depth, _fit, _native, _native_patch16, _spread
 
 if TYPE_CHECKING:
     from .spec import LibraryConfig
@@ -37,6 +37,8 @@ def _sample_vit(draw: _Draw, cfg: LibraryConfig) -> dict:
 
 def _build_vit(a: dict, num_classes: int):
     a = dict(a)
+    if a.pop("native", False):
+        a["patch_size"] = 16  # timm's ImageNet patching: 2x2 tokens at 32x32
     if a.pop("distilled"):
         from timm.models.deit import VisionTransformerDistilled as cls
     else:
@@ -64,7 +66,8 @@ def _build_mixer(a: dict, num_classes: int):
     extra = {"mixer": {},
              "resmlp": dict(mlp_ratio=4, block_layer=ResBlock, norm_layer=Affine),
              "gmlp": dict(mlp_ratio=6, block_layer=SpatialGatingBlock, mlp_layer=GatedMlp)}[a["variant"]]
-    return MlpMixer(num_classes=num_classes, img_size=32, patch_size=a["patch_size"], num_blocks=a["num_blocks"],
+    patch = 16 if a.get("native") else a["patch_size"]  # native: timm's ImageNet patching, 2x2 tokens at 32x32
+    return MlpMixer(num_classes=num_classes, img_size=32, patch_size=patch, num_blocks=a["num_blocks"],
                     embed_dim=a["embed_dim"], **extra)
 
 
@@ -100,18 +103,20 @@ def _build_metaformer(a: dict, num_classes: int):
              "poolformer_v2": dict(token_mixers=Pooling, use_mlp_head=False),
              "convformer": dict(token_mixers=SepConv)}[a["variant"]]
     model = MetaFormer(num_classes=num_classes, depths=tuple(a["depths"]), dims=tuple(a["dims"]), **extra)
+    if a.get("native"):  # the 7x7/4 stem kept: 32 -> 1
+        return model
     model.stem.conv = _conv3x3(model.stem.conv)  # 7x7/4 -> 3x3/1
     return model
 
 
 TIMM_VIT = Family(
     "timm_vit", "timm", _sample_vit, _build_vit, (2, 12),
-    "timm VisionTransformer / DeiT distilled, img_size=32, patch 4 or 2")
+    "timm VisionTransformer / DeiT distilled, img_size=32, patch 4 or 2 (native: 16)", _native_patch16)
 
 TIMM_MIXER = Family(
     "timm_mixer", "timm", _sample_mixer, _build_mixer, (2, 16),
-    "timm MlpMixer as Mixer, ResMLP or gMLP, img_size=32, patch 4")
+    "timm MlpMixer as Mixer, ResMLP or gMLP, img_size=32, patch 4 (native: 16)", _native_patch16)
 
 TIMM_METAFORMER = Family(
     "timm_metaformer", "timm", _sample_metaformer, _build_metaformer, (4, 16),
-    "timm MetaFormer as PoolFormer v1/v2 or ConvFormer, stem 7x7/4 -> 3x3/1")
+    "timm MetaFormer as PoolFormer v1/v2 or ConvFormer, stem 7x7/4 -> 3x3/1 (native: 7x7/4 kept)", _native)

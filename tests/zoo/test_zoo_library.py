@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import arch_zoo
-from arch_zoo import sample, train_stream
+from arch_zoo import heldout_hashes, sample, train_stream
 from arch_zoo import splits as splits_mod
 from arch_zoo.library import FAMILIES, LIBRARY_STREAMS, LibraryConfig, LibrarySpec, sample_library
 
@@ -89,7 +89,7 @@ def test_draws_fit_the_parameter_cap():
 
 
 def test_held_out_configurations_are_never_drawn():
-    cfgs = [LIBRARY_STREAMS["library"], LIBRARY_STREAMS["library_deep"]]
+    cfgs = [LIBRARY_STREAMS["library"], LIBRARY_STREAMS["library_deep"], LIBRARY_STREAMS["library_native"]]
     for cfg, seed in itertools.product(cfgs, range(1500)):
         spec = sample_library(seed, "guard", cfg)
         a = spec.kwargs
@@ -107,7 +107,7 @@ def test_held_out_configurations_are_never_drawn():
 
 def test_library_streams_are_registered_and_ranged():
     names = arch_zoo.stream_names()
-    assert {"train", "library", "library_shallow", "library_deep", "real_mix"} <= set(names)
+    assert {"train", "library", "library_shallow", "library_deep", "library_native", "real_mix", "user_mix"} <= set(names)
     with pytest.raises(KeyError, match="library"):
         next(train_stream(stream="nope"))
     deep = [spec for _, spec in itertools.islice(train_stream(stream="library_deep"), 200)]
@@ -131,3 +131,108 @@ def test_library_stream_skips_eval_hashes(monkeypatch):
     banned = frozenset({sample_library(1, "train-library").hash})
     monkeypatch.setattr(splits_mod, "eval_hashes", lambda: banned)
     assert [seed for seed, _ in itertools.islice(train_stream(0, "library"), 3)] == [0, 2, 3]
+
+
+# --------------------------------------------------------------------------------------- native form
+
+NATIVE_FAMILIES = [name for name, f in FAMILIES.items() if f.native is not None]
+
+
+def _last_map(model: torch.nn.Module) -> int:
+    """The side of a convnet's last feature map: the smallest output of a spatial (k > 1) convolution."""
+    sides = []
+
+    def hook(module, inputs, out):
+        sides.append(out.shape[-1])
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, torch.nn.Conv2d) and m.kernel_size != (1, 1)]
+    with torch.no_grad():
+        model(torch.randn(2, 3, 32, 32))
+    for h in handles:
+        h.remove()
+    return min(sides)
+
+
+def test_every_family_has_a_native_form():
+    # a family that cannot run natively at 32x32 would set Family.native = None (and be documented)
+    assert NATIVE_FAMILIES == list(FAMILIES)
+
+
+@pytest.mark.parametrize("family", NATIVE_FAMILIES)
+def test_native_draws_build_forward_and_trace_at_32(family, check_net, trace):
+    cfg = LibraryConfig(families=((family, 1.0),), depth=(0.0, 0.5), skew=4, native=1.0)
+    held = heldout_hashes()
+    for seed in range(3):
+        spec = sample_library(seed, "test-native", cfg)
+        assert spec.kwargs["native"] is True and spec.family == family
+        torch.manual_seed(0)
+        model = spec.build(num_classes=10)
+        torch.manual_seed(0)
+        with torch.no_grad():
+            y = model(torch.randn(2, 3, 32, 32))
+        assert y.shape == (2, 10) and torch.isfinite(y).all()
+        graph = trace(model)  # strict: every parameter owned
+        assert graph.structure_hash() not in held
+        if family in ("timm_vit", "timm_mixer"):
+            embed = model.patch_embed if family == "timm_vit" else model.stem
+            assert spec.kwargs["patch_size"] == 16 and embed.grid_size == (2, 2)  # 4 tokens
+        elif family in ("timm_efficientnet", "timm_mobilenetv3", "tv_mobilenetv3"):
+            assert _last_map(model) == 2  # stem stride 2 on the three stage strides drawn for 32x32
+        else:
+            assert _last_map(model) == 1  # the library's full 32x downsampling
+
+
+def test_native_is_drawn_last_and_only_when_asked():
+    plain, native = LibraryConfig(), LibraryConfig(native=1.0)
+    for seed in range(60):
+        a, b = sample_library(seed, "k", plain), sample_library(seed, "k", native)
+        got, expect = b.kwargs, a.kwargs
+        assert "native" not in expect and got.pop("native") is True
+        if a.family in ("timm_vit", "timm_mixer"):
+            expect["patch_size"] = 16
+        assert (b.family, got) == (a.family, expect)  # the same draw, native form
+    half = [sample_library(s, "k", LibraryConfig(native=0.5)).kwargs.get("native", False) for s in range(60)]
+    assert 15 < sum(half) < 45
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="native"):
+            LibraryConfig(native=bad)
+    # building a native spec without the flag gives the adapted net (4x4 last map, 4-pixel patches)
+    spec = sample_library(0, "k", LibraryConfig(families=(("timm_resnet", 1.0),), depth=(0.0, 0.0), native=1.0))
+    args = spec.kwargs
+    del args["native"]
+    assert _last_map(spec.build()) == 1 and _last_map(LibrarySpec.make("timm_resnet", **args).build()) == 4
+
+
+def test_existing_streams_keep_their_draws():
+    """library, library_shallow, library_deep and real_mix draw what they drew before the native form existed
+    (the first three hashes and a digest of the first 100 of each stream, pinned when it was added)."""
+    pins = {"library": (["db8720df425f3ed1", "928f30fac4028398", "ce080f5db512232d"], "297e6d98ca3ac0d5"),
+            "library_shallow": (["f42b17d4bdc400c2", "cbfb05e41e322667", "c8c26d94b7731fae"], "232504919d3333e7"),
+            "library_deep": (["bae422e00a1f98ee", "bf6f0d18f6f9759a", "55d3f75f6a44c403"], "87de3016c59bb2d4"),
+            "real_mix": (["db8720df425f3ed1", "fa48acdbd3a8edfe", "ce080f5db512232d"], "db8fa349ade98acf")}
+    for stream, (first, digest) in pins.items():
+        hashes = [spec.hash for _, spec in itertools.islice(train_stream(0, stream), 100)]
+        assert hashes[:3] == first, stream
+        assert hashlib.sha1(" ".join(hashes).encode()).hexdigest()[:16] == digest, stream
+        assert not any("native" in spec.kwargs for _, spec in itertools.islice(train_stream(0, stream), 30)
+                       if hasattr(spec, "kwargs"))
+
+
+def test_library_native_stream_is_all_native():
+    specs = [spec for _, spec in itertools.islice(train_stream(stream="library_native"), 60)]
+    assert all(s.kwargs["native"] is True for s in specs)
+    assert len({s.family for s in specs}) >= 8 and len({s.hash for s in specs}) == 60
+
+
+def test_user_mix_interleaves_library_native_and_train_in_thirds():
+    mix = list(itertools.islice(train_stream(stream="user_mix"), 9))
+    assert mix == list(itertools.islice(train_stream(stream="user_mix"), 9))
+    lib = dict(itertools.islice(train_stream(stream="library"), 9))
+    nat = dict(itertools.islice(train_stream(stream="library_native"), 9))
+    assert [s for s, _ in mix] == list(range(9))
+    for seed, spec in mix:
+        assert spec == [lib.get(seed), nat.get(seed), sample(seed, "train")][seed % 3]
+    kinds = [("native" in spec.kwargs) if isinstance(spec, LibrarySpec) else "train" for _, spec in mix]
+    assert kinds == [False, True, "train"] * 3
+    assert [s for s, _ in itertools.islice(train_stream(4, "user_mix"), 3)] == [4, 5, 6]
