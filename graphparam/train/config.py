@@ -126,11 +126,19 @@ class TrainConfig:
     stream: str = setting("train", STEPS, "architecture stream: train (the val/test distribution), shallow (train "
                           "with 3-6 cells), cells (BatchNorm conv cells), mixed, one family (resnet, dag, others), "
                           "library nets built by timm's and torchvision's constructors (library, library_shallow, "
-                          "library_deep) or real_mix (half library, half train); arch_zoo.stream_names() lists them",
+                          "library_deep, library_native: their ImageNet stems kept), real_mix (half library, half "
+                          "train) or user_mix (thirds of library, library_native and train); "
+                          "arch_zoo.stream_names() lists them",
                           trajectory=True)
+    activation_budget: int | None = setting(32_000_000, STEPS, "a net runs as many of its batch's images as keep its "
+                                           "op outputs (values per image x images) within this, at least 8; "
+                                           "bounds a step's time and memory (none: all images)",
+                                           type=_optional_int, trajectory=True)
     shared_images: bool = setting(False, STEPS, "give all M nets of a step the same image batch", trajectory=True)
     # length
     steps: int | None = setting(None, STEPS, "number of steps (none: run until the time budget)", type=_optional_int)
+    clock: str = setting("wall", STEPS, "what --time-budget and a run's elapsed time count: wall (seconds on the clock) "
+                         "or cpu (this process's CPU seconds: its core-seconds, fair on a shared machine)")
     time_budget: float | None = setting(None, STEPS, "training time, e.g. 90s, 9m, 1.5h, 1h30m (summed over resumes)",
                                         type=_duration, metavar="DURATION")
     # optimisation
@@ -191,6 +199,8 @@ class TrainConfig:
             self.time_budget = parse_duration(self.time_budget)
         if self.time_budget is not None and not self.time_budget > 0:
             raise ValueError(f"time_budget must be positive, got {self.time_budget}")
+        if self.clock not in ("wall", "cpu"):
+            raise ValueError(f"clock must be 'wall' or 'cpu', got {self.clock!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if self.warmup_steps < 0 or self.checkpoint_every < 0 or self.eval_every < 0 or self.val_images < 0:

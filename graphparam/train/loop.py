@@ -158,12 +158,13 @@ class Trainer:
         """What a GHN saved by this run was trained on (its data's input size, classes, mean and std) and how
         (``training``: steps, time, cost, settings, and the ``--init-from`` parent's record)."""
         cfg = self.config
-        training = {"steps": self.step, "seconds": round(self.elapsed, 1),
+        training = {"steps": self.step, "seconds": round(self.elapsed, 1), "clock": cfg.clock,
                     "world_size": self.info.world_size, "device": str(self.device),
                     "threads": torch.get_num_threads(), "stream": cfg.stream,
                     "meta_batch": cfg.meta_batch, "batch_size": cfg.batch_size,
                     "init_from": cfg.init_from, "distill": cfg.distill}
-        training.update(cost_record(self.elapsed, self.device.type, training["threads"], self.info.world_size,
+        threads = 1 if cfg.clock == "cpu" else training["threads"]  # CPU seconds already count every thread
+        training.update(cost_record(self.elapsed, self.device.type, threads, self.info.world_size,
                                     self.parent_training))
         if self.parent_training is not None:
             training["parent"] = self.parent_training
@@ -268,7 +269,7 @@ class Trainer:
         if reason is None:
             self.consecutive_skips = 0
             record.update(loss=(ce_sum + cfg.param_penalty * pen_sum) / m, ce=ce_sum / m, penalty=pen_sum / m,
-                          acc=total.correct / (m * cfg.batch_size), grad_norm=grad_norm)
+                          acc=total.correct / max(total.images, 1), images=int(total.images), grad_norm=grad_norm)
             if cfg.probe_weight:
                 record["probe"] = total.probe_sum / m
         else:
@@ -305,7 +306,8 @@ class Trainer:
                           train_images=len(self.train_images))
         bar = ProgressBar(cfg.steps or self.schedule.total_steps, self.step, enabled=main and cfg.progress)
         self._last_save = time.monotonic()
-        session_start = time.perf_counter()
+        clock = time.process_time if cfg.clock == "cpu" else time.perf_counter
+        session_start = clock()
         elapsed_at_start = self.elapsed
         stopped_by, last_loss, path = "steps", None, None
         with StopFlag() as stop:
@@ -314,7 +316,7 @@ class Trainer:
                     stopped_by = "steps"
                     break
                 record = self.train_step()
-                self.elapsed = elapsed_at_start + (time.perf_counter() - session_start)
+                self.elapsed = elapsed_at_start + (clock() - session_start)
                 record["elapsed"] = self.elapsed
                 if record["kind"] == "train":
                     last_loss = record["loss"]

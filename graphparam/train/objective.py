@@ -27,8 +27,21 @@ from graphparam.train import distributed as D
 from graphparam.train.probe_loss import head_inputs, ridge_probe_loss
 from graphparam.train.teacher import distill_loss
 
-__all__ = ["StepSums", "StepTotals", "param_penalty", "capped_loss", "detached_leaves", "net_backward",
-           "step_backward", "reduce_sums", "ghn_backward"]
+__all__ = ["MIN_NET_IMAGES", "images_for", "StepSums", "StepTotals", "param_penalty", "capped_loss", "detached_leaves",
+           "net_backward", "step_backward", "reduce_sums", "ghn_backward"]
+
+
+MIN_NET_IMAGES = 8
+
+
+def images_for(activations: int, batch_size: int, budget: int | None) -> int:
+    """How many of its ``batch_size`` images a net runs in a step: all, unless ``activations`` (values per
+    image of all its op outputs) times the images would exceed ``budget``; then as many as fit, at least
+    :data:`MIN_NET_IMAGES`. The largest tenth of the train stream's nets took 45 % of the nets' time and
+    needed GBs for their backward; on fewer images each costs about what a median net costs."""
+    if not budget or activations * batch_size <= budget:
+        return batch_size
+    return max(min(MIN_NET_IMAGES, batch_size), min(batch_size, int(budget // max(activations, 1))))
 
 
 def param_penalty(params: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -67,6 +80,7 @@ class StepSums:
     pen_sum: torch.Tensor
     probe_sum: torch.Tensor
     correct: torch.Tensor
+    images: int = 0
     per_net: list[tuple[int, torch.Tensor]] = field(default_factory=list)
     outputs: list[torch.Tensor] = field(default_factory=list)   # predicted tensors (in the GHN's graph)
     grads: list[torch.Tensor] = field(default_factory=list)     # d loss / d each of them
@@ -111,6 +125,7 @@ def net_backward(net, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch
     sums.ce_sum = sums.ce_sum + ce.detach()
     sums.pen_sum = sums.pen_sum + pen.detach()
     sums.correct = sums.correct + (out.detach().argmax(1) == y).sum()
+    sums.images += len(y)
     sums.per_net.append((index, ce.detach()))
     if not bool(torch.isfinite(total)):
         return
@@ -125,7 +140,8 @@ def step_backward(model: torch.nn.Module, archs: list, x: torch.Tensor, y: torch
                   amp: bool, soft: torch.Tensor | None = None) -> StepSums:
     """This rank's nets of a step (:class:`~graphparam.train.build.Arch`, of ``config.meta_batch``): one batched
     pass of ``model`` (the GHN, DDP-wrapped on several ranks), then each net's loss on its slice of ``x``
-    (``config.batch_size`` images each, or all of them with ``shared_images``) backpropagated to its predicted
+    (``config.batch_size`` images each, the same ones with ``shared_images``; fewer for a net whose activations
+    exceed ``config.activation_budget``: :func:`images_for`) backpropagated to its predicted
     tensors by :func:`net_backward`, scaled so DDP's gradient average is the mean over all M nets; the GHN's own
     backward is left to :func:`ghn_backward`. ``config``: a :class:`~graphparam.train.config.TrainConfig`;
     ``soft``: the teacher's logits for ``x``."""
@@ -138,7 +154,8 @@ def step_backward(model: torch.nn.Module, archs: list, x: torch.Tensor, y: torch
     sums = StepSums(zero, zero, zero, zero)
     for i, params in zip(mine, predicted):
         check_complete(archs[i].param_names, params, f" of net seed {archs[i].seed}")
-        part = slice(None) if cfg.shared_images else slice(i * b, (i + 1) * b)
+        first = 0 if cfg.shared_images else i * b
+        part = slice(first, first + images_for(archs[i].graph.activation_numel(), b, cfg.activation_budget))
         net_backward(archs[i].net, params, x[part], y[part], sums, i,
                      scale=info.world_size / cfg.meta_batch, amp=amp, loss_cap=cfg.loss_cap,
                      penalty_weight=cfg.param_penalty, soft=None if soft is None else soft[part],
@@ -157,6 +174,7 @@ class StepTotals:
     pen_sum: float
     correct: float
     probe_sum: float
+    images: float
     failed: bool
     bad_nets: list[int]
 
@@ -172,11 +190,12 @@ def reduce_sums(sums: StepSums | None, failed: bool, meta_batch: int, info: D.Di
     stats = torch.cat([torch.stack([
         sums.ce_sum.float() if sums else zero, sums.pen_sum.float() if sums else zero,
         sums.correct.float() if sums else zero, torch.as_tensor(float(failed), device=device),
-        sums.probe_sum.float() if sums else zero]), net_bad])
+        sums.probe_sum.float() if sums else zero,
+        torch.as_tensor(float(sums.images if sums else 0), device=device)]), net_bad])
     D.all_reduce(stats, info)
-    ce_sum, pen_sum, correct, bad, probe_sum = stats[:5].tolist()
-    return StepTotals(ce_sum, pen_sum, correct, probe_sum, bad > 0,
-                      [i for i, flag in enumerate(stats[5:].tolist()) if flag > 0])
+    ce_sum, pen_sum, correct, bad, probe_sum, images = stats[:6].tolist()
+    return StepTotals(ce_sum, pen_sum, correct, probe_sum, images, bad > 0,
+                      [i for i, flag in enumerate(stats[6:].tolist()) if flag > 0])
 
 
 def ghn_backward(sums: StepSums) -> None:

@@ -29,6 +29,6 @@ def test_finish_run_validates_the_last_step_once_and_keeps_compact_records(tmp_p
     kept = json.loads((tmp_path / "leg.json").read_text())
     assert kept["argv"] == "cmd" and kept["config"]["steps"] == 3
     assert [r["step"] for r in kept["records"] if r["kind"] == "train"] == [1, 2, 3]
-    assert set(kept["records"][0]) <= {"kind", "step", "acc", "ce", "elapsed", "loss"}
+    assert set(kept["records"][0]) <= {"kind", "step", "acc", "images", "ce", "elapsed", "loss"}
     finish.main([str(run), "--name", "leg", "--results", str(tmp_path)])  # already validated: not again
     assert len(read_metrics(run / "metrics.jsonl", "val")) == 1

@@ -73,3 +73,17 @@ def test_negative_arch_workers_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--steps", "1", "--arch-workers", "-1"])
     assert exc.value.code == 2 and "arch_workers must be >= 0" in capsys.readouterr().err
+
+
+def test_clock_is_wall_or_cpu_and_a_cpu_budget_counts_process_seconds(tmp_path):
+    import time
+
+    from train_helpers import run_tiny, tiny_config
+
+    with pytest.raises(ValueError, match="clock"):
+        tiny_config(tmp_path, clock="gpu")
+    start = time.process_time()
+    trainer, result = run_tiny(tmp_path / "cpu", steps=None, time_budget=2.0, clock="cpu")
+    assert result.stopped_by == "time_budget"
+    assert 2.0 <= result.elapsed <= time.process_time() - start
+    assert trainer.pretrained_cfg().training["clock"] == "cpu"

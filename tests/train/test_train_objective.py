@@ -66,3 +66,43 @@ def test_tied_names_share_one_leaf():
     leaves = detached_leaves({"a": t, "b": t, "c": t + 1})
     assert leaves["a"] is leaves["b"] and leaves["a"] is not leaves["c"]
     assert all(v.is_leaf and v.requires_grad for v in leaves.values())
+
+
+def test_images_for_keeps_every_image_within_the_budget_and_at_least_the_floor():
+    from graphparam.train.objective import MIN_NET_IMAGES, images_for
+
+    assert images_for(1_000, 64, None) == 64
+    assert images_for(1_000, 64, 64_000) == 64
+    assert images_for(2_000, 64, 64_000) == 32
+    assert images_for(3_000, 64, 64_000) == 21
+    assert images_for(10**9, 64, 64_000) == MIN_NET_IMAGES
+    assert images_for(10**9, 4, 64_000) == 4  # never more than the batch
+
+
+def test_activation_numel_sums_the_traced_output_shapes():
+    from graphparam.graph import trace
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 8 * 8, 10))
+    graph = trace(net, (3, 8, 8))
+    shapes = [n.attrs["out_shape"] for n in graph.nodes if n.attrs.get("out_shape")]
+    assert graph.activation_numel() == sum(int(torch.Size(s).numel()) for s in shapes)
+    assert graph.activation_numel() >= 3 * 64 + 2 * 4 * 64 + 10
+
+
+def test_a_budget_runs_large_nets_on_fewer_images_and_acc_counts_the_images_run(tmp_path):
+    from train_helpers import run_tiny
+    import json
+
+    records = []
+    run_tiny(tmp_path / "full", on_step=lambda t, r: records.append(r), steps=2, batch_size=16)
+    budgeted = []
+    run_tiny(tmp_path / "budget", on_step=lambda t, r: budgeted.append(r), steps=2, batch_size=16,
+             activation_budget=1)
+    full_images = [r["images"] for r in records]
+    cfg = json.loads((tmp_path / "budget" / "config.json").read_text())
+    m, b = cfg["meta_batch"], cfg["batch_size"]
+    assert full_images == [m * b] * 2
+    assert b == 16 and [r["images"] for r in budgeted] == [m * 8] * 2
+    for r in budgeted:
+        assert 0 <= r["acc"] <= 1 and r["acc"] * r["images"] == pytest.approx(round(r["acc"] * r["images"]))
