@@ -256,7 +256,7 @@ def load_worker(repeats: int) -> dict:
     import graphparam
 
     torch.set_num_threads(2)
-    ghn = graphparam.load("cifar10")
+    ghn = graphparam.load_ghn("cifar10")
     model = timm.create_model("resnet50", num_classes=10)
     pred = timed(lambda: graphparam.predict(model, (3, 224, 224), ghn=ghn), repeats)
     init = timed(lambda: default_init(model), repeats)

@@ -113,7 +113,7 @@ def markdown(res: dict) -> str:
              f"Data: {meta['data']}, **{meta['images']} images** (the first of the fixed class-mixed evaluation "
              f"order), batch {meta['batch_size']}; protocol `graphparam.evaluate` (BatchNorm with batch statistics). "
              f"Models: `arch_zoo/splits/real_heldout.json` ({len(res['models'])} evaluated), 10 classes, 32x32 inputs; "
-             "**as built**: `load_model(ref, num_classes=10, input_size=(3, 32, 32))`; **CIFAR stem**: the same with "
+             "**as built**: `create_model(ref, num_classes=10, input_size=(3, 32, 32))`; **CIFAR stem**: the same with "
              "`cifar_stem=True`. **Default init**: PyTorch's initialization, no training (chance is 10%). "
              f"torch {meta['torch']}, timm {meta['timm']}, device {meta['device']}.", "",
              "## Per family (mean top-1 %, models)", "", "| family | models " + head,
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     from graphparam.data import load_dataset
     from graphparam.device import resolve_device
     from graphparam.evaluate import EVAL_BATCH_SIZE, first_images
-    from graphparam.predict import load
+    from graphparam.predict import load_ghn
 
     listed = {m["ref"]: m["family"] for m in real_heldout.models()}
     unknown = sorted(set(args.models or ()) - set(listed))
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"not in the held-out list: {', '.join(unknown)} (see {real_heldout.HELDOUT_PATH})")
     refs = [r for r in listed if args.models is None or r in args.models]
     device = resolve_device(args.device)
-    ghn = None if args.only == "default_init" else load(args.ghn, device)
+    ghn = None if args.only == "default_init" else load_ghn(args.ghn, device)
     data = first_images(load_dataset(args.data, "test"), args.images)
     batch_size = args.batch_size or EVAL_BATCH_SIZE
     print(f"{len(refs)} models x {len(args.forms)} forms on {len(data)} images of {data.name}", file=sys.stderr)

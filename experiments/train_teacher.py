@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from graphparam.data import load_dataset
     from graphparam.finetune import finetune
-    from graphparam.sources import load_model
+    from graphparam.sources import create_model
     from graphparam.train.data import training_images
     from graphparam.train.teacher import TeacherInfo, save_teacher
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     train, _ = training_images(args.data, 1000)
     test = load_dataset(args.data, "test").subset(slice(0, args.test_images))
-    model = load_model(args.model, num_classes=10, cifar_stem=args.cifar_stem)
+    model = create_model(args.model, num_classes=10, cifar_stem=args.cifar_stem)
     start = time.perf_counter()
     result = finetune(model, train, test, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                       weight_decay=5e-4, grad_clip=5.0, device="cpu", eval_initial=False, init="teacher")

@@ -175,7 +175,7 @@ class Trainer:
         if not self.info.is_main:
             return None
         # as its JSON dict: what GHN.save writes, whether or not it takes a PretrainedCfg too
-        self.ghn.pretrained_cfg = self.pretrained_cfg().to_dict()
+        self.ghn.pretrained_cfg = self.pretrained_cfg()
         path = save_checkpoint(self.ckpt_root, self.step, self.ghn.save, self.state_dict(),
                                keep=self.config.keep_checkpoints)
         self._last_save = time.monotonic()

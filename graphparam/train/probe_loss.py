@@ -1,8 +1,8 @@
 """A loss on a predicted net's *body*: how well a closed-form ridge probe separates its penultimate features.
 
 The cross-entropy of a predicted net is easiest to lower through its classifier; the linear-probe diagnosis
-(experiments/linear_probe.py) showed the GHN learning heads while its bodies probe no better than random
-ones. With ``--probe-weight W`` each net's loss adds ``W`` times the cross-entropy of a ridge regression
+(the retired ``experiments/linear_probe.py``: ``git show 56b868d:experiments/linear_probe.py``) showed the GHN
+learning heads while its bodies probe no better than random ones. With ``--probe-weight W`` each net's loss adds ``W`` times the cross-entropy of a ridge regression
 fitted, in closed form and differentiably, on the features entering the net's last ``nn.Linear`` for one
 half of its image batch and scored on the other half (kernel form, so the cost is one n x n solve whatever
 the feature width). Its gradient reaches only the layers below the head: it asks the body for features a

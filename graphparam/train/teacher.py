@@ -29,7 +29,7 @@ TEACHER_FILES = ("teacher.json", "model.safetensors")
 
 @dataclass(frozen=True)
 class TeacherInfo:
-    """What rebuilds a teacher: ``model`` reference (see :func:`graphparam.sources.load_model`),
+    """What rebuilds a teacher: ``model`` reference (see :func:`graphparam.sources.create_model`),
     ``cifar_stem``, ``num_classes``; ``test_top1`` and ``training`` describe it."""
 
     model: str
@@ -54,7 +54,7 @@ def load_teacher(directory: str | Path) -> tuple[nn.Module, TeacherInfo]:
     """The teacher saved in ``directory`` (eval mode, CPU) and its :class:`TeacherInfo`."""
     from safetensors.torch import load_file
 
-    from graphparam.sources import load_model
+    from graphparam.sources import create_model
 
     directory = Path(directory)
     missing = [name for name in TEACHER_FILES if not (directory / name).is_file()]
@@ -62,7 +62,7 @@ def load_teacher(directory: str | Path) -> tuple[nn.Module, TeacherInfo]:
         raise CheckpointError(f"{directory} is not a distillation teacher (missing {', '.join(missing)}; "
                               "make one with experiments/train_teacher.py)")
     info = TeacherInfo(**json.loads((directory / "teacher.json").read_text()))
-    model = load_model(info.model, num_classes=info.num_classes, cifar_stem=info.cifar_stem)
+    model = create_model(info.model, num_classes=info.num_classes, cifar_stem=info.cifar_stem)
     model.load_state_dict(load_file(str(directory / "model.safetensors")))
     return model.eval(), info
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from graphparam.errors import CheckpointError
-from graphparam.sources import load_model
+from graphparam.sources import create_model
 from graphparam.train.teacher import TeacherInfo, distill_loss, load_teacher, save_teacher, teacher_logits
 
 from train_helpers import losses, run_tiny, tiny_data
@@ -18,14 +18,14 @@ TEACHER_REF = "zoo:3"
 @pytest.fixture(scope="module")
 def teacher_dir(tmp_path_factory):
     torch.manual_seed(0)
-    model = load_model(TEACHER_REF, num_classes=10).eval()
+    model = create_model(TEACHER_REF, num_classes=10).eval()
     return save_teacher(model, TeacherInfo(model=TEACHER_REF, test_top1=0.1), tmp_path_factory.mktemp("teacher"))
 
 
 def test_saved_teacher_reloads_with_identical_logits(teacher_dir):
     images = tiny_data()[0].subset(slice(0, 16))
     torch.manual_seed(0)
-    original = load_model(TEACHER_REF, num_classes=10).eval()
+    original = create_model(TEACHER_REF, num_classes=10).eval()
     loaded, info = load_teacher(teacher_dir)
     assert info.model == TEACHER_REF and info.num_classes == 10
     assert torch.equal(teacher_logits(original, images), teacher_logits(loaded, images))
