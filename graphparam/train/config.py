@@ -142,7 +142,7 @@ class TrainConfig:
     time_budget: float | None = setting(None, STEPS, "training time, e.g. 90s, 9m, 1.5h, 1h30m (summed over resumes)",
                                         type=_duration, metavar="DURATION")
     # optimisation
-    lr: float = setting(1e-3, OPTIM, "peak learning rate", trajectory=True)
+    lr: float = setting(2e-3, OPTIM, "peak learning rate", trajectory=True)
     weight_decay: float = setting(1e-5, OPTIM, "AdamW weight decay of the GHN's matrices",
                                   flags=("--weight-decay", "--wd"), trajectory=True)
     warmup_steps: int = setting(0, OPTIM, "linear warm-up steps", trajectory=True)
