@@ -82,9 +82,12 @@ def summarize(label_dir: Path) -> dict:
         if len(train) < STEPS or not stop:
             continue
         elapsed = stop[-1]["elapsed"]
+        # the process's CPU seconds where recorded (start-up included): on a shared machine the wall clock also
+        # counts the time other processes had the core
+        cpu = stop[-1].get("process_cpu_s") or elapsed
         seeds[int(run_dir.name[4:])] = {
             "windows": windows(rows, STEPS), "elapsed_s": elapsed, "step_s": elapsed / STEPS,
-            "steps_per_core_hour": STEPS / (elapsed / 3600), "peak_rss_gb": stop[-1].get("peak_rss_gb"),
+            "steps_per_core_hour": STEPS / (cpu / 3600), "peak_rss_gb": stop[-1].get("peak_rss_gb"),
             "process_cpu_s": stop[-1].get("process_cpu_s"),
             "records": [{"step": r["step"], "acc": r["acc"], "ce": r["ce"], "time": r["time"]} for r in train]}
     return seeds
@@ -122,7 +125,9 @@ def report() -> None:
         lines.append(f"| {label}: minimum over seeds | | " + " | ".join(
             f"{min(s['windows'][k] for s in seeds.values()):.1f}" for k in keys) + " | | | |")
     lines += ["", "Step time is the trainer's training clock over the 200 steps (validation off) divided by 200; "
-              "steps per core-hour count one thread. Peak RSS is the trainer process's maximum resident set.", "",
+              "steps per core-hour divide 200 by the process's CPU time (one thread; start-up included), where the "
+              "run recorded it. Peak RSS is the trainer process's maximum resident set. Train top-1 counts the "
+              "images each net ran: with the activation budget a large net runs fewer than 64.", "",
               FINDINGS]
     fig, axes = plt.subplots(1, len(labels), figsize=(5 * max(1, len(labels)), 3.6), squeeze=False, sharey=True)
     for ax, (label, seeds) in zip(axes[0], labels.items()):
