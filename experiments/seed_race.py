@@ -50,6 +50,16 @@ Diagnosis on seed 7 (one-off runs, 100 steps, 25-step windows; commands in the c
 
 The change: `GHNConfig.head_scale` = 0.1 in the presets, so the classifier starts at a tenth of its fan-in std
 and logits start near zero (checkpoints made before it keep 1.0). Seed 7 with it: 10.8 / 12.3 / 14.7 / 16.3.
+
+## The labels
+
+- `1_head_scale`: the defaults of 620fa94 (head_scale 0.1, lr 1e-3, every net on its 64 images).
+- `2_budget`: 6385ae0, the same with the activation budget (`TrainConfig.activation_budget` = 32M values: a net
+  whose op outputs per image times 64 exceed it runs as many images as fit, at least 8; 58 % of train nets run
+  fewer than 64, 363 of 512 images per step on average). Seeds 1 and 2 only: seed 1 stayed under 15 %, and the
+  race moved on to the learning rate.
+- `3_lr2e-3`: 0970603, budget and peak lr 2e-3. Seed 1 was run first as a pilot from 0cd95a8 with `--lr 2e-3`,
+  the same settings before 2e-3 became the default.
 """
 
 
