@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device("auto")
     ghn = GHN.from_pretrained(args.ghn, device=device).eval()
     if args.compute is None:
-        training = (ghn.pretrained_cfg or {}).get("training", {})
+        training = ghn.pretrained_cfg.training or {}
         from graphparam.train.lineage import lineage_cost
 
         hours, gpu = lineage_cost(training, "cpu_core_hours"), lineage_cost(training, "gpu_hours")

@@ -92,10 +92,7 @@ DEFAULT_CFG = PretrainedCfg()
 
 def cfg_of(ghn: Any = None) -> PretrainedCfg:
     """The :class:`PretrainedCfg` of ``ghn`` (a GHN, or anything with a ``pretrained_cfg``), else the default."""
-    cfg = getattr(ghn, "pretrained_cfg", None)
-    if isinstance(cfg, PretrainedCfg):
-        return cfg
-    return PretrainedCfg.from_dict(cfg)
+    return PretrainedCfg.from_dict(getattr(ghn, "pretrained_cfg", None))
 
 
 def resolve_input_size(input_size: Sequence[int] | None, ghn: Any = None) -> tuple[int, ...]:

@@ -5,7 +5,7 @@ A run records its own cost in ``pretrained_cfg["training"]`` (``cpu_core_hours``
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["COST_KEYS", "lineage_cost", "cost_record", "training_of"]
 
@@ -15,11 +15,9 @@ COST_KEYS = {"cpu_core_hours": 3, "gpu_hours": 4}  # key -> digits kept
 def training_of(pretrained_cfg: Any) -> dict | None:
     """The ``training`` record of a GHN's ``pretrained_cfg``: a :class:`~graphparam.pretrained_cfg.PretrainedCfg`
     (its ``.training``), a checkpoint's JSON dict (its ``"training"``) or ``None`` (no record)."""
-    if pretrained_cfg is None:
-        return None
-    if isinstance(pretrained_cfg, Mapping):
-        return pretrained_cfg.get("training")
-    return getattr(pretrained_cfg, "training", None)
+    from graphparam.pretrained_cfg import PretrainedCfg
+
+    return PretrainedCfg.from_dict(pretrained_cfg).training
 
 
 def lineage_cost(training: dict | None, key: str) -> float:
