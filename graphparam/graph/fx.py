@@ -117,10 +117,10 @@ def shape_of(value: Any) -> tuple[int, ...] | None:
 
 
 class _ShapeRecorder(fx.Interpreter):
-    """Runs the traced module once and records which nodes produce tensors, and their shapes."""
+    """Runs the traced graph once over ``model`` and records which nodes produce tensors, and their shapes."""
 
-    def __init__(self, gm: fx.GraphModule):
-        super().__init__(gm)
+    def __init__(self, model: nn.Module, graph: fx.Graph):
+        super().__init__(model, graph=graph)
         self.values: dict[str, tuple[bool, tuple[int, ...] | None]] = {}
 
     def run_node(self, n: fx.Node) -> Any:
@@ -129,11 +129,14 @@ class _ShapeRecorder(fx.Interpreter):
         return out
 
 
-def symbolic_trace(model: nn.Module) -> fx.GraphModule:
+def symbolic_trace(model: nn.Module) -> fx.Graph:
+    """The fx graph of ``model``'s forward; its ``get_attr`` and ``call_module`` targets are paths in ``model``.
+
+    No ``fx.GraphModule`` is made: nothing here runs its generated Python, and generating it was 15 % of
+    a training net's trace (``experiments/results/profile_step``).
+    """
     notrace_modules, autowrap = _timm_notrace()
-    tracer = _Tracer(notrace_modules, autowrap)
-    graph = tracer.trace(model)
-    return fx.GraphModule(tracer.root, graph)
+    return _Tracer(notrace_modules, autowrap).trace(model)
 
 
 REAL_SHAPE_PASS_LIMIT = 1e11
@@ -142,36 +145,37 @@ a 32×32 input runs a training net for real in about 10 ms, eight times faster t
 Python kernels (experiments/results/profile_step.md); larger models and inputs go through meta."""
 
 
-def record_shapes(gm: fx.GraphModule, example: torch.Tensor) -> dict[str, tuple[bool, tuple[int, ...] | None]]:
+def record_shapes(model: nn.Module, graph: fx.Graph,
+                  example: torch.Tensor) -> dict[str, tuple[bool, tuple[int, ...] | None]]:
     """Which nodes produce tensors, and their shapes: by a real forward of ``example`` when that is cheap,
     else on the meta device (no arithmetic, so the cost does not grow with the model's FLOPs), falling
     back to a real forward where a meta kernel is missing."""
     from torch.nn.utils.stateless import _reparametrize_module
 
     positions = math.prod(example.shape[2:]) if example.dim() > 2 else 1
-    if sum(p.numel() for p in gm.parameters()) * positions > REAL_SHAPE_PASS_LIMIT:
-        meta = {k: v.to("meta") for k, v in gm.state_dict(keep_vars=True).items()}
-        recorder = _ShapeRecorder(gm)
+    if sum(p.numel() for p in model.parameters()) * positions > REAL_SHAPE_PASS_LIMIT:
+        meta = {k: v.to("meta") for k, v in model.state_dict(keep_vars=True).items()}
+        recorder = _ShapeRecorder(model, graph)
         try:
-            with torch.no_grad(), _reparametrize_module(gm, meta):
+            with torch.no_grad(), _reparametrize_module(model, meta):
                 recorder.run(torch.empty(example.shape, dtype=example.dtype, device="meta"))
             return recorder.values
         except Exception:
             pass
-    recorder = _ShapeRecorder(gm)
+    recorder = _ShapeRecorder(model, graph)
     with torch.no_grad():  # not inference_mode: some models cache tensors on their first forward
         recorder.run(example)
     return recorder.values
 
 
-def opaque_modules(gm: fx.GraphModule) -> list[str]:
+def opaque_modules(model: nn.Module, graph: fx.Graph) -> list[str]:
     """Leaf modules that own parameters but have no registry row (timm's untraceable blocks)."""
-    return [f"{type(gm.get_submodule(n.target)).__qualname__} at {n.target!r}" for n in gm.graph.nodes
-            if n.op == "call_module" and registry.module_rule(gm.get_submodule(n.target)) is None
-            and any(True for _ in gm.get_submodule(n.target).parameters())]
+    return [f"{type(model.get_submodule(n.target)).__qualname__} at {n.target!r}" for n in graph.nodes
+            if n.op == "call_module" and registry.module_rule(model.get_submodule(n.target)) is None
+            and any(True for _ in model.get_submodule(n.target).parameters())]
 
 
-def fx_ops(model: nn.Module, gm: fx.GraphModule, shapes: dict[str, tuple[bool, Any]], *,
+def fx_ops(model: nn.Module, graph: fx.Graph, shapes: dict[str, tuple[bool, Any]], *,
            strict: bool) -> tuple[list[RawOp], dict[str, ParamRef]]:
     """Walk the fx graph into RawOps; parameters are referenced by their qualified names."""
     table = parameter_table(model)
@@ -180,13 +184,13 @@ def fx_ops(model: nn.Module, gm: fx.GraphModule, shapes: dict[str, tuple[bool, A
     index: dict[str, int] = {}
 
     param_of: dict[str, ParamRef] = {}
-    for node in gm.graph.nodes:
+    for node in graph.nodes:
         is_tensor, shape = shapes.get(node.name, (True, None))
         attrs: dict[str, Any] = {"out_shape": shape} if shape is not None else {}
         if node.op == "placeholder":
             ops.append(RawOp(node.name, INPUT, "input", attrs=attrs, is_tensor=is_tensor))
         elif node.op == "get_attr":
-            value = _fetch_attr(gm, node.target)
+            value = _fetch_attr(model, node.target)
             if isinstance(value, nn.Parameter):
                 name = by_id.get(id(value), node.target)
                 param_of[node.name] = params.get(name, ParamRef(name, tuple(value.shape)))
@@ -194,7 +198,7 @@ def fx_ops(model: nn.Module, gm: fx.GraphModule, shapes: dict[str, tuple[bool, A
             ops.append(RawOp(node.name, CONSTANT, f"attr:{node.target}", attrs=attrs,
                              is_tensor=isinstance(value, torch.Tensor)))
         elif node.op == "call_module":
-            mod = gm.get_submodule(node.target)
+            mod = model.get_submodule(node.target)
             rule = registry.module_rule(mod)
             owned = [(params[by_id[id(p)]], local) for local, p in mod.named_parameters()]
             if rule is None:
@@ -238,8 +242,8 @@ def _functional_conv_attrs(node: fx.Node) -> dict[str, Any]:
     return attrs
 
 
-def _fetch_attr(gm: fx.GraphModule, target: str) -> Any:
-    obj: Any = gm
+def _fetch_attr(model: nn.Module, target: str) -> Any:
+    obj: Any = model
     for part in target.split("."):
         obj = getattr(obj, part)
     return obj

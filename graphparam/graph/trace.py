@@ -65,13 +65,13 @@ def _input_errors(model: nn.Module, example: torch.Tensor, name: str):
 def _trace_fx(model, example, *, strict, name, input_size) -> ArchGraph:
     from graphparam.graph.fx import OpaqueModule, fx_ops, opaque_modules, record_shapes, symbolic_trace
 
-    gm = symbolic_trace(model)
-    opaque = opaque_modules(gm)
+    graph = symbolic_trace(model)
+    opaque = opaque_modules(model, graph)
     if opaque:
         raise OpaqueModule(", ".join(opaque))
-    with eval_mode(gm), _input_errors(model, example, name):
-        shapes = record_shapes(gm, example)
-    ops, params = fx_ops(model, gm, shapes, strict=strict)
+    with eval_mode(model), _input_errors(model, example, name):
+        shapes = record_shapes(model, graph, example)
+    ops, params = fx_ops(model, graph, shapes, strict=strict)
     return build_graph(ops, name=name, input_size=input_size, all_params=params)
 
 
