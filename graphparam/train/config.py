@@ -50,6 +50,14 @@ def parse_duration(text: str | float | int) -> float:
 
 _ORDER = {"h": 2, "m": 1, "s": 0}
 
+SCRATCH_LR = 2e-3
+"""Peak lr from scratch: over steps 151-200 of seed 1 it gave 16.8 % train top-1 against 14.7 at 1e-3
+(experiments/results/seed_race.md)."""
+CONTINUE_LR = 5e-4
+"""Peak lr when continuing from a trained GHN (``--init-from``), whose Adam moments start fresh: legs 10-14
+held or gained at 5e-4 or 3e-4; leg 16 at 1e-3 fell from 20.3 to 15.3 % train top-1 within 131 steps
+(experiments/results/campaign*.json)."""
+
 
 def format_duration(seconds: float) -> str:
     seconds = int(round(seconds))
@@ -142,7 +150,9 @@ class TrainConfig:
     time_budget: float | None = setting(None, STEPS, "training time, e.g. 90s, 9m, 1.5h, 1h30m (summed over resumes)",
                                         type=_duration, metavar="DURATION")
     # optimisation
-    lr: float = setting(2e-3, OPTIM, "peak learning rate", trajectory=True)
+    lr: float | None = setting(None, OPTIM, "peak learning rate (default: 2e-3 from scratch, 5e-4 with --init-from, "
+                               "where 1e-3 took the shipped GHN's train top-1 from 20 to 15 %% in 131 steps)", type=float,
+                               trajectory=True)
     weight_decay: float = setting(1e-5, OPTIM, "AdamW weight decay of the GHN's matrices",
                                   flags=("--weight-decay", "--wd"), trajectory=True)
     warmup_steps: int = setting(0, OPTIM, "linear warm-up steps", trajectory=True)
@@ -201,6 +211,8 @@ class TrainConfig:
             raise ValueError(f"time_budget must be positive, got {self.time_budget}")
         if self.clock not in ("wall", "cpu"):
             raise ValueError(f"clock must be 'wall' or 'cpu', got {self.clock!r}")
+        if self.lr is None:
+            self.lr = CONTINUE_LR if self.init_from else SCRATCH_LR
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if self.warmup_steps < 0 or self.checkpoint_every < 0 or self.eval_every < 0 or self.val_images < 0:

@@ -87,3 +87,15 @@ def test_clock_is_wall_or_cpu_and_a_cpu_budget_counts_process_seconds(tmp_path):
     assert result.stopped_by == "time_budget"
     assert 2.0 <= result.elapsed <= time.process_time() - start
     assert trainer.pretrained_cfg().training["clock"] == "cpu"
+
+
+def test_lr_defaults_to_the_scratch_rate_and_to_a_lower_one_when_continuing_from_a_ghn():
+    from graphparam.train.config import CONTINUE_LR, SCRATCH_LR
+
+    assert TrainConfig(steps=1).lr == SCRATCH_LR
+    assert TrainConfig(steps=1, init_from="cifar10").lr == CONTINUE_LR < SCRATCH_LR
+    assert TrainConfig(steps=1, init_from="cifar10", lr=1e-3).lr == 1e-3  # an explicit rate wins
+    args = parse_args(build_parser(), ["--steps", "1", "--init-from", "cifar10"])
+    saved = from_args(args)
+    assert saved.lr == CONTINUE_LR
+    assert TrainConfig.from_dict(saved.to_dict()).lr == CONTINUE_LR  # the resolved rate is what a run saves
