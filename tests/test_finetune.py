@@ -5,7 +5,8 @@ import torch
 import torch.nn as nn
 
 from graphparam.data import ImageSet
-from graphparam.finetune import FinetuneResult, compare_inits, finetune, format_results, lr_at, plot_curves
+from graphparam.finetune import (FinetuneResult, compare_inits, eval_marks, finetune, format_results, lr_at,
+                                 plot_curves, steps_to_reach)
 from graphparam.model import GHN, GHNConfig
 
 
@@ -23,8 +24,9 @@ def _images(n, seed):
 
 
 def _run(model, epochs=2, seed=0, **kw):
+    kw = {"max_steps_per_epoch": 1, **kw}
     return finetune(model, _images(64, 0), _images(20, 1), epochs=epochs, lr=0.05, batch_size=16,
-                    max_steps_per_epoch=1, device="cpu", seed=seed, progress=False, **kw)
+                    device="cpu", seed=seed, progress=False, **kw)
 
 
 def test_finetune_two_tiny_steps_gives_finite_numbers():
@@ -103,3 +105,59 @@ def test_finetune_epochs_lr_or_batch_size_out_of_range_gives_clear_error(kw):
     args = {"epochs": 1, "lr": 0.05, "batch_size": 16, **kw}
     with pytest.raises(ArgumentValueError, match="got"):
         finetune(_cnn(), _images(64, 0), _images(20, 1), device="cpu", progress=False, **args)
+
+
+def test_eval_marks_split_an_epoch_and_end_at_its_end():
+    assert eval_marks(782, 1) == [782]
+    assert eval_marks(782, 4) == [196, 391, 587, 782]
+    assert eval_marks(3, 5) == [1, 2, 3]  # more points than steps: every step once
+
+
+def test_evals_per_epoch_adds_points_and_leaves_the_run_unchanged(tmp_path):
+    torch.manual_seed(0)
+    one = _run(_cnn(), epochs=2, max_steps_per_epoch=None)  # 4 steps of 16 per epoch
+    torch.manual_seed(0)
+    four = _run(_cnn(), epochs=2, max_steps_per_epoch=None, evals_per_epoch=4)
+    assert one.eval_steps == [0, 4, 8] and one.eval_top1 == one.test_top1
+    assert four.eval_steps == [0, 1, 2, 3, 4, 5, 6, 7, 8] and four.eval_epochs[1] == 0.25
+    assert four.train_loss == one.train_loss and four.test_top1 == one.test_top1  # same training run
+    assert [four.eval_top1[i] for i in (0, 4, 8)] == four.test_top1
+    assert four.config["evals_per_epoch"] == 4
+    assert FinetuneResult.from_dict(four.as_dict()) == four
+    plot_curves({"ghn": four, "random": one}, tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 0
+
+
+def test_result_of_the_old_format_reads_back_with_per_epoch_points():
+    old = {"init": "ghn", "epochs": 2, "steps_per_epoch": 8, "test_top1": [0.1, 0.2, 0.3], "test_loss": [2.0, 1.9, 1.8],
+           "train_loss": [2.1, 2.0], "seconds": 3.0, "train_seconds": 2.0, "diverged": False, "config": {}}
+    r = FinetuneResult.from_dict(old)
+    assert r.eval_steps == [0, 8, 16] and r.eval_top1 == [0.1, 0.2, 0.3] and r.eval_loss == [2.0, 1.9, 1.8]
+    assert r.top1_at_epoch(0.25) == (8, 0.2) and r.steps_to_reach(0.25) == 16
+
+
+def test_steps_to_reach_first_point_at_or_above():
+    steps, top1 = [0, 10, 20, 30], [0.1, float("nan"), 0.3, 0.25]
+    assert steps_to_reach(steps, top1, 0.1) == 0
+    assert steps_to_reach(steps, top1, 0.2) == 20
+    assert steps_to_reach(steps, top1, 0.3) == 20
+    assert steps_to_reach(steps, top1, 0.31) is None
+    with pytest.raises(ValueError, match="differ in length"):
+        steps_to_reach([0], top1, 0.1)
+
+
+def test_divergence_fills_every_remaining_eval_point():
+    torch.manual_seed(0)
+    model = _cnn()
+    with torch.no_grad():
+        model[-1].weight.fill_(float("nan"))
+    r = _run(model, epochs=2, max_steps_per_epoch=None, evals_per_epoch=2)
+    assert r.diverged and r.eval_steps == [0, 2, 4, 6, 8]
+    assert len(set(map(str, r.eval_top1[1:]))) == 1  # the broken model's one measurement, repeated
+
+
+def test_evals_per_epoch_out_of_range_gives_clear_error():
+    from graphparam.errors import ArgumentValueError
+
+    with pytest.raises(ArgumentValueError, match="evals_per_epoch must be >= 1, got 0"):
+        _run(_cnn(), evals_per_epoch=0)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .cifar10 import HOW_TO, is_cifar10_source, load_cifar10
 from .embedded import load_embedded
+from .fashion_mnist import is_fashion_mnist_source, load_fashion_mnist
 from .folder import load_image_folder
 from .imageset import DatasetNotFoundError, ImageSet
 
@@ -25,6 +26,9 @@ def load_dataset(source: str | os.PathLike | None = None, split: str = "test",
       download (see :func:`load_cifar10`); with ``download=True`` a torchvision download;
     * a path to ``cifar10_jpeg.npz``, to a directory holding it, or to a
       torchvision CIFAR-10 root: that CIFAR-10;
+    * a directory holding Fashion-MNIST's four IDX files (``train-images-idx3-ubyte.gz``, ...):
+      Fashion-MNIST, 28x28 zero-padded to ``image_size`` and grey repeated to RGB
+      (:func:`~graphparam.data.fashion_mnist.load_fashion_mnist`);
     * any other directory: an image folder (``<class>/<image>``); if it has a
       ``<split>/`` subfolder, that subfolder is used. Images are resized to
       ``image_size``.
@@ -45,6 +49,8 @@ def load_dataset(source: str | os.PathLike | None = None, split: str = "test",
             f"data not found: {path} does not exist; {HOW_TO}, or use '{EMBEDDED}'")
     if is_cifar10_source(path):
         return load_cifar10(path, split)
+    if is_fashion_mnist_source(path):
+        return load_fashion_mnist(path, split, image_size=image_size)
     if path.is_dir():
         sub = path / split
         return load_image_folder(sub if sub.is_dir() else path, image_size=image_size)
