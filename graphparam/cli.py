@@ -182,7 +182,10 @@ def _finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch (quick runs)")
-    p.add_argument("--data", help="CIFAR-10 source (default: $GRAPHPARAM_DATA, else a previous --download)")
+    p.add_argument("--evals-per-epoch", type=int, default=1,
+                   help="test accuracy at every 1/N of an epoch (default: %(default)s, after each epoch)")
+    p.add_argument("--data", help="CIFAR-10 source, an image folder or a Fashion-MNIST IDX directory "
+                                  "(default: $GRAPHPARAM_DATA, else a previous --download)")
     _add_download_arg(p)
     p.add_argument("--test-images", type=int, default=None)
     p.add_argument("--png", default="finetune.png", help="plot of both curves (default: %(default)s)")
@@ -190,20 +193,21 @@ def _finetune_args(p: argparse.ArgumentParser) -> None:
 
 @command("finetune", "train from the GHN prediction and/or default init with one recipe", _finetune_args)
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from graphparam.data import load_cifar10
+    from graphparam.data import load_dataset
     from graphparam.evaluate import first_images
     from graphparam.finetune import compare_inits, format_results, plot_curves
     from graphparam.predict import load_ghn
 
     inits = ("ghn", "random") if args.init == "both" else (args.init,)
-    train = load_cifar10(args.data, split="train", download=args.download)
-    test = first_images(load_cifar10(args.data, split="test"), args.test_images)
+    train = load_dataset(args.data, split="train", download=args.download)
+    test = first_images(load_dataset(args.data, split="test"), args.test_images)
     ghn = load_ghn(args.ghn) if "ghn" in inits else None
     _set_input_size(args, ghn)
     _check_input_size(args, train)
     results = compare_inits(lambda: _model(args), ghn, train, test,
                             inits=inits, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                            max_steps_per_epoch=args.max_steps, input_size=args.input_size)
+                            max_steps_per_epoch=args.max_steps, evals_per_epoch=args.evals_per_epoch,
+                            input_size=args.input_size)
     print(format_results(results))
     if args.png:
         plot_curves(results, args.png)

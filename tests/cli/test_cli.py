@@ -246,3 +246,23 @@ def test_eval_batch_size_zero_or_negative_image_count_gives_clear_error(capsys, 
 def test_unknown_zoo_split_gives_clear_error(capsys):
     code, _, err = run(capsys, "zoo", "show", "--split", "nope")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "unknown zoo split 'nope'" in err
+
+
+def test_finetune_reads_any_data_source_and_evaluates_inside_an_epoch(capsys, ghn_dir, tmp_path):
+    """A Fashion-MNIST IDX directory (tiny, synthetic) goes through the same --data as CIFAR-10."""
+    import gzip
+    import struct
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 16), ("t10k", 8)):
+        for kind, array in (("images-idx3", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)),
+                            ("labels-idx1", (np.arange(n) % 10).astype(np.uint8))):
+            header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+            (tmp_path / f"{prefix}-{kind}-ubyte.gz").write_bytes(gzip.compress(header + array.tobytes()))
+    png = tmp_path / "ft.png"
+    code, out, _ = run(capsys, "finetune", "zoo:2", "--ghn", ghn_dir, "--data", str(tmp_path), "--batch-size", "4",
+                       "--max-steps", "2", "--evals-per-epoch", "2", "--png", str(png))
+    assert code == 0 and png.exists()
+    assert "ghn" in out and "random" in out
