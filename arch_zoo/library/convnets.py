@@ -1,4 +1,5 @@
-"""Classic and modernised convnets built by timm: ResNet (ResNeXt, wide, SE/ECA), RegNet, DenseNet and ConvNeXt."""
+"""Classic and modernised convnets built by timm: ResNet (ResNeXt, wide, SE/ECA), ResNet with Res2Net, SK or ResNeSt
+blocks, RegNet, DenseNet and ConvNeXt."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from .draw import Family, _act, _conv3x3, _depth, _fit, _native, _spread
 if TYPE_CHECKING:
     from .spec import LibraryConfig
 
-__all__ = ["TIMM_RESNET", "TIMM_REGNET", "TIMM_DENSENET", "TIMM_CONVNEXT"]
+__all__ = ["TIMM_RESNET", "TIMM_RESNET_VARIANT", "TIMM_REGNET", "TIMM_DENSENET", "TIMM_CONVNEXT"]
 
 
 # timm ResNet --------------------------------------------------------------------------------------
@@ -66,20 +67,97 @@ def _sample_resnet(draw: _Draw, cfg: LibraryConfig) -> dict:
 
 def _build_resnet(a: dict, num_classes: int):
     from timm.models.resnet import BasicBlock, Bottleneck, ResNet
-    from torch import nn
 
     model = ResNet(BasicBlock if a["block"] == "basic" else Bottleneck, tuple(a["layers"]), num_classes=num_classes,
                    channels=tuple(a["channels"]), stem_width=a["stem_width"], stem_type=a["stem_type"],
                    avg_down=a["avg_down"], cardinality=a["cardinality"], base_width=a["base_width"],
                    act_layer=_act(a["act"]), block_args=dict(attn_layer=a["attn"]) if a["attn"] else None)
-    if a.get("native"):  # the stem's stride 2 and the 3x3/2 max pool kept: 32 -> 1
-        return model
-    if a["stem_type"]:
+    return model if a.get("native") else _resnet_to_32(model, a["stem_type"])
+
+
+def _resnet_to_32(model, stem_type: str):
+    """A timm ResNet's stem at stride 1 without its max pool (native: the stem's stride 2 and the 3x3/2 max pool
+    kept, 32 -> 1)."""
+    from torch import nn
+
+    if stem_type:
         _stride1(model.conv1[0])  # deep stem: its first 3x3 conv had stride 2
     else:
         model.conv1 = _conv3x3(model.conv1)  # 7x7/2 -> 3x3/1
     model.maxpool = nn.Identity()
     return model
+
+
+# timm ResNet with Res2Net, SK or ResNeSt blocks ---------------------------------------------------
+
+_VARIANT_BLOCKS = (  # kind, weight, timm class, cardinality, base width, block args (timm nets)
+    ("res2net", 0.2, "Bottle2neck", 1, 26, dict(scale=4)),  # res2net50_26w_4s (and 6s, 8s below)
+    ("res2net", 0.1, "Bottle2neck", 1, 14, dict(scale=8)),  # res2net50_14w_8s
+    ("res2net", 0.05, "Bottle2neck", 1, 48, dict(scale=2)),  # res2net50_48w_2s
+    ("res2net", 0.05, "Bottle2neck", 8, 4, dict(scale=4)),  # res2next50
+    ("sk", 0.15, "SelectiveKernelBasic", 1, 64, dict(sk_kwargs=dict(rd_ratio=0.125, rd_divisor=16, split_input=True))),
+    ("sk", 0.1, "SelectiveKernelBottleneck", 1, 64, dict(sk_kwargs=dict(split_input=True))),  # skresnet50(d)
+    ("sk", 0.05, "SelectiveKernelBottleneck", 32, 4,  # skresnext50_32x4d
+     dict(sk_kwargs=dict(rd_ratio=0.0625, rd_divisor=32, split_input=False))),
+    ("resnest", 0.2, "ResNestBottleneck", 1, 64, dict(radix=2, avd=True, avd_first=False)),  # resnest14d-269e
+    ("resnest", 0.1, "ResNestBottleneck", 2, 40, dict(radix=4, avd=True, avd_first=True)),  # resnest50d_4s2x40d
+)
+
+
+def _variant_params(cls: str, layers, c0: int, card: int, bw: int, args: dict, stem: int) -> int:
+    total, cin = 9 * 3 * stem, stem
+    for i, n in enumerate(layers):
+        planes = c0 << i
+        out = planes if cls == "SelectiveKernelBasic" else 4 * planes
+        w = planes * bw // 64 * card
+        for b in range(n):
+            if cls == "Bottle2neck":
+                s = args["scale"]
+                total += cin * w * s + (s - 1) * 9 * w * w / card + w * s * out
+            elif cls == "SelectiveKernelBasic":  # two branches (3x3, 3x3 dilated 2) on half the input each
+                total += 9 * cin * planes + planes * planes / 4 + 9 * planes * planes
+            elif cls == "SelectiveKernelBottleneck":
+                split = 1 if args["sk_kwargs"]["split_input"] else 2
+                total += cin * w + 9 * split * w * w / card + w * w / 4 + w * out
+            else:  # ResNeSt split attention: radix x (3x3 grouped conv), then two 1x1 attention convs
+                total += cin * w + 9 * w * w / card + w * w * args["radix"] / 2 + w * out
+            if b == 0 and (cin != out or i > 0):
+                total += cin * out
+            cin = out
+    return total + cin * 10
+
+
+def _sample_resnet_variant(draw: _Draw, cfg: LibraryConfig) -> dict:
+    kind, _, cls, card, bw, block_args = draw.weighted(tuple((v, v[1]) for v in _VARIANT_BLOCKS))
+    if cls == "Bottle2neck" and card == 1 and bw == 26:
+        block_args = dict(scale=draw.choice((4, 4, 6, 8)))
+    layers = _spread(draw, _depth(draw, cfg, 4, 24), (0.2, 0.25, 0.4, 0.15))
+    # resnest*d and skresnet50d: deep stems with average-pool downsampling
+    stem_type = "deep" if kind == "resnest" or draw.chance(0.3) else draw.choice(("", "deep_tiered"))
+    avg_down = bool(stem_type) and (kind == "resnest" or draw.chance(0.5))
+    groups = card * block_args.get("radix", 1)  # of the grouped 3x3 convolutions, on planes * bw // 64 * card
+    options = tuple(o for o in (16, 24, 32, 48, 64, 96)
+                    if all((o << i) * bw // 64 * card % groups == 0 for i in range(4)))
+    if tuple(layers) in _RESNET_HELDOUT_LAYERS:  # res2net50_26w_4s, resnest14d, skresnet18 at width 64
+        options = tuple(o for o in options if o != 64)
+
+    def stem(c0: int) -> int:
+        return c0 // 2 if stem_type and kind == "resnest" else c0 if stem_type else 64  # resnest: 32 at width 64
+
+    c0 = _fit(draw, cfg, options, lambda c: 1.1 * _variant_params(cls, layers, c, card, bw, block_args, stem(c)))
+    return dict(kind=kind, block=cls, layers=layers, channels=[c0, 2 * c0, 4 * c0, 8 * c0], stem_width=stem(c0),
+                stem_type=stem_type, avg_down=avg_down, cardinality=card, base_width=bw, block_args=block_args)
+
+
+def _build_resnet_variant(a: dict, num_classes: int):
+    from timm.models import res2net, resnest, sknet
+    from timm.models.resnet import ResNet
+
+    block = getattr({"res2net": res2net, "sk": sknet, "resnest": resnest}[a["kind"]], a["block"])
+    model = ResNet(block, tuple(a["layers"]), num_classes=num_classes, channels=tuple(a["channels"]),
+                   stem_width=a["stem_width"], stem_type=a["stem_type"], avg_down=a["avg_down"],
+                   cardinality=a["cardinality"], base_width=a["base_width"], block_args=a["block_args"])
+    return model if a.get("native") else _resnet_to_32(model, a["stem_type"])
 
 
 # timm RegNet --------------------------------------------------------------------------------------
@@ -228,6 +306,11 @@ TIMM_RESNET = Family(
     "timm_resnet", "timm", _sample_resnet, _build_resnet, (4, 24),
     "timm ResNet/ResNeXt/wide/SE/ECA, stems ''/deep/deep_tiered; stem 3x3/1, no max pool (native: as built)",
     _native)
+
+TIMM_RESNET_VARIANT = Family(
+    "timm_resnet_variant", "timm", _sample_resnet_variant, _build_resnet_variant, (4, 24),
+    "timm ResNet with Res2Net (Bottle2neck), SK (SelectiveKernelBasic/Bottleneck) or ResNeSt blocks; stem 3x3/1, "
+    "no max pool (native: as built)", _native)
 
 TIMM_REGNET = Family(
     "timm_regnet", "timm", _sample_regnet, _build_regnet, (6, 24),

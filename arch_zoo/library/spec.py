@@ -9,10 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..generator import _Draw
-from .convnets import TIMM_CONVNEXT, TIMM_DENSENET, TIMM_REGNET, TIMM_RESNET
+from .byob import TIMM_BYOBNET
+from .convnets import TIMM_CONVNEXT, TIMM_DENSENET, TIMM_REGNET, TIMM_RESNET, TIMM_RESNET_VARIANT
+from .csp import TIMM_CSPNET
 from .draw import Family
+from .lightweight import TIMM_GHOSTNET, TIMM_REXNET
 from .mobile import TIMM_EFFICIENTNET, TIMM_MOBILENETV3, TV_MOBILENETV3, TV_SHUFFLENET
-from .transformers import TIMM_METAFORMER, TIMM_MIXER, TIMM_VIT
+from .multipath import TIMM_DLA, TIMM_DPN
+from .transformers import TIMM_METAFORMER, TIMM_MIXER, TIMM_SWIN, TIMM_VIT
 
 __all__ = ["LibrarySpec", "LibraryConfig", "FAMILIES", "LIBRARY_STREAMS", "sample_library", "count_params"]
 
@@ -124,6 +128,15 @@ class LibraryConfig:
         ("timm_densenet", 0.05),
         ("tv_shufflenet", 0.05),
         ("tv_mobilenetv3", 0.05),
+        # added later, about 28 % of the draws together: adding them changed which family each seed draws
+        ("timm_byobnet", 0.08),
+        ("timm_cspnet", 0.04),
+        ("timm_ghostnet", 0.05),
+        ("timm_swin", 0.06),
+        ("timm_dla", 0.04),
+        ("timm_resnet_variant", 0.05),
+        ("timm_rexnet", 0.03),
+        ("timm_dpn", 0.03),
     )
     depth: tuple[float, float] = (0.0, 1.0)
     max_params: int = 25_000_000
@@ -164,9 +177,11 @@ def sample_library(seed: int, key: str = "library", config: LibraryConfig | None
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (TIMM_RESNET, TIMM_EFFICIENTNET, TIMM_MOBILENETV3, TIMM_CONVNEXT, TIMM_VIT, TIMM_MIXER, TIMM_METAFORMER,
-              TIMM_REGNET, TIMM_DENSENET, TV_SHUFFLENET, TV_MOBILENETV3)
+              TIMM_REGNET, TIMM_DENSENET, TV_SHUFFLENET, TV_MOBILENETV3, TIMM_BYOBNET, TIMM_CSPNET, TIMM_GHOSTNET,
+              TIMM_SWIN, TIMM_DLA, TIMM_RESNET_VARIANT, TIMM_REXNET, TIMM_DPN)
 }
-"""Library family name -> how to draw and build it (:mod:`.convnets`, :mod:`.mobile`, :mod:`.transformers`)."""
+"""Library family name -> how to draw and build it (:mod:`.convnets`, :mod:`.mobile`, :mod:`.transformers`,
+:mod:`.byob`, :mod:`.csp`, :mod:`.lightweight`, :mod:`.multipath`)."""
 
 
 LIBRARY_STREAMS: dict[str, LibraryConfig] = {

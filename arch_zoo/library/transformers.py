@@ -1,5 +1,5 @@
-"""Token mixers built by timm: VisionTransformer (and DeiT distilled), MlpMixer (Mixer, ResMLP, gMLP) and
-MetaFormer (PoolFormer v1/v2, ConvFormer)."""
+"""Token mixers built by timm: VisionTransformer (and DeiT distilled), SwinTransformer, MlpMixer (Mixer, ResMLP,
+gMLP) and MetaFormer (PoolFormer v1/v2, ConvFormer)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .draw import Family, _conv3x3, _depth, _fit, _native, _native_patch16, _spr
 if TYPE_CHECKING:
     from .spec import LibraryConfig
 
-__all__ = ["TIMM_VIT", "TIMM_MIXER", "TIMM_METAFORMER"]
+__all__ = ["TIMM_VIT", "TIMM_SWIN", "TIMM_MIXER", "TIMM_METAFORMER"]
 
 
 # timm VisionTransformer ---------------------------------------------------------------------------
@@ -44,6 +44,51 @@ def _build_vit(a: dict, num_classes: int):
     else:
         from timm.models.vision_transformer import VisionTransformer as cls
     return cls(img_size=32, num_classes=num_classes, **a)
+
+
+# timm SwinTransformer ------------------------------------------------------------------------------
+
+_SWIN_HELDOUT = ((2, 2, 6, 2), 96)  # swin_tiny_patch4_window7_224: depths, embed_dim
+
+
+def _sample_swin(draw: _Draw, cfg: LibraryConfig) -> dict:
+    n = _depth(draw, cfg, 3, 12)  # Swin-T: 2-2-6-2
+    stages = 4 if n >= 4 and draw.chance(0.7) else 3
+    depths = _spread(draw, n, (0.15, 0.15, 0.55, 0.15)[:stages])
+    patch = 2 if n <= 8 and draw.chance(0.3) else 4  # 16x16 or 8x8 tokens, halved by each later stage
+    window = draw.choice((4, 8) if patch == 2 else (2, 4, 8))  # divides the first stage's grid (timm clamps it
+    # to a later stage's smaller grid, without shifting)
+    mlp_ratio = 4.0 if draw.chance(0.8) else 2.0
+    head_dim = draw.choice((16, 32))
+    options = tuple(d for d in (32, 48, 64, 96, 128) if d % head_dim == 0)
+    if tuple(depths) == _SWIN_HELDOUT[0]:
+        options = tuple(d for d in options if d != _SWIN_HELDOUT[1])
+
+    def estimate(d0: int) -> float:
+        total, heads = 3 * patch * patch * d0, d0 // head_dim
+        for i, k in enumerate(depths):
+            d = d0 << i
+            total += (2 * d * d if i else 0) + k * ((4 + 2 * mlp_ratio) * d * d + (2 * window - 1) ** 2 * (heads << i))
+        return 1.1 * total
+
+    d0 = _fit(draw, cfg, options, estimate)
+    return dict(depths=depths, embed_dim=d0, num_heads=[(d0 << i) // head_dim for i in range(stages)],
+                patch_size=patch, window_size=window, mlp_ratio=mlp_ratio)
+
+
+def _native_swin(args: dict) -> dict:
+    """The native form of a Swin draw: timm's ImageNet patching and windows (4-pixel patches, 7x7 windows, which
+    timm pads the 8x8 grid of a 32x32 image for), as ``timm.create_model('swin_*', img_size=32)`` builds it."""
+    return {**args, "native": True, "patch_size": 4, "window_size": 7}
+
+
+def _build_swin(a: dict, num_classes: int):
+    from timm.models.swin_transformer import SwinTransformer
+
+    a = dict(a)
+    a.pop("native", None)  # the native form is in the args (patch 4, window 7)
+    # no stochastic depth: its bernoulli_ is a training-time op graphparam's fx front end does not register
+    return SwinTransformer(img_size=32, num_classes=num_classes, drop_path_rate=0.0, **a)
 
 
 # timm MlpMixer (Mixer, ResMLP, gMLP) --------------------------------------------------------------
@@ -112,6 +157,11 @@ def _build_metaformer(a: dict, num_classes: int):
 TIMM_VIT = Family(
     "timm_vit", "timm", _sample_vit, _build_vit, (2, 12),
     "timm VisionTransformer / DeiT distilled, img_size=32, patch 4 or 2 (native: 16)", _native_patch16)
+
+TIMM_SWIN = Family(
+    "timm_swin", "timm", _sample_swin, _build_swin, (3, 12),
+    "timm SwinTransformer, img_size=32, patch 4 or 2, windows that divide the token grid (native: patch 4, "
+    "window 7)", _native_swin)
 
 TIMM_MIXER = Family(
     "timm_mixer", "timm", _sample_mixer, _build_mixer, (2, 16),

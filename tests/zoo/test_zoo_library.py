@@ -40,8 +40,8 @@ def test_each_family_builds_forwards_and_traces_at_32(family, check_net):
     torch.manual_seed(0)
     model = spec.build(num_classes=10)
     check_net(model)  # (2, 10) finite logits, strict trace owning every parameter
-    if family in ("timm_vit", "timm_mixer"):
-        embed = model.patch_embed if family == "timm_vit" else model.stem
+    if family in ("timm_vit", "timm_mixer", "timm_swin"):
+        embed = model.stem if family == "timm_mixer" else model.patch_embed
         assert embed.grid_size in ((8, 8), (16, 16))
     else:
         assert _smallest_map(model) == 4  # the first factor 4 of downsampling removed: 32 -> 4
@@ -62,9 +62,10 @@ def test_hash_is_sha1_of_canonical_json_and_stable():
                             reg_tokens=0, distilled=False)
     assert spec.hash == hashlib.sha1(spec.to_json().encode()).hexdigest()[:16]
     assert LibrarySpec.from_json(spec.to_json()) == spec
-    # a changed sampler changes every library stream (and resumed runs): update these deliberately
+    # a changed sampler changes every library stream (and resumed runs): update these deliberately (last: the
+    # eight families of byob.py, csp.py, lightweight.py, multipath.py, Swin and the ResNet block variants)
     assert [sample_library(s, "train-library").hash for s in range(3)] == \
-        ["db8720df425f3ed1", "928f30fac4028398", "ce080f5db512232d"]
+        ["f0d52090168660f8", "1a5a64d9ba1bb1d0", "ce080f5db512232d"]
 
 
 def test_spec_pickles_and_validates():
@@ -177,7 +178,10 @@ def test_native_draws_build_forward_and_trace_at_32(family, check_net, trace):
         if family in ("timm_vit", "timm_mixer"):
             embed = model.patch_embed if family == "timm_vit" else model.stem
             assert spec.kwargs["patch_size"] == 16 and embed.grid_size == (2, 2)  # 4 tokens
-        elif family in ("timm_efficientnet", "timm_mobilenetv3", "tv_mobilenetv3"):
+        elif family == "timm_swin":  # timm's 4-pixel patches and 7x7 windows (it pads the 8x8 grid to whole windows)
+            assert (spec.kwargs["patch_size"], spec.kwargs["window_size"]) == (4, 7)
+            assert model.patch_embed.grid_size == (8, 8)
+        elif family in ("timm_efficientnet", "timm_mobilenetv3", "tv_mobilenetv3", "timm_ghostnet"):
             assert _last_map(model) == 2  # stem stride 2 on the three stage strides drawn for 32x32
         else:
             assert _last_map(model) == 1  # the library's full 32x downsampling
@@ -191,6 +195,8 @@ def test_native_is_drawn_last_and_only_when_asked():
         assert "native" not in expect and got.pop("native") is True
         if a.family in ("timm_vit", "timm_mixer"):
             expect["patch_size"] = 16
+        elif a.family == "timm_swin":
+            expect.update(patch_size=4, window_size=7)
         assert (b.family, got) == (a.family, expect)  # the same draw, native form
     half = [sample_library(s, "k", LibraryConfig(native=0.5)).kwargs.get("native", False) for s in range(60)]
     assert 15 < sum(half) < 45
@@ -205,12 +211,15 @@ def test_native_is_drawn_last_and_only_when_asked():
 
 
 def test_existing_streams_keep_their_draws():
-    """library, library_shallow, library_deep and real_mix draw what they drew before the native form existed
-    (the first three hashes and a digest of the first 100 of each stream, pinned when it was added)."""
-    pins = {"library": (["db8720df425f3ed1", "928f30fac4028398", "ce080f5db512232d"], "297e6d98ca3ac0d5"),
-            "library_shallow": (["f42b17d4bdc400c2", "cbfb05e41e322667", "c8c26d94b7731fae"], "232504919d3333e7"),
-            "library_deep": (["bae422e00a1f98ee", "bf6f0d18f6f9759a", "55d3f75f6a44c403"], "87de3016c59bb2d4"),
-            "real_mix": (["db8720df425f3ed1", "fa48acdbd3a8edfe", "ce080f5db512232d"], "db8fa349ade98acf")}
+    """library, library_shallow, library_deep and real_mix draw no native nets, and what they draw is pinned: the
+    first three hashes and a digest of the first 100 of each stream. The native form left them unchanged; the
+    eight families added later (ByobNet, CspNet, GhostNet, ReXNet, Swin, DLA, DPN, ResNet block variants) changed
+    which family each seed draws, and these pins were updated with them (as were library_native's and user_mix's
+    draws, which nothing pins)."""
+    pins = {"library": (["f0d52090168660f8", "1a5a64d9ba1bb1d0", "ce080f5db512232d"], "096b227742b83e1e"),
+            "library_shallow": (["f42b17d4bdc400c2", "ddd62c8704e0c7f9", "9891c26e027f42e6"], "a7f78b53b1b4ea6f"),
+            "library_deep": (["2a5c92c3a2d65776", "bf6f0d18f6f9759a", "b7c8cf1e316ac269"], "c2c96b819575b155"),
+            "real_mix": (["f0d52090168660f8", "fa48acdbd3a8edfe", "ce080f5db512232d"], "cf593469489b27e1")}
     for stream, (first, digest) in pins.items():
         hashes = [spec.hash for _, spec in itertools.islice(train_stream(0, stream), 100)]
         assert hashes[:3] == first, stream
