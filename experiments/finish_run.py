@@ -1,6 +1,7 @@
 """Finish a meta-training run for the record: validate its last step if the run did not (a run stopped by a
 signal, or one that predates the trainer's final validation), then keep a compact copy of its metrics under
-``experiments/results/NAME.json`` for ``learning_curve.py``.
+``experiments/results/NAME.json`` for ``learning_curve.py``, with what the run cost (``stop``: its processes'
+CPU seconds and peak memory, from their stop events).
 
 The validation is the trainer's own (:class:`graphparam.train.validate.Validator`: the first ``val_nets`` nets
 of the ``val`` split on the run's held-out training images), with the run's saved config, on its saved GHN.
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from graphparam.model import GHN
     from graphparam.train.config import TrainConfig
     from graphparam.train.data import training_images
-    from graphparam.train.metrics import MetricsLog, compact_records, read_metrics
+    from graphparam.train.metrics import MetricsLog, compact_records, read_metrics, run_cost
     from graphparam.train.validate import Validator, describe_val
 
     metrics = args.run / "metrics.jsonl"
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = read_metrics(metrics)
     name = args.name or args.run.name
     out = args.results / f"{name}.json"
-    out.write_text(json.dumps({"run": name, "argv": args.command, "config": cfg.to_dict(),
+    out.write_text(json.dumps({"run": name, "argv": args.command, "config": cfg.to_dict(), "stop": run_cost(rows),
                                "records": compact_records(rows)}) + "\n")
     print(f"wrote {out}")
     return 0

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["MetricsLog", "RunningMean", "read_metrics", "compact_records", "peak_rss_gb"]
+__all__ = ["MetricsLog", "RunningMean", "read_metrics", "compact_records", "run_cost", "peak_rss_gb"]
 
 
 def _clean(value):
@@ -91,6 +91,20 @@ def compact_records(rows: list[dict]) -> list[dict]:
     """The train, skip and val records of a metrics file cut to the fields a learning curve needs (a run's
     summary small enough to keep under ``experiments/results``); absent fields are left out."""
     return [{k: r[k] for k in COMPACT_FIELDS if k in r} for r in rows if r.get("kind") in ("train", "skip", "val")]
+
+
+def run_cost(rows: list[dict]) -> dict | None:
+    """What a run cost, from its stop events (one per process; a resumed run has several): the last step and
+    stop reason, training time (the trainer's clock), the processes' CPU seconds summed and their peak memory.
+    None for a run with no stop event (killed hard, or older than the event)."""
+    stops = [r for r in rows if r.get("kind") == "event" and r.get("event") == "stop"]
+    if not stops:
+        return None
+    cpu = [r["process_cpu_s"] for r in stops if r.get("process_cpu_s") is not None]
+    rss = [r["peak_rss_gb"] for r in stops if r.get("peak_rss_gb") is not None]
+    return {"step": stops[-1].get("step"), "reason": stops[-1].get("reason"), "elapsed": stops[-1].get("elapsed"),
+            "processes": len(stops), "process_cpu_s": sum(cpu) if cpu else None,
+            "peak_rss_gb": max(rss) if rss else None}
 
 
 class RunningMean:

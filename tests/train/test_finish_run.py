@@ -30,5 +30,20 @@ def test_finish_run_validates_the_last_step_once_and_keeps_compact_records(tmp_p
     assert kept["argv"] == "cmd" and kept["config"]["steps"] == 3
     assert [r["step"] for r in kept["records"] if r["kind"] == "train"] == [1, 2, 3]
     assert set(kept["records"][0]) <= {"kind", "step", "acc", "images", "ce", "elapsed", "loss"}
+    assert kept["stop"]["step"] == 3 and kept["stop"]["processes"] == 1
+    assert kept["stop"]["process_cpu_s"] > 0 and kept["stop"]["peak_rss_gb"] > 0
     finish.main([str(run), "--name", "leg", "--results", str(tmp_path)])  # already validated: not again
     assert len(read_metrics(run / "metrics.jsonl", "val")) == 1
+
+
+def test_run_cost_sums_the_cpu_of_every_process_of_a_resumed_run():
+    from graphparam.train.metrics import run_cost
+
+    rows = [{"kind": "train", "step": 1},
+            {"kind": "event", "event": "stop", "step": 5, "reason": "SIGTERM", "elapsed": 50.0,
+             "process_cpu_s": 40.0, "peak_rss_gb": 2.0},
+            {"kind": "event", "event": "stop", "step": 9, "reason": "done", "elapsed": 90.0,
+             "process_cpu_s": 30.0, "peak_rss_gb": 2.5}]
+    assert run_cost(rows) == {"step": 9, "reason": "done", "elapsed": 90.0, "processes": 2,
+                              "process_cpu_s": 70.0, "peak_rss_gb": 2.5}
+    assert run_cost(rows[:1]) is None
