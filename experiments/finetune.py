@@ -274,12 +274,11 @@ def reach(row: dict, steps_per_epoch: int) -> dict:
     """The GHN start's (seed-mean) top-1 at the first evaluation point at or after :data:`REACH_FRACTION`
     of an epoch, and the first evaluation step at which the default init's seed-mean curve reaches it
     (None: not within the run)."""
-    from graphparam.finetune import steps_to_reach
+    from graphparam.finetune.result import first_point_at, steps_to_reach
 
     g = row["ghn"]
-    i = next(i for i, s in enumerate(g["eval_steps"]) if s >= REACH_FRACTION * steps_per_epoch)
-    target = g["eval_curve"][i]
-    return {"ghn_step": g["eval_steps"][i], "ghn_epochs": g["eval_steps"][i] / steps_per_epoch, "target": target,
+    step, target = first_point_at(g["eval_steps"], g["eval_curve"], REACH_FRACTION * steps_per_epoch)
+    return {"ghn_step": step, "ghn_epochs": step / steps_per_epoch, "target": target,
             "default_steps": steps_to_reach(row["random"]["eval_steps"], row["random"]["eval_curve"], target),
             "steps_per_epoch": steps_per_epoch}
 

@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 from graphparam.errors import ArgumentValueError
 
-__all__ = ["FinetuneResult", "steps_to_reach", "eval_marks"]
+__all__ = ["FinetuneResult", "steps_to_reach", "first_point_at", "eval_marks"]
 
 
 @dataclass
@@ -63,9 +63,9 @@ class FinetuneResult:
     def top1_at_epoch(self, fraction: float) -> tuple[int, float]:
         """``(step, top-1)`` of the first evaluation point at or after ``fraction`` of an epoch
         (e.g. 0.25); a clear error when the run has none that late."""
-        for s, a in zip(self.eval_steps, self.eval_top1):
-            if s >= fraction * self.steps_per_epoch:
-                return s, a
+        point = first_point_at(self.eval_steps, self.eval_top1, fraction * self.steps_per_epoch)
+        if point is not None:
+            return point
         raise ArgumentValueError(f"no evaluation point at or after {fraction} epochs: the run ends at "
                                  f"step {self.eval_steps[-1]} ({self.eval_epochs[-1]:g} epochs)")
 
@@ -79,6 +79,11 @@ class FinetuneResult:
     @classmethod
     def from_dict(cls, data: Mapping) -> "FinetuneResult":
         return cls(**dict(data))
+
+
+def first_point_at(steps: Sequence[int], values: Sequence[float], step: float) -> tuple[int, float] | None:
+    """``(step, value)`` of a curve's first evaluation point at or after ``step``; None if it ends before."""
+    return next(((int(s), v) for s, v in zip(steps, values) if s >= step), None)
 
 
 def steps_to_reach(steps: Sequence[int], top1: Sequence[float], target: float) -> int | None:
