@@ -353,12 +353,14 @@ def train_cases(r: Runner) -> None:
         c.check_ok = len(warn) == 1 and bool(resume) and resume[-1]["step"] == 3 and diff <= 1e-5
         r.add(c, proc, contains=("step-000006", "resuming from step-000003"), line=warn[0] if warn else None)
 
+    from graphparam.train.checkpoint import STATE_NAME
+
     def truncate(path: Path, keep: float = 0.5) -> None:
         data = path.read_bytes()
         path.write_bytes(data[:int(len(data) * keep)])
 
-    fallback("latest checkpoint's state.pt truncated", "run_trunc",
-             lambda root: truncate(root / "step-000006" / "state.pt"))
+    fallback("latest checkpoint's resume state truncated", "run_trunc",
+             lambda root: truncate(root / "step-000006" / STATE_NAME))
     fallback("latest checkpoint's GHN weights corrupted", "run_corrupt",
              lambda root: (root / "step-000006" / "ghn" / "model.safetensors").write_bytes(b"\x80\x04garbage"))
 
@@ -374,7 +376,7 @@ def train_cases(r: Runner) -> None:
         r.add(c, proc, contains=contains)
 
     refused("every checkpoint truncated", "run_all_bad",
-            lambda root: [truncate(root / n / "state.pt", 0.1) for n in ("step-000003", "step-000006")],
+            lambda root: [truncate(root / n / STATE_NAME, 0.1) for n in ("step-000003", "step-000006")],
             contains=("step-000003", "step-000006"))
     refused("checkpoint directories deleted, 'latest' left", "run_deleted",
             lambda root: [shutil.rmtree(root / n) for n in ("step-000003", "step-000006")], contains=("latest",))

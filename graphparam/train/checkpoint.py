@@ -3,14 +3,14 @@
 Layout under ``<out>/checkpoints/``::
 
     step-000300/ghn/model.safetensors   GHN weights (+ ghn/config.json): loadable with GHN.from_pretrained
-    step-000300/state.pt                resume state: optimizer, schedule, step, RNG states, stream positions
+    step-000300/state.safetensors       resume state: optimizer, schedule, step, RNG states, stream positions
     latest                              name of the newest complete checkpoint directory
 
 A checkpoint is written into ``step-000300.tmp-<pid>/`` and renamed into place with ``os.replace``
 only when complete; ``latest`` is then replaced atomically. A crash at any moment leaves either the
 previous checkpoint or the new one, never a partial one; stale ``*.tmp-*`` directories are removed
-at the next save. ``state.pt`` holds only tensors, numbers, strings, lists and dicts, and is read
-with ``torch.load(weights_only=True)``.
+at the next save. The resume state is a safetensors file whose metadata holds its structure as JSON
+(:mod:`graphparam.train.state_file`): like the GHN itself, nothing in a checkpoint is pickled.
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ from typing import Any, Callable, NamedTuple
 import torch
 
 from graphparam.errors import CheckpointError, CheckpointNotFound, first_line
+from graphparam.train.state_file import read_state, write_state
 
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints", "atomic_write_text",
            "has_checkpoint", "load_resumable", "ResumePoint", "CheckpointNotFound", "STATE_NAME", "GHN_DIR",
            "FORMAT", "UNREADABLE"]
 
-STATE_NAME = "state.pt"
+STATE_NAME = "state.safetensors"
+LEGACY_STATE_NAME = "state.pt"  # torch.save zip of graphparam <= 6f373af: refused with a clear message
 GHN_DIR = "ghn"
 LATEST = "latest"
 FORMAT = 1
@@ -112,7 +114,7 @@ def save_checkpoint(root: str | os.PathLike, step: int, save_ghn: Callable[[Path
         tmp.mkdir()
         save_ghn(tmp / GHN_DIR)
         with open(tmp / STATE_NAME, "wb") as f:
-            torch.save({"format": FORMAT, **state}, f)
+            write_state(f, {"format": FORMAT, **state})
             f.flush()
             os.fsync(f.fileno())
         if final.exists():  # same step saved again (e.g. periodic save then exit): replace it
@@ -139,7 +141,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     d = path if (path / STATE_NAME).is_file() else latest_checkpoint(path)
     if d is None:
         raise CheckpointNotFound(f"no complete checkpoint in {path}")
-    state = torch.load(d / STATE_NAME, map_location=map_location, weights_only=True)
+    state = read_state(d / STATE_NAME, map_location)
     if state.get("format") != FORMAT:
         raise ValueError(f"{d / STATE_NAME}: unknown checkpoint format {state.get('format')!r}")
     return d, state
@@ -148,7 +150,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 # ---- resuming: the newest checkpoint that reads completely -------------------------------------------
 class ResumePoint(NamedTuple):
     path: Path                          # the checkpoint directory resumed from
-    state: dict                         # its state.pt
+    state: dict                         # its resume state
     ghn: Any                            # what ``load_ghn(path / GHN_DIR)`` returned
     skipped: list[tuple[Path, str]]     # newer checkpoints that could not be read, and why (one line each)
 
@@ -169,12 +171,15 @@ def has_checkpoint(root: str | os.PathLike) -> bool:
 
 def _read(d: Path, load_ghn: Callable[[Path], Any], map_location) -> tuple[dict, Any]:
     """``(state, ghn)`` of checkpoint ``d``; raises whatever reading it raises."""
+    if not (d / STATE_NAME).exists() and (d / LEGACY_STATE_NAME).exists():
+        raise CheckpointError(f"{LEGACY_STATE_NAME} is a pickled resume state of an older graphparam, which this "
+                              "version does not unpickle; resume it with the version that wrote it")
     for need in (d / STATE_NAME, d / GHN_DIR):
         if not need.exists():
             raise CheckpointError(f"{need.name} is missing")
     try:
-        state = torch.load(d / STATE_NAME, map_location=map_location, weights_only=True)
-    except Exception as exc:  # truncated zip, garbage bytes, a pickle that is not plain data, ...
+        state = read_state(d / STATE_NAME, map_location)
+    except Exception as exc:  # truncated file, garbage bytes, a header that is not a resume state, ...
         raise CheckpointError(f"{STATE_NAME}: {first_line(exc)}") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{STATE_NAME}: unknown checkpoint format "

@@ -1,9 +1,8 @@
-import pickle
-
 import pytest
 import torch
 
-from graphparam.train.checkpoint import (CheckpointNotFound, latest_checkpoint, list_checkpoints, load_checkpoint,
+from graphparam.train import checkpoint
+from graphparam.train.checkpoint import (STATE_NAME, CheckpointNotFound, latest_checkpoint, list_checkpoints, load_checkpoint,
                                          save_checkpoint)
 
 
@@ -44,11 +43,11 @@ def test_failure_while_writing_ghn_leaves_no_partial_checkpoint(tmp_path):
 def test_failure_while_writing_state_leaves_no_partial_checkpoint(tmp_path, monkeypatch):
     save_checkpoint(tmp_path, 1, _ghn_writer(1), {"step": 1})
 
-    def broken_save(obj, f):
+    def broken_write(f, state):
         f.write(b"partial")
         raise RuntimeError("killed mid-write")
 
-    monkeypatch.setattr(torch, "save", broken_save)
+    monkeypatch.setattr(checkpoint, "write_state", broken_write)
     with pytest.raises(RuntimeError, match="mid-write"):
         save_checkpoint(tmp_path, 2, lambda p: p.mkdir(), {"step": 2})
     monkeypatch.undo()
@@ -60,7 +59,7 @@ def test_stale_temporary_directory_of_a_killed_save_is_ignored_then_removed(tmp_
     save_checkpoint(tmp_path, 1, _ghn_writer(1), {"step": 1})
     stale = tmp_path / "step-000002.tmp-99999"
     (stale / "ghn").mkdir(parents=True)
-    (stale / "state.pt").write_bytes(b"partial")
+    (stale / STATE_NAME).write_bytes(b"partial")
     assert latest_checkpoint(tmp_path).name == "step-000001"
     save_checkpoint(tmp_path, 3, _ghn_writer(3), {"step": 3})
     assert not stale.exists()
@@ -87,12 +86,49 @@ def test_saving_the_same_step_twice_replaces_it(tmp_path):
     assert load_checkpoint(tmp_path)[1]["v"] == 2
 
 
-def test_state_with_arbitrary_objects_is_refused_on_load(tmp_path):
+def test_state_with_arbitrary_objects_is_refused_on_save(tmp_path):
     import argparse
 
-    path = save_checkpoint(tmp_path, 1, _ghn_writer(1), {"step": 1, "obj": argparse.Namespace(a=1)})
-    with pytest.raises(pickle.UnpicklingError, match="weights_only"):
-        load_checkpoint(path)
+    save_checkpoint(tmp_path, 1, _ghn_writer(1), {"step": 1})
+    with pytest.raises(TypeError, match="Namespace"):
+        save_checkpoint(tmp_path, 2, _ghn_writer(2), {"step": 2, "obj": argparse.Namespace(a=1)})
+    assert _entries(tmp_path) == ["latest", "step-000001"]
+
+
+def test_resume_state_is_not_a_pickle_and_keeps_what_the_optimizer_needs(tmp_path):
+    from graphparam.train.rng import rng_state, set_rng_state
+
+    net = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.8, 0.95))
+    net(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    state = {"step": 7, "optimizer": opt.state_dict(), "rng": rng_state(), "none": None, "nan": float("inf")}
+    path = save_checkpoint(tmp_path, 7, _ghn_writer(7), state)
+    raw = (path / STATE_NAME).read_bytes()
+    assert b"\x80\x04" not in raw[:2] and raw[8:9] == b"{"   # a safetensors header, not a pickle stream
+    loaded = load_checkpoint(tmp_path)[1]
+    assert loaded["optimizer"]["param_groups"][0]["betas"] == (0.8, 0.95)
+    assert sorted(loaded["optimizer"]["state"]) == [0, 1]                 # parameter ids stay ints
+    for i in (0, 1):
+        for k, v in opt.state_dict()["state"][i].items():
+            assert torch.equal(loaded["optimizer"]["state"][i][k], v), k
+    fresh = torch.optim.Adam(torch.nn.Linear(3, 2).parameters(), lr=1e-3)
+    fresh.load_state_dict(loaded["optimizer"])
+    set_rng_state(loaded["rng"])
+    expected = torch.rand(3)
+    set_rng_state(state["rng"])
+    assert torch.equal(torch.rand(3), expected)
+    assert loaded["none"] is None and loaded["nan"] == float("inf") and loaded["step"] == 7
+
+
+def test_pickled_resume_state_of_an_older_version_is_refused_clearly(tmp_path):
+    from graphparam.errors import CheckpointError
+    from graphparam.train.checkpoint import load_resumable
+
+    path = save_checkpoint(tmp_path, 1, _ghn_writer(1), {"step": 1})
+    (path / STATE_NAME).rename(path / "state.pt")
+    with pytest.raises(CheckpointError, match="older graphparam"):
+        load_resumable(tmp_path, lambda d: d)
 
 
 def test_empty_directory_has_no_checkpoint(tmp_path):

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from graphparam.errors import CheckpointError, RunLockedError
-from graphparam.train.checkpoint import UNREADABLE
+from graphparam.train.checkpoint import STATE_NAME, UNREADABLE
 from graphparam.train.lock import RunLock
 from graphparam.train.metrics import read_metrics
 from train_helpers import losses, run_tiny
@@ -59,8 +59,8 @@ def _resume_falls_back_to_step_2(out, expected, capsys, damaged_file):
 
 def test_truncated_latest_checkpoint_falls_back_to_the_previous_one(run_copy, capsys):
     out, expected = run_copy
-    _truncate(out / "checkpoints" / "step-000004" / "state.pt")
-    _resume_falls_back_to_step_2(out, expected, capsys, "state.pt")
+    _truncate(out / "checkpoints" / "step-000004" / STATE_NAME)
+    _resume_falls_back_to_step_2(out, expected, capsys, STATE_NAME)
 
 
 def test_corrupted_ghn_weights_in_latest_checkpoint_fall_back_to_the_previous_one(run_copy, capsys):
@@ -72,12 +72,12 @@ def test_corrupted_ghn_weights_in_latest_checkpoint_fall_back_to_the_previous_on
 def test_every_checkpoint_unreadable_gives_clear_error_not_step_zero(run_copy):
     out, _ = run_copy
     for name in ("step-000002", "step-000004"):
-        _truncate(out / "checkpoints" / name / "state.pt", keep=0.1)
+        _truncate(out / "checkpoints" / name / STATE_NAME, keep=0.1)
     before = (out / "metrics.jsonl").read_text()
     with pytest.raises(CheckpointError) as info:
         run_tiny(out, steps=4)
     message = str(info.value)
-    assert "\n" not in message and "step-000002" in message and "step-000004" in message and "state.pt" in message
+    assert "\n" not in message and "step-000002" in message and "step-000004" in message and STATE_NAME in message
     assert (out / "metrics.jsonl").read_text() == before   # nothing trained, nothing logged, nothing moved
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["latest", "step-000002", "step-000004"]
     with RunLock(out) as lock:                              # the failed run released its lock
@@ -89,7 +89,7 @@ def test_every_checkpoint_unreadable_on_the_command_line_gives_one_line(run_copy
 
     out, _ = run_copy
     for name in ("step-000002", "step-000004"):
-        (out / "checkpoints" / name / "state.pt").write_bytes(b"")
+        (out / "checkpoints" / name / STATE_NAME).write_bytes(b"")
     assert main(["--out", str(out), *TINY_ARGV]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "error: cannot resume" in err[0] and "step-000004" in err[0], err
