@@ -111,16 +111,23 @@ def finetune(model: nn.Module, train: ImageSet, test: ImageSet, *, epochs: int, 
     diverged = False
     train_seconds = 0.0
     step = 0
+
+    def reach_epoch_end(first: int, a: float, b: float) -> None:
+        """Record ``(a, b)`` at every point of the epoch starting at step ``first`` not yet recorded: its end,
+        and after a divergence every point the epoch did not reach."""
+        for m in marks:
+            if first + m > eval_steps[-1]:
+                eval_steps.append(first + m)
+                eval_top1.append(a)
+                eval_loss.append(b)
+
     for epoch in range(epochs):
         first = epoch * steps_per_epoch
         if diverged:
             train_losses.append(nan)
             top1.append(top1[-1])
             tloss.append(tloss[-1])
-            for m in marks:
-                eval_steps.append(first + m)
-                eval_top1.append(top1[-1])
-                eval_loss.append(tloss[-1])
+            reach_epoch_end(first, top1[-1], tloss[-1])
             continue
         t0 = time.perf_counter()
         eval_seconds = 0.0
@@ -163,11 +170,7 @@ def finetune(model: nn.Module, train: ImageSet, test: ImageSet, *, epochs: int, 
         a, b = test_eval()
         top1.append(a)
         tloss.append(b)
-        for m in marks:  # the end of the epoch, and after a divergence every point it did not reach
-            if first + m > eval_steps[-1]:
-                eval_steps.append(first + m)
-                eval_top1.append(a)
-                eval_loss.append(b)
+        reach_epoch_end(first, a, b)
         bar.set_postfix(epoch=epoch + 1, loss=f"{mean_loss:.3f}", top1=f"{100 * a:.1f}")
     bar.close()
     return FinetuneResult(init=init, epochs=epochs, steps_per_epoch=steps_per_epoch, test_top1=top1,
