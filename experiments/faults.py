@@ -1,6 +1,6 @@
 """Bad input and faults, tried as a user would: every case's exact command, exit status and message.
 
-    python experiments/faults.py                    # -> results/faults.{md,json}
+    python experiments/faults.py --data DATA        # -> results/faults.{md,json}; DATA: CIFAR-10 (or $GRAPHPARAM_DATA)
     python experiments/faults.py --only train       # one group (cases whose group starts with it)
 
 Every case runs as a subprocess: the installed ``graphparam`` command, or ``python -m graphparam.train``
@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, ROOT, command_line, write_results  # noqa: E402
+from common import DATA_ENV, RESULTS, ROOT, command_line, write_results  # noqa: E402
 
 SHIPPED_GHN = ROOT / "graphparam" / "checkpoints" / "cifar10"
 TRAIN = [sys.executable, "-m", "graphparam.train"]
@@ -434,9 +434,14 @@ def write_report(cases: list[Case], seconds: float, argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=os.environ.get(DATA_ENV) or None,
+                        help=f"CIFAR-10 for the fine-tuning cases, given to them as ${DATA_ENV} (default: ${DATA_ENV}; "
+                             "without it they stop at the missing data)")
     parser.add_argument("--only", help="run only the groups whose name starts with this (classes, models, onnx, "
                                        "ghn, inputs, data, control, train); writes no report")
     args = parser.parse_args(argv)
+    if args.data:
+        os.environ[DATA_ENV] = str(Path(args.data).resolve())   # every case's subprocess inherits it
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="graphparam-faults-") as tmp:
         r = Runner(Path(tmp), args.only)

@@ -196,8 +196,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from graphparam.data import load_dataset
     from graphparam.evaluate import first_images
     from graphparam.finetune import compare_inits, format_results, plot_curves
+    from graphparam.finetune.recipe import check_recipe
     from graphparam.predict import load_ghn
 
+    check_recipe(args.epochs, args.lr, args.batch_size, args.evals_per_epoch)
     inits = ("ghn", "random") if args.init == "both" else (args.init,)
     train = load_dataset(args.data, split="train", download=args.download)
     test = first_images(load_dataset(args.data, split="test"), args.test_images)

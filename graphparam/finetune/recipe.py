@@ -50,6 +50,18 @@ def lr_at(step: int, total: int, lr: float, warmup: int = 0, schedule: str = "co
     return lr * warmup_cosine(step, warmup, total)
 
 
+def check_recipe(epochs: int = 1, lr: float = 0.05, batch_size: int = 128, evals_per_epoch: int = 1) -> None:
+    """Refuse settings no run can use (:class:`ArgumentValueError`), before any data is loaded."""
+    if epochs < 1:
+        raise ArgumentValueError(f"epochs must be >= 1, got {epochs}")
+    if evals_per_epoch < 1:
+        raise ArgumentValueError(f"evals_per_epoch must be >= 1, got {evals_per_epoch}")
+    if lr <= 0:
+        raise ArgumentValueError(f"lr must be positive, got {lr}")
+    if batch_size < 1:
+        raise ArgumentValueError(f"batch size must be >= 1, got {batch_size}")
+
+
 def finetune(model: nn.Module, train: ImageSet, test: ImageSet, *, epochs: int, lr: float,
              batch_size: int = 128, optimizer: str = "sgd", weight_decay: float | None = None,
              momentum: float = 0.9, schedule: str = "cosine", warmup_steps: int = 0,
@@ -66,14 +78,7 @@ def finetune(model: nn.Module, train: ImageSet, test: ImageSet, *, epochs: int, 
     bfloat16 autocast for the forward pass (default: on for CUDA, off on CPU). ``init`` is only a
     label stored in the result.
     """
-    if epochs < 1:
-        raise ArgumentValueError(f"epochs must be >= 1, got {epochs}")
-    if evals_per_epoch < 1:
-        raise ArgumentValueError(f"evals_per_epoch must be >= 1, got {evals_per_epoch}")
-    if lr <= 0:
-        raise ArgumentValueError(f"lr must be positive, got {lr}")
-    if batch_size < 1:
-        raise ArgumentValueError(f"batch size must be >= 1, got {batch_size}")
+    check_recipe(epochs, lr, batch_size, evals_per_epoch)
     device = torch.device(device) if device is not None else default_device()
     amp = (device.type == "cuda") if amp is None else bool(amp)
     start = time.perf_counter()

@@ -266,3 +266,11 @@ def test_finetune_reads_any_data_source_and_evaluates_inside_an_epoch(capsys, gh
                        "--max-steps", "2", "--evals-per-epoch", "2", "--png", str(png))
     assert code == 0 and png.exists()
     assert "ghn" in out and "random" in out
+
+
+@pytest.mark.parametrize("flag, value", [("--epochs", "0"), ("--batch-size", "0"), ("--lr", "-1"),
+                                         ("--evals-per-epoch", "0")])
+def test_finetune_bad_recipe_is_refused_before_looking_for_data(capsys, ghn_dir, monkeypatch, tmp_path, flag, value):
+    monkeypatch.setenv("GRAPHPARAM_DATA", str(tmp_path / "nowhere"))
+    line = one_line_error(capsys, "finetune", "zoo:2", "--ghn", ghn_dir, flag, value)
+    assert f"got {value}" in line and "not found" not in line
