@@ -110,3 +110,16 @@ def test_gpu_leg_script_parses_and_uses_names_and_flags_that_exist():
     flags = set(re.findall(r"(--[a-z][a-z0-9-]*)", text)) - {"--query-gpu", "--format", "--signal"}
     unknown = [f for f in sorted(flags) if not any(re.search(re.escape(f) + r"\b", h) for h in helps)]
     assert not unknown, f"gpu_leg.sh passes flags nothing accepts: {unknown}"
+
+
+def test_cpu_leg_script_parses_and_passes_flags_that_exist():
+    """``experiments/cpu_leg.sh`` starts a leg of hours: its bash parses and every flag it passes is the
+    trainer's or ``finish_run.py``'s."""
+    script = ROOT / "experiments" / "cpu_leg.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    text = script.read_text()
+    helps = [subprocess.run([sys.executable, *cmd, "--help"], cwd=ROOT, capture_output=True, text=True).stdout
+             for cmd in (["-m", "graphparam.train"], ["experiments/finish_run.py"])]
+    flags = set(re.findall(r"(--[a-z][a-z0-9-]*)", text)) - {"--short", "--show-toplevel"}
+    unknown = [f for f in sorted(flags) if not any(re.search(re.escape(f) + r"\b", h) for h in helps)]
+    assert not unknown, f"cpu_leg.sh passes flags nothing accepts: {unknown}"
