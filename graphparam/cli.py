@@ -195,8 +195,7 @@ def _finetune_args(p: argparse.ArgumentParser) -> None:
 def cmd_finetune(args: argparse.Namespace) -> int:
     from graphparam.data import load_dataset
     from graphparam.evaluate import first_images
-    from graphparam.finetune import compare_inits, format_results, plot_curves
-    from graphparam.finetune.recipe import check_recipe
+    from graphparam.finetune import check_recipe, compare_inits, format_results, plot_curves
     from graphparam.predict import load_ghn
 
     check_recipe(args.epochs, args.lr, args.batch_size, args.evals_per_epoch)

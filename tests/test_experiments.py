@@ -95,6 +95,15 @@ def test_experiment_imports_names_that_exist(script: Path):
     assert not missing, f"{script.name} imports names that do not exist: {', '.join(missing)}"
 
 
+def _flags_nothing_accepts(script_text: str, commands, own: set[str]) -> list[str]:
+    """The ``--flags`` a shell script passes that no ``--help`` of ``commands`` (argv after the interpreter)
+    names, leaving out ``own`` (flags of other tools the script calls)."""
+    helps = [subprocess.run([sys.executable, *cmd, "--help"], cwd=ROOT, capture_output=True, text=True).stdout
+             for cmd in commands]
+    flags = set(re.findall(r"(--[a-z][a-z0-9-]*)", script_text)) - own
+    return [f for f in sorted(flags) if not any(re.search(re.escape(f) + r"\b", h) for h in helps)]
+
+
 def test_gpu_leg_script_parses_and_uses_names_and_flags_that_exist():
     """``experiments/gpu_leg.sh`` (one GPU session in one device call) cannot run here: its bash parses, the
     library names its Python imports exist, and every flag it passes is one the trainer or
@@ -105,10 +114,8 @@ def test_gpu_leg_script_parses_and_uses_names_and_flags_that_exist():
     for module, names in re.findall(r"^from (graphparam[\w.]*) import (.+)$", text, re.M):
         mod = importlib.import_module(module)
         assert all(hasattr(mod, n.strip()) for n in names.split(",")), f"gpu_leg.sh: from {module} import {names}"
-    helps = [subprocess.run([sys.executable, *cmd, "--help"], cwd=ROOT, capture_output=True, text=True).stdout
-             for cmd in (["-m", "graphparam.train"], ["experiments/zero_shot_table.py"])]
-    flags = set(re.findall(r"(--[a-z][a-z0-9-]*)", text)) - {"--query-gpu", "--format", "--signal"}
-    unknown = [f for f in sorted(flags) if not any(re.search(re.escape(f) + r"\b", h) for h in helps)]
+    unknown = _flags_nothing_accepts(text, (["-m", "graphparam.train"], ["experiments/zero_shot_table.py"]),
+                                     {"--query-gpu", "--format", "--signal"})
     assert not unknown, f"gpu_leg.sh passes flags nothing accepts: {unknown}"
 
 
@@ -118,8 +125,6 @@ def test_cpu_leg_script_parses_and_passes_flags_that_exist():
     script = ROOT / "experiments" / "cpu_leg.sh"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     text = script.read_text()
-    helps = [subprocess.run([sys.executable, *cmd, "--help"], cwd=ROOT, capture_output=True, text=True).stdout
-             for cmd in (["-m", "graphparam.train"], ["experiments/finish_run.py"])]
-    flags = set(re.findall(r"(--[a-z][a-z0-9-]*)", text)) - {"--short", "--show-toplevel"}
-    unknown = [f for f in sorted(flags) if not any(re.search(re.escape(f) + r"\b", h) for h in helps)]
+    unknown = _flags_nothing_accepts(text, (["-m", "graphparam.train"], ["experiments/finish_run.py"]),
+                                     {"--short", "--show-toplevel"})
     assert not unknown, f"cpu_leg.sh passes flags nothing accepts: {unknown}"

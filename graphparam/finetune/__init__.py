@@ -47,9 +47,9 @@ Layout: :mod:`.recipe` (``finetune``), :mod:`.compare` (``compare_inits``), :mod
 """
 
 from graphparam.finetune.compare import InitFn, compare_inits
-from graphparam.finetune.recipe import OPTIMIZERS, default_device, finetune, lr_at, make_optimizer
+from graphparam.finetune.recipe import OPTIMIZERS, check_recipe, default_device, finetune, lr_at, make_optimizer
 from graphparam.finetune.report import format_results, plot_curves
 from graphparam.finetune.result import FinetuneResult, eval_marks, steps_to_reach
 
-__all__ = ["FinetuneResult", "finetune", "compare_inits", "plot_curves", "format_results", "make_optimizer",
-           "lr_at", "default_device", "eval_marks", "steps_to_reach", "InitFn", "OPTIMIZERS"]
+__all__ = ["FinetuneResult", "finetune", "check_recipe", "compare_inits", "plot_curves", "format_results",
+           "make_optimizer", "lr_at", "default_device", "eval_marks", "steps_to_reach", "InitFn", "OPTIMIZERS"]

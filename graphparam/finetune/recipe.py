@@ -50,7 +50,7 @@ def lr_at(step: int, total: int, lr: float, warmup: int = 0, schedule: str = "co
     return lr * warmup_cosine(step, warmup, total)
 
 
-def check_recipe(epochs: int = 1, lr: float = 0.05, batch_size: int = 128, evals_per_epoch: int = 1) -> None:
+def check_recipe(epochs: int, lr: float, batch_size: int, evals_per_epoch: int) -> None:
     """Refuse settings no run can use (:class:`ArgumentValueError`), before any data is loaded."""
     if epochs < 1:
         raise ArgumentValueError(f"epochs must be >= 1, got {epochs}")
