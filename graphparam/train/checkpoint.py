@@ -135,16 +135,30 @@ def save_checkpoint(root: str | os.PathLike, step: int, save_ghn: Callable[[Path
     return final
 
 
+def _read_state(d: Path, map_location) -> dict:
+    """The resume state of checkpoint ``d`` in this version's format; :class:`CheckpointError` otherwise."""
+    if not (d / STATE_NAME).exists():
+        raise CheckpointError(f"{STATE_NAME} is missing")
+    try:
+        state = read_state(d / STATE_NAME, map_location)
+    except Exception as exc:  # truncated file, garbage bytes, a header that is not a resume state, ...
+        raise CheckpointError(f"{STATE_NAME}: {first_line(exc)}") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{STATE_NAME}: unknown checkpoint format "
+                              f"{state.get('format') if isinstance(state, dict) else type(state).__name__!r}")
+    return state
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[Path, dict]:
     """``(checkpoint dir, state)`` for a checkpoint directory or a root holding ``latest``."""
     path = Path(path)
     d = path if (path / STATE_NAME).is_file() else latest_checkpoint(path)
     if d is None:
         raise CheckpointNotFound(f"no complete checkpoint in {path}")
-    state = read_state(d / STATE_NAME, map_location)
-    if state.get("format") != FORMAT:
-        raise ValueError(f"{d / STATE_NAME}: unknown checkpoint format {state.get('format')!r}")
-    return d, state
+    try:
+        return d, _read_state(d, map_location)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{d}/{exc}") from exc.__cause__
 
 
 # ---- resuming: the newest checkpoint that reads completely -------------------------------------------
@@ -174,16 +188,9 @@ def _read(d: Path, load_ghn: Callable[[Path], Any], map_location) -> tuple[dict,
     if not (d / STATE_NAME).exists() and (d / LEGACY_STATE_NAME).exists():
         raise CheckpointError(f"{LEGACY_STATE_NAME} is a pickled resume state of an older graphparam, which this "
                               "version does not unpickle; resume it with the version that wrote it")
-    for need in (d / STATE_NAME, d / GHN_DIR):
-        if not need.exists():
-            raise CheckpointError(f"{need.name} is missing")
-    try:
-        state = read_state(d / STATE_NAME, map_location)
-    except Exception as exc:  # truncated file, garbage bytes, a header that is not a resume state, ...
-        raise CheckpointError(f"{STATE_NAME}: {first_line(exc)}") from exc
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{STATE_NAME}: unknown checkpoint format "
-                              f"{state.get('format') if isinstance(state, dict) else type(state).__name__!r}")
+    state = _read_state(d, map_location)
+    if not (d / GHN_DIR).exists():
+        raise CheckpointError(f"{GHN_DIR} is missing")
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise CheckpointError(f"{STATE_NAME} lacks {', '.join(missing)}")

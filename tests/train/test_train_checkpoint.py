@@ -135,3 +135,12 @@ def test_empty_directory_has_no_checkpoint(tmp_path):
     with pytest.raises(CheckpointNotFound):
         load_checkpoint(tmp_path)
     assert latest_checkpoint(tmp_path / "missing") is None
+
+
+def test_load_checkpoint_refuses_damaged_state_with_the_resume_error(tmp_path):
+    from graphparam.errors import CheckpointError
+
+    path = save_checkpoint(tmp_path, 1, _ghn_writer(1), {"step": 1})
+    (path / STATE_NAME).write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
+    with pytest.raises(CheckpointError, match=f"{path.name}/{STATE_NAME}"):
+        load_checkpoint(tmp_path)
