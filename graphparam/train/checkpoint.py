@@ -135,16 +135,18 @@ def save_checkpoint(root: str | os.PathLike, step: int, save_ghn: Callable[[Path
     return final
 
 
-def _read_state(d: Path, map_location) -> dict:
-    """The resume state of checkpoint ``d`` in this version's format; :class:`CheckpointError` otherwise."""
+def _read_state(d: Path, map_location, where: str = "") -> dict:
+    """The resume state of checkpoint ``d`` in this version's format; :class:`CheckpointError` otherwise,
+    its message starting with ``where`` + the file name."""
+    name = where + STATE_NAME
     if not (d / STATE_NAME).exists():
-        raise CheckpointError(f"{STATE_NAME} is missing")
+        raise CheckpointError(f"{name} is missing")
     try:
         state = read_state(d / STATE_NAME, map_location)
     except Exception as exc:  # truncated file, garbage bytes, a header that is not a resume state, ...
-        raise CheckpointError(f"{STATE_NAME}: {first_line(exc)}") from exc
+        raise CheckpointError(f"{name}: {first_line(exc)}") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{STATE_NAME}: unknown checkpoint format "
+        raise CheckpointError(f"{name}: unknown checkpoint format "
                               f"{state.get('format') if isinstance(state, dict) else type(state).__name__!r}")
     return state
 
@@ -155,10 +157,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     d = path if (path / STATE_NAME).is_file() else latest_checkpoint(path)
     if d is None:
         raise CheckpointNotFound(f"no complete checkpoint in {path}")
-    try:
-        return d, _read_state(d, map_location)
-    except CheckpointError as exc:
-        raise CheckpointError(f"{d}/{exc}") from exc.__cause__
+    return d, _read_state(d, map_location, where=f"{d}/")
 
 
 # ---- resuming: the newest checkpoint that reads completely -------------------------------------------
