@@ -281,18 +281,30 @@ class Trainer:
         return record
 
     # ---- the run ------------------------------------------------------------------------------
-    def run(self) -> TrainResult:
+    def run(self, stop: StopFlag | None = None) -> TrainResult:
         """Resume if ``out`` holds a checkpoint, train, finish; the writing rank holds ``out/.lock``
-        throughout, so a second trainer on the same ``out`` stops at once with :class:`RunLockedError`."""
+        throughout, so a second trainer on the same ``out`` stops at once with :class:`RunLockedError`.
+
+        ``stop``: a flag installed before this trainer was built (as :func:`train` does), so that a signal
+        during setup stops the run before its first step; by default one is installed here."""
         from graphparam.train.lock import RunLock
 
         with RunLock(self.out) if self.info.is_main else nullcontext():
             try:
-                return self._run()
+                with nullcontext(stop) if stop is not None else StopFlag() as flag:
+                    return self._run(flag)
             finally:
                 self.archs.close()
 
-    def _run(self) -> TrainResult:
+    def _stop_reason(self, stop: StopFlag) -> str | None:
+        """Why to stop now, decided the same on every rank: a signal, the time budget, or ``None``."""
+        over = self.config.time_budget is not None and self.elapsed >= self.config.time_budget
+        stop_any, over_any, self.elapsed = D.agree(bool(stop), over, self.elapsed, self.info, self.device)
+        if stop_any:
+            return stop.name or "signal"
+        return "time_budget" if over_any else None
+
+    def _run(self, stop: StopFlag) -> TrainResult:
         cfg = self.config
         main = self.info.is_main
         if main:
@@ -309,48 +321,42 @@ class Trainer:
         clock = time.process_time if cfg.clock == "cpu" else time.perf_counter
         session_start = clock()
         elapsed_at_start = self.elapsed
-        stopped_by, last_loss, path = "steps", None, None
-        with StopFlag() as stop:
-            while True:
-                if cfg.steps is not None and self.step >= cfg.steps:
-                    stopped_by = "steps"
-                    break
-                record = self.train_step()
-                self.elapsed = elapsed_at_start + (clock() - session_start)
-                record["elapsed"] = self.elapsed
-                if record["kind"] == "train":
-                    last_loss = record["loss"]
-                self.record.step(record, cfg.log_every)
-                if self.on_step is not None:
-                    self.on_step(self, record)
-                if self.consecutive_skips >= MAX_CONSECUTIVE_SKIPS:
-                    raise RuntimeError(f"{self.consecutive_skips} consecutive steps skipped; see "
-                                       f"{self.record.metrics_path} for the nets involved")
-                if cfg.eval_every and self.step % cfg.eval_every == 0 and main and self.validator.enabled:
-                    self._validate(bar)
+        last_loss, path = None, None
+        # a signal during setup, or a resumed run already over its budget, stops before any step
+        stopped_by = self._stop_reason(stop)
+        while stopped_by is None:
+            if cfg.steps is not None and self.step >= cfg.steps:
+                stopped_by = "steps"
+                break
+            record = self.train_step()
+            self.elapsed = elapsed_at_start + (clock() - session_start)
+            record["elapsed"] = self.elapsed
+            if record["kind"] == "train":
+                last_loss = record["loss"]
+            self.record.step(record, cfg.log_every)
+            if self.on_step is not None:
+                self.on_step(self, record)
+            if self.consecutive_skips >= MAX_CONSECUTIVE_SKIPS:
+                raise RuntimeError(f"{self.consecutive_skips} consecutive steps skipped; see "
+                                   f"{self.record.metrics_path} for the nets involved")
+            if cfg.eval_every and self.step % cfg.eval_every == 0 and main and self.validator.enabled:
+                self._validate(bar)
 
-                # control: the same decision on every rank (rank 0's clock decides the time budget)
-                over = cfg.time_budget is not None and self.elapsed >= cfg.time_budget
-                stop_any, over_any, self.elapsed = D.agree(bool(stop), over, self.elapsed, self.info, self.device)
-
-                bar.update(record)
-                if stop_any:
-                    stopped_by = stop.name or "signal"
-                    break
-                if over_any:
-                    stopped_by = "time_budget"
-                    break
-                if main and ((cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or (
-                        cfg.checkpoint_minutes > 0
-                        and time.monotonic() - self._last_save >= 60 * cfg.checkpoint_minutes)):
-                    path = self.save()
-                    self.record.checkpoint(self.step, path)
-            # a run that ends on its own (not on a signal: someone wants out) is validated at its last step
-            if (stopped_by in ("steps", "time_budget") and cfg.eval_every and main and self.validator.enabled
-                    and self.step % cfg.eval_every and self.step > 0):
-                self._validate(bar, final=True)
-            bar.close()
-            path = self.finish(stopped_by)
+            bar.update(record)
+            stopped_by = self._stop_reason(stop)   # rank 0's clock decides the time budget
+            if stopped_by is not None:
+                break
+            if main and ((cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or (
+                    cfg.checkpoint_minutes > 0
+                    and time.monotonic() - self._last_save >= 60 * cfg.checkpoint_minutes)):
+                path = self.save()
+                self.record.checkpoint(self.step, path)
+        # a run that ends on its own (not on a signal: someone wants out) is validated at its last step
+        if (stopped_by in ("steps", "time_budget") and cfg.eval_every and main and self.validator.enabled
+                and self.step % cfg.eval_every and self.step > 0):
+            self._validate(bar, final=True)
+        bar.close()
+        path = self.finish(stopped_by)
         return TrainResult(self.step, self.skipped, stopped_by, last_loss, self.elapsed, self.out, path)
 
     def _validate(self, bar: ProgressBar, final: bool = False) -> None:
@@ -381,6 +387,7 @@ def train(config: TrainConfig, **kwargs) -> TrainResult:
     """Run ``config`` in this process, joining torchrun's process group when launched by it."""
     info, device = D.setup(config.device)
     try:
-        return Trainer(config, info, device, **kwargs).run()
+        with StopFlag() as stop:  # from the start: a signal while the data and GHN load stops the run too
+            return Trainer(config, info, device, **kwargs).run(stop)
     finally:
         D.teardown()

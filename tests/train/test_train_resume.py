@@ -50,3 +50,13 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path):
     assert (tmp_path / "ghn" / "model.safetensors").is_file()
     with RunLock(tmp_path) as lock:                          # the stopped run released its lock
         assert lock.held
+
+
+def test_signal_during_setup_stops_before_the_first_step(tmp_path):
+    # SIGINT reaches a `nohup ... &` process (SIGINT ignored at start) while train() builds its trainer
+    proc = _worker(tmp_path, 50, 0, "INT", 0)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "RESULT 0 SIGINT" in proc.stdout
+    assert losses(tmp_path) == {}                           # no step ran
+    assert load_checkpoint(tmp_path / "checkpoints")[1]["step"] == 0
+    assert (tmp_path / "ghn" / "model.safetensors").is_file()
