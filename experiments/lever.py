@@ -1,0 +1,158 @@
+"""Legs one lever apart, at one CPU budget: did the lever help?
+
+    python experiments/lever.py --name lever_lr --what "peak lr 5e-4 (control) against 1e-3" \\
+        --legs campaign21=5e-4 campaign22=1e-3 --ghns campaign21=FINGERPRINT campaign22=FINGERPRINT
+
+Each leg is a compact record ``experiments/results/LEG.json`` (``finish_run.py``). Legs from one parent with the
+same ``--seed`` and ``--arch-start`` see the same nets and images at every step, so their train top-1 can be
+compared step by step: the table gives it per 50-step window, and the paired difference over the second half
+of the shorter leg. Beside it: process CPU core-hours, steps, the final zoo ``val`` top-1 and, for each GHN
+fingerprint given, the held-out real set's mean from the per-model cache of ``real_zero_shot.py`` (models
+measured for every leg only). Writes ``experiments/results/NAME.{md,json,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, command_line, pyplot, write_results  # noqa: E402
+
+WINDOW = 50
+FORMS = {"timm": "as built", "cifar_stem": "CIFAR stem"}
+
+
+def pairs(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise SystemExit(f"{what} takes NAME=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def leg_summary(record: dict) -> dict:
+    """Train top-1 per window, the per-step accuracies, cost and final val of one leg's compact record."""
+    train = sorted((r for r in record["records"] if r.get("kind") == "train"), key=lambda r: r["step"])
+    vals = [r for r in record["records"] if r.get("kind") == "val"]
+    windows = {}
+    for a in range(0, len(train) - WINDOW + 1, WINDOW):
+        part = train[a:a + WINDOW]
+        windows[f"{part[0]['step']}-{part[-1]['step']}"] = 100 * sum(r["acc"] for r in part) / WINDOW
+    stop = record.get("stop") or {}
+    cpu_s = stop.get("process_cpu_s") or (train[-1]["elapsed"] if train else 0.0)
+    return {"steps": len(train), "windows": windows, "acc": {r["step"]: r["acc"] for r in train},
+            "cpu_core_hours": cpu_s / 3600, "val_top1": 100 * vals[-1]["top1"] if vals else None,
+            "val_nets": vals[-1]["nets"] if vals else None}
+
+
+def heldout(cache: Path, fingerprints: dict[str, str]) -> dict[str, dict]:
+    """Per form: the held-out mean top-1 of each leg over the models measured for every leg."""
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    with open(cache) as f:
+        for line in f:
+            r = json.loads(line)
+            form = r["split"].rpartition("/")[2]
+            if form in FORMS and r["result"] is not None:
+                rows.setdefault((form, r["ghn"]), {})[r["name"]] = r["result"]["top1"]
+    out = {}
+    for form in FORMS:
+        per = {leg: rows.get((form, fp), {}) for leg, fp in fingerprints.items()}
+        common = set.intersection(*(set(v) for v in per.values())) if per else set()
+        if common:
+            out[form] = {"models": len(common),
+                         "mean": {leg: 100 * sum(v[m] for m in common) / len(common) for leg, v in per.items()},
+                         "per_model": {leg: {m: v[m] for m in sorted(common)} for leg, v in per.items()}}
+    return out
+
+
+def paired(a: dict[int, float], b: dict[int, float]) -> dict:
+    """Mean and standard error of ``b - a`` train top-1 (points) over the second half of their common steps."""
+    steps = sorted(set(a) & set(b))
+    steps = steps[len(steps) // 2:]
+    d = [100 * (b[s] - a[s]) for s in steps]
+    if len(d) < 2:
+        return {"steps": len(d), "mean": None, "se": None}
+    mean = sum(d) / len(d)
+    se = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d))
+    return {"steps": len(d), "first": steps[0], "last": steps[-1], "mean": mean, "se": se}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--name", required=True, help="results stem under experiments/results")
+    p.add_argument("--what", required=True, help="the lever, in words")
+    p.add_argument("--legs", nargs="+", required=True, metavar="LEG=SETTING",
+                   help="compact records experiments/results/LEG.json with the lever's setting; the first is the control")
+    p.add_argument("--ghns", nargs="*", default=[], metavar="LEG=FINGERPRINT",
+                   help="each leg's exported GHN, for its held-out means")
+    p.add_argument("--cache", type=Path, default=RESULTS / "real_zero_shot_nets.jsonl")
+    args = p.parse_args(argv)
+    settings = pairs(args.legs, "--legs")
+    fingerprints = pairs(args.ghns, "--ghns")
+    legs = {}
+    for leg in settings:
+        path = RESULTS / f"{leg}.json"
+        if not path.is_file():
+            p.error(f"no record {path}; write it with experiments/finish_run.py")
+        legs[leg] = leg_summary(json.loads(path.read_text()))
+    names = list(legs)
+    control = names[0]
+    held = heldout(args.cache, fingerprints) if fingerprints else {}
+    diffs = {leg: paired(legs[control]["acc"], legs[leg]["acc"]) for leg in names[1:]}
+
+    head = "| | " + " | ".join(f"{leg} ({settings[leg]})" for leg in names) + " |"
+    lines = [f"# Lever: {args.what}", "", f"Command: `{command_line(__file__, argv)}`", "",
+             f"Legs (records `experiments/results/LEG.json`); the first is the control. Train top-1 is the meta-batch's "
+             f"(8 nets x 64 images, one step's nets the same in every leg when seed and `--arch-start` are).", "",
+             head, "|---" * (len(names) + 1) + "|"]
+    keys = list(legs[control]["windows"])
+    for k in keys:
+        lines.append(f"| train top-1 %, steps {k} | " + " | ".join(
+            f"{legs[leg]['windows'][k]:.1f}" if k in legs[leg]["windows"] else "" for leg in names) + " |")
+    lines.append("| steps | " + " | ".join(f"{legs[leg]['steps']:,}" for leg in names) + " |")
+    lines.append("| process CPU core-hours | " + " | ".join(f"{legs[leg]['cpu_core_hours']:.2f}" for leg in names) + " |")
+    lines.append("| zoo val top-1 % | " + " | ".join(
+        "" if legs[leg]["val_top1"] is None else f"{legs[leg]['val_top1']:.2f} ({legs[leg]['val_nets']} nets)"
+        for leg in names) + " |")
+    for form, h in held.items():
+        lines.append(f"| held-out {FORMS[form]} % ({h['models']} models) | " + " | ".join(
+            f"{h['mean'][leg]:.2f}" if leg in h["mean"] else "" for leg in names) + " |")
+    lines.append("")
+    for leg, d in diffs.items():
+        if d["mean"] is not None:
+            lines.append(f"Paired train top-1, {leg} minus {control}, steps {d['first']}-{d['last']}: "
+                         f"**{d['mean']:+.2f} ± {d['se']:.2f}** points (mean ± standard error over {d['steps']} steps).")
+    for form, h in held.items():
+        for leg in names[1:]:
+            if leg in h["per_model"] and control in h["per_model"]:
+                up = sum(h["per_model"][leg][m] > h["per_model"][control][m] for m in h["per_model"][leg])
+                lines.append(f"Held-out {FORMS[form]}: {leg} above {control} on {up} of {h['models']} models.")
+    lines += ["", f"![{args.name}]({args.name}.png)", ""]
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for leg in names:
+        w = legs[leg]["windows"]
+        ax.plot([int(k.split("-")[1]) for k in w], list(w.values()), "o-", ms=3, label=f"{leg} ({settings[leg]})")
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"train top-1 % per {WINDOW}-step window")
+    ax.set_title(args.what, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    data = {"command": command_line(__file__, argv), "what": args.what, "settings": settings,
+            "legs": {leg: {k: v for k, v in s.items() if k != "acc"} for leg, s in legs.items()},
+            "paired": diffs, "heldout": held, "fingerprints": fingerprints}
+    write_results(RESULTS / args.name, data=data, markdown="\n".join(lines), plot=lambda path: fig.savefig(path, dpi=120))
+    print("\n".join(lines[6:-3]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
