@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 from pathlib import Path
 from typing import Callable
@@ -77,7 +78,7 @@ def pyplot():
 def command_line(script: str, argv: list[str] | None = None) -> str:
     """``python experiments/SCRIPT.py ARGS`` as run (``argv``: the arguments, default ``sys.argv[1:]``)."""
     args = sys.argv[1:] if argv is None else argv
-    return " ".join(["python", f"experiments/{Path(script).name}", *map(str, args)])
+    return " ".join(["python", f"experiments/{Path(script).name}", *(shlex.quote(str(a)) for a in args)])
 
 
 def machine() -> dict:

@@ -91,10 +91,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="compact records experiments/results/LEG.json with the lever's setting; the first is the control")
     p.add_argument("--ghns", nargs="*", default=[], metavar="LEG=FINGERPRINT",
                    help="each leg's exported GHN, for its held-out means")
+    p.add_argument("--reference", nargs="*", default=[], metavar="LABEL=FINGERPRINT",
+                   help="other GHNs (the legs' parent, the shipped one) whose held-out means go beside the legs'")
     p.add_argument("--cache", type=Path, default=RESULTS / "real_zero_shot_nets.jsonl")
     args = p.parse_args(argv)
     settings = pairs(args.legs, "--legs")
     fingerprints = pairs(args.ghns, "--ghns")
+    references = pairs(args.reference, "--reference")
     legs = {}
     for leg in settings:
         path = RESULTS / f"{leg}.json"
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         legs[leg] = leg_summary(json.loads(path.read_text()))
     names = list(legs)
     control = names[0]
-    held = heldout(args.cache, fingerprints) if fingerprints else {}
+    held = heldout(args.cache, {**fingerprints, **references}) if fingerprints else {}
     diffs = {leg: paired(legs[control]["acc"], legs[leg]["acc"]) for leg in names[1:]}
 
     head = "| | " + " | ".join(f"{leg} ({settings[leg]})" for leg in names) + " |"
@@ -124,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| held-out {FORMS[form]} % ({h['models']} models) | " + " | ".join(
             f"{h['mean'][leg]:.2f}" if leg in h["mean"] else "" for leg in names) + " |")
     lines.append("")
+    for form, h in held.items():
+        for label in references:
+            lines.append(f"Held-out {FORMS[form]}, on the same models: {label} (`{references[label]}`) "
+                         f"{h['mean'][label]:.2f} %.")
     for leg, d in diffs.items():
         if d["mean"] is not None:
             lines.append(f"Paired train top-1, {leg} minus {control}, steps {d['first']}-{d['last']}: "
@@ -148,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     fig.tight_layout()
     data = {"command": command_line(__file__, argv), "what": args.what, "settings": settings,
             "legs": {leg: {k: v for k, v in s.items() if k != "acc"} for leg, s in legs.items()},
-            "paired": diffs, "heldout": held, "fingerprints": fingerprints}
+            "paired": diffs, "heldout": held, "fingerprints": fingerprints, "references": references}
     write_results(RESULTS / args.name, data=data, markdown="\n".join(lines), plot=lambda path: fig.savefig(path, dpi=120))
     print("\n".join(lines[6:-3]))
     return 0
