@@ -9,8 +9,8 @@
   ``heldout_hashes()`` are their graphs' structure hashes, for a training stream to skip.
 - ``library``: ``sample_library(seed)`` draws a ``LibrarySpec``, a net built by timm's or torchvision's
   own constructor at drawn hyper-parameters (training streams ``library``, ``library_shallow``,
-  ``library_deep``, ``library_native`` (ImageNet stems kept), the half-and-half ``real_mix`` and the
-  thirds of ``user_mix``; ``stream_names()`` lists every stream).
+  ``library_deep``, ``library_native`` (ImageNet stems kept), the half-and-half ``real_mix``, the
+  thirds of ``user_mix`` and its library-only ``library_mix``; ``stream_names()`` lists every stream).
 
 All nets built here trace with ``torch.fx`` and use every parameter in the forward pass.
 """
