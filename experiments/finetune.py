@@ -264,8 +264,9 @@ def main() -> int:
     run_seconds = sum(r["seconds"] + r["config"].get("init_seconds", 0.0) for pair in runs.values() for r in pair.values())
     write_md(summary, nets_meta, tokens, args, recipe, trained, device, run_seconds,
              stem.with_suffix(".md"), train_images=len(train), test_name=test.name)
-    print(f"GHN ahead after the last epoch on {summary['wins_last']} of {len(tokens)}; wins after 1 epoch: "
-          f"{summary['wins_ep1']}/{len(tokens)}; mean gain ep1 {100 * summary['mean_gain_ep1']:+.2f} pp"
+    print(f"GHN ahead after 1 epoch on {summary['wins_ep1']} of {len(tokens)}"
+          + (f", after the last epoch ({E}) on {summary['wins_last']}" if E > 1 else "")
+          + f"; mean gain ep1 {100 * summary['mean_gain_ep1']:+.2f} pp"
           + (f", ep{E} {100 * summary[f'mean_gain_ep{E}']:+.2f} pp" if E > 1 else "")
           + f"; wrote {stem.with_suffix('.md')}")
     return 0
