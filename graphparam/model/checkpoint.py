@@ -130,11 +130,17 @@ def read_tensors(path: Path) -> dict[str, torch.Tensor]:
                               "pickled checkpoints (torch.save) are refused and never unpickled") from exc
 
 
-def load(name_or_path: str | Path, device: torch.device | str | None = None) -> "GHN":
+def load(name_or_path: str | Path, device: torch.device | str | None = None,
+         config_overrides: Mapping[str, Any] | None = None) -> "GHN":
     from graphparam.model.ghn import GHN
 
     path = resolve(name_or_path)
     config, meta = read_config(path)
+    if config_overrides:
+        unknown = sorted(set(config_overrides) - set(config.to_dict()))
+        if unknown:
+            raise ConfigError(f"unknown GHNConfig field(s) to override: {', '.join(unknown)}")
+        config = GHNConfig.from_dict({**config.to_dict(), **config_overrides})
     tensors = read_tensors(path)
     ghn = GHN(config, meta["vocab"])
     ghn.pretrained_cfg = PretrainedCfg.from_dict(meta.get("pretrained_cfg"))

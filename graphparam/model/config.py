@@ -8,6 +8,10 @@ from typing import Any
 
 from graphparam.errors import ConfigError
 
+TILE_LAYOUTS = ("permuted", "repeat")
+"""How copies of a decoded tile cover a weight larger than it (:func:`graphparam.model.tiles.tile_layout`)."""
+
+
 @dataclass(frozen=True)
 class GHNConfig:
     """Sizes of the GHN.
@@ -16,7 +20,7 @@ class GHNConfig:
     layers with ``heads`` heads whose attention is biased by forward/backward shortest-path
     distances capped at ``max_distance``. Decoder (:mod:`graphparam.model.decoder`): each weight
     slot reads a ``tile × tile × 3×3`` block out of its conditioning (node state, role, slot index,
-    sizes), laid over its rows and columns as permuted, signed copies and cropped or interpolated
+    sizes), laid over its rows and columns as copies (``tile_layout``) and cropped or interpolated
     to the kernel, then standardized to the slot's target std; vectors (biases, norm scales, ...)
     are read from sinusoidal channel features (``channel_freqs``) through a basis of width
     ``decoder_hidden``. Vector and weight scales are bounded by the fields below
@@ -51,6 +55,9 @@ class GHNConfig:
                                      # experiments/results/seed_race.md); 1.0 in checkpoints made before it
     layer_scale_init: float = 0.1    # layer scales in [init/10, init*10], init at start
     tile: int = 32                   # rows/cols of the decoded weight tile (3x3 kernel positions)
+    tile_layout: str = "permuted"    # how copies of the tile cover a weight wider than it (graphparam.model.tiles):
+                                     # "permuted" (shifted, signed copies: no channel repeats) or "repeat"
+                                     # (plain copies: channel c means tile index c mod tile in every layer)
     # memory
     attn_block: int = 512
     dense_attn_limit: int = 32 * 1024 * 1024
@@ -64,6 +71,8 @@ class GHNConfig:
                 raise ConfigError(f"{key} must be positive, got {getattr(self, key)}")
         if self.max_distance < 1:
             raise ConfigError(f"max_distance must be >= 1, got {self.max_distance}")
+        if self.tile_layout not in TILE_LAYOUTS:
+            raise ConfigError(f"tile_layout must be one of {', '.join(TILE_LAYOUTS)}, got {self.tile_layout!r}")
 
     # ---- presets -------------------------------------------------------------------------------
     @classmethod
@@ -76,6 +85,11 @@ class GHNConfig:
     # ---- (de)serialisation ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def identity(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the :data:`LATER_FIELDS` that hold the value checkpoints made before them
+        decode with: what a GHN's fingerprint hashes, so that adding an option keeps every cached result."""
+        return {k: v for k, v in self.to_dict().items() if k not in LATER_FIELDS or v != LATER_FIELDS[k]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "GHNConfig":
@@ -94,6 +108,9 @@ class GHNConfig:
             raise ConfigError(f"unknown GHNConfig field(s): {', '.join(unknown)}")
         return cls(**data)
 
+
+LATER_FIELDS: dict[str, Any] = {"tile_layout": "permuted"}
+"""Fields added after checkpoints were made, with the value those checkpoints decode with."""
 
 RUNTIME_FIELDS = ("attn_block", "dense_attn_limit", "bucket_pairs")
 """Memory knobs of a run: they change no result, so checkpoints do not save them."""

@@ -102,6 +102,6 @@ class TensorDecoder(nn.Module):
 
             def decode_matrices(idx: torch.Tensor, rows: int, cols: int, kernel: tuple[int, int]):
                 tile = self.read_tile(cond.index_select(0, idx)).view(len(idx), cfg.tile, cfg.tile, 3, 3)
-                return tile_matrices(tile, rows, cols, kernel, std.index_select(0, idx))
+                return tile_matrices(tile, rows, cols, kernel, std.index_select(0, idx), cfg.tile_layout)
 
             return assemble(batch, vec, decode_matrices, out)

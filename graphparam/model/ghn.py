@@ -138,7 +138,7 @@ class GHN(nn.Module):
         import hashlib
         import json
 
-        h = hashlib.sha1(json.dumps(self.config.to_dict(), sort_keys=True).encode())
+        h = hashlib.sha1(json.dumps(self.config.identity(), sort_keys=True).encode())
         for k, v in sorted(self.state_dict().items()):
             h.update(k.encode())
             h.update(v.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
@@ -153,11 +153,14 @@ class GHN(nn.Module):
         return save(self, path, pretrained_cfg)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str | None = None) -> "GHN":
-        """Load a checkpoint directory or a registered name (``PRETRAINED``); never unpickles."""
+    def from_pretrained(cls, name_or_path: str | Path, device: torch.device | str | None = None,
+                        config_overrides: Mapping[str, Any] | None = None) -> "GHN":
+        """Load a checkpoint directory or a registered name (``PRETRAINED``); never unpickles.
+        ``config_overrides``: :class:`GHNConfig` fields to change that keep every tensor's shape (e.g.
+        ``tile_layout``); one that changes a shape is refused with the tensor it concerns."""
         from graphparam.model.checkpoint import load
 
-        return load(name_or_path, device)
+        return load(name_or_path, device, config_overrides)
 
 
 def size_buckets(sizes: Sequence[int], max_pairs: int) -> list[list[int]]:

@@ -19,18 +19,31 @@ _M32 = 0xFFFFFFFF
 
 
 @functools.lru_cache(maxsize=32)
-def tile_layout(rows: int, cols: int, t: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def tile_layout(rows: int, cols: int, t: int, device: torch.device,
+                layout: str = "permuted") -> tuple[torch.Tensor, torch.Tensor]:
     """Where entry ``(r, c)`` of a ``rows × cols`` matrix reads a ``t × t`` tile, and its sign.
 
-    Block ``(rb, cb)`` of ``t × t`` entries reads the tile through affine permutations
+    ``"repeat"``: entry ``(r, c)`` reads tile entry ``(r mod t, c mod t)``, sign +1. Every layer then
+    gives channel ``c`` the meaning of tile index ``c mod t``, the index the next layer reads it with,
+    so what the tile wires together stays wired in nets of any width (identity shortcuts included);
+    channels ``t`` apart are copies.
+
+    ``"permuted"``: block ``(rb, cb)`` of ``t × t`` entries reads the tile through affine permutations
     ``j -> (m j + shift) mod t`` of its columns (``m`` and the shift set by ``rb``) and of its rows
     (set by ``cb``), times a fixed pseudo-random sign; block ``(0, 0)`` is the tile itself. Plain
     repetition (GHN-2's tiling) makes output channels ``t`` apart identical, so the next layer sums
     copies of one input and the activations of a wide or deep net grow with the number of blocks;
-    permuted copies are different filters (distinct rows for up to ``t²/2 · t`` rows). Returns the
-    flat tile index (``rows*cols``, int64) and the signs (``rows × cols``); cached constants.
+    permuted copies are different filters (distinct rows for up to ``t²/2 · t`` rows), but beyond the
+    first ``t`` channels a layer reads its inputs with other tile indices than the layer before gave
+    them. Returns the flat tile index (``rows*cols``, int64) and the signs (``rows × cols``); cached constants.
     """
     with torch.inference_mode(False), torch.no_grad():
+        if layout == "repeat":
+            r = torch.arange(rows, device=device)[:, None] % t
+            c = torch.arange(cols, device=device)[None, :] % t
+            return (r * t + c).reshape(-1), torch.ones(rows, cols, device=device)
+        if layout != "permuted":
+            raise ValueError(f"unknown tile layout {layout!r}")
         units = torch.tensor([m for m in range(1, t + 1) if math.gcd(m, t) == 1], device=device)
         r = torch.arange(rows, device=device)[:, None]
         c = torch.arange(cols, device=device)[None, :]
@@ -44,11 +57,10 @@ def tile_layout(rows: int, cols: int, t: int, device: torch.device) -> tuple[tor
 
 
 def tile_matrices(tile: torch.Tensor, rows: int, cols: int, kernel: tuple[int, int], target_std: torch.Tensor,
-                  eps: float = 1e-8) -> list[torch.Tensor]:
+                  layout: str = "permuted", eps: float = 1e-8) -> list[torch.Tensor]:
     """``n`` matrices ``rows × cols·K`` (``K = kh·kw``) from ``n`` tiles ``tile`` (``n × t × t × 3 × 3``):
     centre-cropped or interpolated to ``kernel``, laid over the rows and columns by
-    :func:`tile_layout` (shifted and signed copies, so no channel repeats), then centred and scaled
-    to ``target_std`` (``n``)."""
+    :func:`tile_layout` (``layout``), then centred and scaled to ``target_std`` (``n``)."""
     n, t = tile.shape[0], tile.shape[1]
     kh, kw = kernel
     if kh <= 3 and kw <= 3:
@@ -58,7 +70,7 @@ def tile_matrices(tile: torch.Tensor, rows: int, cols: int, kernel: tuple[int, i
         tile = F.interpolate(tile.reshape(n * t * t, 1, 3, 3), size=(kh, kw), mode="bilinear",
                              align_corners=True).view(n, t, t, kh, kw)
     k = tile.shape[-2] * tile.shape[-1]
-    index, sign = tile_layout(rows, cols, t, tile.device)
+    index, sign = tile_layout(rows, cols, t, tile.device, layout)
     w = tile.reshape(n, t * t, k).index_select(1, index)
     w = (w.view(n, rows, cols, k) * sign[:, :, None]).reshape(n, rows, cols * k)
     w = w - w.mean(dim=(1, 2), keepdim=True)

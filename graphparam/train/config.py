@@ -115,8 +115,9 @@ class TrainConfig:
     ghn_overrides: dict = setting(None, MODEL, 'GHNConfig fields to override, e.g. \'{"layers": 3}\'',
                                   type=_json_dict, metavar="JSON", trajectory=True, factory=dict)
     init_from: str | None = setting(None, MODEL, "start from the weights of this GHN checkpoint (a registered name "
-                                    "such as cifar10, or a directory); its config replaces --ghn/--ghn-overrides; "
-                                    "optimizer and schedule start fresh", metavar="CKPT", trajectory=True)
+                                    "such as cifar10, or a directory); its config replaces --ghn, --ghn-overrides change "
+                                    "it where they keep every tensor's shape (e.g. tile_layout); optimizer and "
+                                    "schedule start fresh", metavar="CKPT", trajectory=True)
     # what one step sees
     meta_batch: int = setting(8, STEPS, "architectures per step, split across ranks", flags=("--meta-batch", "-M"),
                               trajectory=True)

@@ -94,7 +94,7 @@ class Trainer:
         # model, optimizer, schedule
         torch.manual_seed(cfg.seed)
         if cfg.init_from:
-            self.ghn = GHN.from_pretrained(cfg.init_from, device=self.device)
+            self.ghn = GHN.from_pretrained(cfg.init_from, device=self.device, config_overrides=cfg.ghn_overrides)
             self.ghn_config = self.ghn.config
             self.parent_training = training_of(self.ghn.pretrained_cfg)
         else:

@@ -9,6 +9,7 @@ import torch.nn as nn
 from torch.func import functional_call
 
 from graphparam.graph import trace
+from graphparam.errors import ConfigError
 from graphparam.model import GHN, GHNConfig
 from model_nets import OddShapes, TokenNet
 
@@ -260,6 +261,37 @@ def test_tile_layout_keeps_the_tile_and_permutes_its_copies():
         block = index[rb * t:(rb + 1) * t, :t]
         assert torch.equal(block.flatten().sort().values, torch.arange(t * t))
         assert not torch.equal(block, index[:t, :t])
+
+
+def test_repeat_tile_layout_gives_channel_c_the_tile_index_c_mod_t_in_every_layer():
+    from graphparam.model.tiles import tile_layout
+
+    t = 8
+    index, sign = tile_layout(40, 20, t, torch.device("cpu"), "repeat")
+    r, c = torch.arange(40)[:, None], torch.arange(20)[None, :]
+    assert torch.equal(index.view(40, 20), (r % t) * t + c % t) and (sign == 1).all()
+    with pytest.raises(ValueError, match="tile layout"):
+        tile_layout(4, 4, t, torch.device("cpu"), "shuffled")
+
+
+def test_tile_layout_is_a_config_field():
+    torch.manual_seed(0)
+    permuted = GHN(GHNConfig.named("tiny"))
+    repeat = GHN(GHNConfig.named("tiny", tile_layout="repeat"))
+    repeat.load_state_dict(permuted.state_dict())
+    assert permuted.fingerprint() != repeat.fingerprint()
+    assert "tile_layout" not in permuted.config.identity()  # fingerprints of older checkpoints are kept
+    graph = trace(timm.create_model("resnet18", num_classes=10), (3, 32, 32))
+    with torch.no_grad():
+        a, b = permuted.predict_tensors(graph), repeat.predict_tensors(graph)
+    t = permuted.config.tile
+    w = b["layer4.0.conv2.weight"]  # 512 x 512 x 3 x 3: channels t apart are copies
+    assert torch.equal(w[:t], w[t:2 * t]) and torch.equal(w[:, :t], w[:, t:2 * t])
+    assert not torch.equal(a["layer4.0.conv2.weight"], w)
+    with pytest.raises(ConfigError, match="tile_layout"):
+        GHNConfig(tile_layout="shuffled")
+    assert GHNConfig.from_dict({k: v for k, v in GHNConfig().to_dict().items() if k != "tile_layout"}).tile_layout \
+        == "permuted"  # checkpoints from before the option decode as they did
 
 
 def test_predicted_tensors_are_aligned_for_cuda_kernels():

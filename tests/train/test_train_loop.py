@@ -1,6 +1,7 @@
 import json
 import math
 
+import pytest
 import torch
 
 from graphparam.model import GHN
@@ -157,6 +158,24 @@ def test_init_from_starts_with_the_checkpoint_weights(tmp_path):
     assert all(torch.equal(before[k], v) for k, v in start.state_dict().items())
     trainer.run()
     assert any(not torch.equal(before[k], v) for k, v in trainer.ghn.state_dict().items())
+
+
+def test_init_from_takes_overrides_that_keep_every_shape(tmp_path):
+    from graphparam.errors import CheckpointError
+    from graphparam.model import GHNConfig
+    from graphparam.train import Trainer
+    from train_helpers import tiny_config, tiny_data
+
+    start = GHN(GHNConfig.named("tiny", layers=1))
+    start.save(tmp_path / "start")
+    trainer = Trainer(tiny_config(tmp_path / "run", steps=1, init_from=str(tmp_path / "start"),
+                                  ghn_overrides={"tile_layout": "repeat"}), sampler=tiny_sampler, data=tiny_data())
+    assert trainer.ghn.config.tile_layout == "repeat" and trainer.ghn.config.layers == 1
+    assert all(torch.equal(trainer.ghn.state_dict()[k], v) for k, v in start.state_dict().items())
+    trainer.run()
+    assert GHN.from_pretrained(tmp_path / "run" / "ghn").config.tile_layout == "repeat"
+    with pytest.raises(CheckpointError, match="shape"):  # a wider GHN is not the checkpoint's
+        GHN.from_pretrained(tmp_path / "start", config_overrides={"hidden": 2 * start.config.hidden})
 
 
 def test_init_from_adds_the_parents_core_hours(tmp_path):
