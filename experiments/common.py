@@ -42,6 +42,21 @@ def load_ghn(name: str):
     return GHN.from_pretrained(name).eval(), True
 
 
+def add_tile_layout_arg(p: argparse.ArgumentParser) -> None:
+    """``--tile-layout``: decode with this ``GHNConfig.tile_layout`` instead of the checkpoint's."""
+    p.add_argument("--tile-layout", choices=("permuted", "repeat"), default=None,
+                   help="decode with this tile layout instead of the checkpoint's (GHNConfig.tile_layout)")
+
+
+def load_ghn_for(args: argparse.Namespace, device=None):
+    """The GHN of ``args.ghn`` on ``device``, in eval mode, with ``args.tile_layout`` if one is given."""
+    from graphparam.model import GHN
+
+    layout = getattr(args, "tile_layout", None)
+    return GHN.from_pretrained(args.ghn, device=device,
+                               config_overrides={"tile_layout": layout} if layout else None).eval()
+
+
 def atomic_write(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file, so that an interrupted run never leaves half a file."""
     path = Path(path)

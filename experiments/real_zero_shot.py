@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (RESULTS, add_data_arg, command_line, parse_shard, pyplot, run_shards,  # noqa: E402
-                    write_results)
+from common import (RESULTS, add_data_arg, add_tile_layout_arg, command_line, load_ghn_for,  # noqa: E402
+                    parse_shard, pyplot, run_shards, write_results)
 from train_eval import NetResults  # noqa: E402
 
 WHO = ("ghn", "default_init")
@@ -109,7 +109,8 @@ def markdown(res: dict) -> str:
     head = "| " + " | ".join(LABELS[c] for c in cols) + " |"
     lines = ["# Zero-shot CIFAR-10 top-1 (%) on held-out real models", "",
              f"Command: `{meta['command']}`", "",
-             f"GHN `{meta['ghn']}` (fingerprint {meta['ghn_fingerprint']}, {meta['ghn_parameters']:,} parameters). "
+             f"GHN `{meta['ghn']}` (fingerprint {meta['ghn_fingerprint']}, {meta['ghn_parameters']:,} parameters, "
+             f"tile layout {meta.get('tile_layout', 'permuted')}). "
              f"Data: {meta['data']}, **{meta['images']} images** (the first of the fixed class-mixed evaluation "
              f"order), batch {meta['batch_size']}; protocol `graphparam.evaluate` (BatchNorm with batch statistics). "
              f"Models: `arch_zoo/splits/real_heldout.json` ({len(res['models'])} evaluated), 10 classes, 32x32 inputs; "
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ghn", default="cifar10",
                    help="GHN checkpoint directory or registered name (default: %(default)s)")
+    add_tile_layout_arg(p)
     add_data_arg(p)
     p.add_argument("--images", type=int, default=2000, help="first N images of the evaluation order (0: all 10,000)")
     p.add_argument("--models", nargs="+", default=None, metavar="REF",
@@ -204,7 +206,6 @@ def main(argv: list[str] | None = None) -> int:
     from graphparam.data import load_dataset
     from graphparam.device import resolve_device
     from graphparam.evaluate import EVAL_BATCH_SIZE, first_images
-    from graphparam.predict import load_ghn
 
     listed = {m["ref"]: m["family"] for m in real_heldout.models()}
     unknown = sorted(set(args.models or ()) - set(listed))
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"not in the held-out list: {', '.join(unknown)} (see {real_heldout.HELDOUT_PATH})")
     refs = [r for r in listed if args.models is None or r in args.models]
     device = resolve_device(args.device)
-    ghn = None if args.only == "default_init" else load_ghn(args.ghn, device)
+    ghn = None if args.only == "default_init" else load_ghn_for(args, device)
     data = first_images(load_dataset(args.data, "test"), args.images)
     batch_size = args.batch_size or EVAL_BATCH_SIZE
     print(f"{len(refs)} models x {len(args.forms)} forms on {len(data)} images of {data.name}", file=sys.stderr)
@@ -236,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"per-model results are in {args.cache}; no table written", file=sys.stderr)
         return 0
     res = {"meta": {"command": command_line(__file__, argv), "ghn": args.ghn, "ghn_fingerprint": keys["ghn"],
+                    "tile_layout": ghn.config.tile_layout,
                     "ghn_parameters": ghn.num_parameters(), "data": data.name, "images": len(data),
                     "batch_size": batch_size, "forms": list(args.forms), "device": str(device),
                     "torch": torch.__version__, "timm": timm.__version__,

@@ -32,7 +32,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, add_data_arg, command_line, parse_shard, pyplot, run_shards, write_results  # noqa: E402
+from common import (RESULTS, add_data_arg, add_tile_layout_arg, command_line, load_ghn_for, parse_shard,  # noqa: E402
+                    pyplot, run_shards, write_results)
 from train_eval import NetResults, evaluate_split  # noqa: E402
 
 SPLITS = ("test", "wide", "deep", "dense", "bnfree", "real")
@@ -51,7 +52,8 @@ def _row(summary: dict | None) -> str:
 def markdown(res: dict) -> str:
     meta = res["meta"]
     lines = ["# Zero-shot CIFAR-10 top-1 (%)", "", f"Command: `{meta['command']}`", "",
-             f"GHN `{meta['ghn']}` ({meta['ghn_parameters']:,} parameters; training compute: "
+             f"GHN `{meta['ghn']}` ({meta['ghn_parameters']:,} parameters, tile layout "
+             f"{meta.get('tile_layout', 'permuted')}; training compute: "
              f"{meta['compute']}). Data: {meta['data']}, {meta['images']} images; first {meta['max_nets'] or 'all'} "
              "nets of each generated split" + "".join(f" ({k}: first {v})" for k, v in
                                                      meta.get("nets_per_split", {}).items())
@@ -113,6 +115,7 @@ def plot(res: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ghn", default="cifar10", help="GHN checkpoint directory or registered name")
+    add_tile_layout_arg(p)
     p.add_argument("--compute", default=None,
                    help="training compute of that GHN, written next to the numbers (default: from its checkpoint)")
     p.add_argument("--splits", nargs="+", default=list(SPLITS))
@@ -156,7 +159,6 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     from graphparam.data import load_dataset
     from graphparam.evaluate import first_images
-    from graphparam.model import GHN
     from graphparam.train.distributed import resolve_device
 
     per_split = {}
@@ -171,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown real model(s) {', '.join(unknown)}; known: {', '.join(arch_zoo.real.REAL_MODELS)}")
     device = resolve_device("auto")
-    ghn = GHN.from_pretrained(args.ghn, device=device).eval()
+    ghn = load_ghn_for(args, device)
     if args.compute is None:
         training = ghn.pretrained_cfg.training or {}
         from graphparam.train.lineage import lineage_cost
@@ -183,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     data = load_dataset(args.data, "test")
     data = first_images(data, args.max_images)
     command = command_line(__file__, argv)
-    res = {"meta": {"command": command.strip(), "ghn": args.ghn, "ghn_parameters": ghn.num_parameters(),
+    res = {"meta": {"command": command.strip(), "ghn": args.ghn, "tile_layout": ghn.config.tile_layout,
+                    "ghn_parameters": ghn.num_parameters(),
                     "compute": args.compute, "data": data.name, "images": len(data),
                     "max_nets": args.max_nets, "nets_per_split": per_split, "real": args.real,
                     "splits": list(args.splits), "device": str(device), "torch": torch.__version__},

@@ -75,3 +75,17 @@ def test_jobs_fill_the_cache_in_parallel_and_write_the_table_from_it(tmp_path):
     table = json.loads(out.with_suffix(".json").read_text())
     assert table["ghn"]["test"]["summary_top1_percent"]["n"] == 3
     assert "--jobs 2" in table["meta"]["command"]
+
+
+def test_a_tile_layout_override_is_another_ghn_for_the_cache(tmp_path):
+    import json
+    import zero_shot_table
+
+    cache = tmp_path / "nets.jsonl"
+    args = ["--splits", "test", "--max-nets", "1", "--max-images", "20", "--data", "embedded", "--threads", "1",
+            "--cache", str(cache)]
+    assert zero_shot_table.main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert zero_shot_table.main(args + ["--tile-layout", "repeat", "--out", str(tmp_path / "b")]) == 0
+    keys = [json.loads(line)["ghn"] for line in cache.read_text().splitlines()]
+    assert len(keys) == 3 and keys.count("default_init") == 1  # the GHN twice: the layout is part of it
+    assert json.loads((tmp_path / "b.json").read_text())["meta"]["tile_layout"] == "repeat"
