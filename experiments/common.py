@@ -44,7 +44,9 @@ def load_ghn(name: str):
 
 def add_tile_layout_arg(p: argparse.ArgumentParser) -> None:
     """``--tile-layout``: decode with this ``GHNConfig.tile_layout`` instead of the checkpoint's."""
-    p.add_argument("--tile-layout", choices=("permuted", "repeat"), default=None,
+    from graphparam.model.config import TILE_LAYOUTS
+
+    p.add_argument("--tile-layout", choices=TILE_LAYOUTS, default=None,
                    help="decode with this tile layout instead of the checkpoint's (GHNConfig.tile_layout)")
 
 

@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, add_data_arg, command_line, machine, pyplot, write_results  # noqa: E402
 
-LAYOUTS = ("permuted", "repeat")
+from graphparam.model.config import TILE_LAYOUTS as LAYOUTS  # noqa: E402
 SHAPES = {"basic (1,1,1,1)": ("basic", (1, 1, 1, 1)), "basic (2,2,2,2)": ("basic", (2, 2, 2, 2)),
           "bottleneck (1,1,1,1)": ("bottleneck", (1, 1, 1, 1)), "bottleneck (3,4,6,3)": ("bottleneck", (3, 4, 6, 3))}
 WIDTHS = (16, 32, 64)
