@@ -17,13 +17,13 @@ import graphparam
 pytest.importorskip("timm")
 
 EXPECTED = {
-    'timm:resnet18': '91f61dad2379a31b78cfe9bdcd94225605226526be885e96b82e89e6b1bf7f10',
-    'timm:vit_tiny_patch16_224': '79b997e59b174d1fbc5211f54e873a5b56db41eb738a436f66fafe5ba63d301a',
-    'arch_zoo:test[0]': '772cdf18ba9e9bbf56aee6d2bceb6c9f11d8f54cb12f116718d12cc470e43bf9',
-    'arch_zoo:test[1]': '5781e6a0a8dc279f2b98ff15a48a7f81e0567dba97179f7d249803a4c81dcd62',
-    'arch_zoo:test[2]': '72e3491dc0a620b15fd54f8ab9fe3cbac03f5755988abf53cc79103859a5c30b',
-    'arch_zoo:test[3]': 'c0909ae4cf5b5a764e63995976ac0f53578fa1614d2551f3a8d7c65316588c4a',
-    'arch_zoo:test[4]': '2e242574ac662874d0a9c3e07d6048a1ca13c1f8717b238477b75f87037c1eba',
+    'timm:resnet18': 'fa05215f717f5d20a904e6440598750cf7ea6201c42abdf0acce0bb99a03f52f',
+    'timm:vit_tiny_patch16_224': '336f56c80b8861662d7978f096ea91a407e0f4f9a5e70b72d655f980455aaeb4',
+    'arch_zoo:test[0]': 'a81c8475a179301a319b3476776c9ac0afe298ac8831c00306fff8452f70b06a',
+    'arch_zoo:test[1]': 'cb4c6c320d5e70d23a2a29206159c205ba515a194ebeea684c894725e5e6696c',
+    'arch_zoo:test[2]': '891b54b3c0a086e9ccc539fafea6845ccc0d795f6d6a9c02d5931cee32491c98',
+    'arch_zoo:test[3]': '5b89dbc722033b0a4040cfd975d4b739b009517b18dcd42b09d05d178404c615',
+    'arch_zoo:test[4]': 'ff38035b54eb44c3779f14b678e9eff7e9ff54a9e31935c8d22db66803a8d194',
 }
 
 
