@@ -84,7 +84,7 @@ def test_a_tile_layout_override_is_another_ghn_for_the_cache(tmp_path):
     cache = tmp_path / "nets.jsonl"
     args = ["--splits", "test", "--max-nets", "1", "--max-images", "20", "--data", "embedded", "--threads", "1",
             "--cache", str(cache)]
-    assert zero_shot_table.main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert zero_shot_table.main(args + ["--tile-layout", "permuted", "--out", str(tmp_path / "a")]) == 0
     assert zero_shot_table.main(args + ["--tile-layout", "repeat", "--out", str(tmp_path / "b")]) == 0
     keys = [json.loads(line)["ghn"] for line in cache.read_text().splitlines()]
     assert len(keys) == 3 and keys.count("default_init") == 1  # the GHN twice: the layout is part of it
