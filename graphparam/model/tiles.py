@@ -72,7 +72,10 @@ def tile_matrices(tile: torch.Tensor, rows: int, cols: int, kernel: tuple[int, i
     k = tile.shape[-2] * tile.shape[-1]
     index, sign = tile_layout(rows, cols, t, tile.device, layout)
     w = tile.reshape(n, t * t, k).index_select(1, index)
-    w = (w.view(n, rows, cols, k) * sign[:, :, None]).reshape(n, rows, cols * k)
+    w = w.view(n, rows, cols, k)
+    if layout != "repeat":  # repeated copies carry no signs: skip a multiply by ones on the predict path
+        w = w * sign[:, :, None]
+    w = w.reshape(n, rows, cols * k)
     w = w - w.mean(dim=(1, 2), keepdim=True)
     w = w * (target_std * torch.rsqrt(w.pow(2).mean(dim=(1, 2)) + eps))[:, None, None]
     return list(w.unbind(0))
