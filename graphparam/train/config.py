@@ -118,6 +118,10 @@ class TrainConfig:
                                     "such as cifar10, or a directory); its config replaces --ghn, --ghn-overrides change "
                                     "it where they keep every tensor's shape (e.g. tile_layout); optimizer and "
                                     "schedule start fresh", metavar="CKPT", trajectory=True)
+    desaturate: float = setting(0.0, MODEL, "with --init-from: scale the GHN's bounded read-outs (vector elements and "
+                                "weight gains) so that their median raw output on the first 8 val nets is at most "
+                                "this, where tanh has gradient again (graphparam/train/desaturate.py; 0: off)",
+                                trajectory=True)
     # what one step sees
     meta_batch: int = setting(8, STEPS, "architectures per step, split across ranks", flags=("--meta-batch", "-M"),
                               trajectory=True)
@@ -174,6 +178,9 @@ class TrainConfig:
     probe_weight: float = setting(0.0, OPTIM, "weight of the body loss: the cross-entropy of a closed-form ridge "
                                   "probe on each net's penultimate features (graphparam/train/probe_loss.py; 0: off)",
                                   trajectory=True)
+    logit_norm: float = setting(0.0, OPTIM, "train on the cross-entropy of each net's logits standardized per image "
+                                "and multiplied by this (0: the plain logits): blind to the logits' scale, so the GHN "
+                                "cannot lower its loss by shrinking every net's outputs", trajectory=True)
     # data and devices
     data: str | None = setting(None, DATA, "CIFAR-10 source: npz, directory or torchvision root (default: "
                                "$GRAPHPARAM_DATA, else a previous download); 'embedded' trains on the 1k shipped test images (smoke tests only)",
@@ -227,6 +234,8 @@ class TrainConfig:
             raise ValueError(f"distill_temperature must be positive, got {self.distill_temperature}")
         if self.probe_weight < 0:
             raise ValueError(f"probe_weight must be >= 0, got {self.probe_weight}")
+        if self.logit_norm < 0 or self.desaturate < 0:
+            raise ValueError("logit_norm and desaturate must be >= 0")
         if self.arch_start < 0:
             raise ValueError(f"arch_start must be >= 0, got {self.arch_start}")
         if self.arch_workers < 0:

@@ -97,6 +97,8 @@ class Trainer:
             self.ghn = GHN.from_pretrained(cfg.init_from, device=self.device, config_overrides=cfg.ghn_overrides)
             self.ghn_config = self.ghn.config
             self.parent_training = training_of(self.ghn.pretrained_cfg)
+            if cfg.desaturate:
+                self._desaturate(cfg.desaturate)
         else:
             self.ghn_config = GHNConfig.named(cfg.ghn, **cfg.ghn_overrides)
             self.ghn = GHN(self.ghn_config).to(self.device)
@@ -139,6 +141,21 @@ class Trainer:
         self.consecutive_skips = 0
         self.resumed_from: Path | None = None
         self.record = RunRecord(self.out, enabled=self.info.is_main)
+
+    def _desaturate(self, target: float) -> None:
+        """Revive the loaded GHN's bounded read-outs (:func:`graphparam.train.desaturate.desaturate`), measured on
+        the first 8 ``val`` nets; on a resume the checkpoint's weights replace the result."""
+        import arch_zoo
+        from graphparam.pretrained_cfg import DEFAULT_CFG
+        from graphparam.train.build import build_arch
+        from graphparam.train.desaturate import desaturate
+
+        graphs = [build_arch(i, spec, self.device, DEFAULT_CFG.num_classes, DEFAULT_CFG.input_size).graph
+                  for i, spec in enumerate(arch_zoo.split("val")[:8])]
+        d = desaturate(self.ghn, graphs, target)
+        if self.info.is_main:
+            print(f"desaturated read-outs: vectors median |raw| {d.vector_before:.3g} -> {d.vector_after:.3g}, "
+                  f"gains {d.gain_before:.3g} -> {d.gain_after:.3g}", flush=True)
 
     # ---- checkpoints --------------------------------------------------------------------------
     def state_dict(self) -> dict:

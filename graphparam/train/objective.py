@@ -7,10 +7,10 @@ net runs. One final backward carries the collected gradients of the predicted te
 GHN. The losses and the gradient are those of ``sum of the nets' losses`` backpropagated in one go
 (equal up to float summation order), but the peak memory holds one net's activations instead of M.
 
-A net's objective is its cross-entropy, mixed with the KL to a teacher's soft targets when
-distilling (:mod:`graphparam.train.teacher`), plus the ridge-probe body loss when asked
-(:mod:`graphparam.train.probe_loss`), capped by :func:`capped_loss`, plus ``param_penalty`` ×
-the mean squared predicted value (:func:`param_penalty`).
+A net's objective is its cross-entropy (of its logits standardized per image with ``logit_norm``:
+:func:`normalized_logits`), mixed with the KL to a teacher's soft targets when distilling
+(:mod:`graphparam.train.teacher`), plus the ridge-probe body loss when asked (:mod:`graphparam.train.probe_loss`),
+capped by :func:`capped_loss`, plus ``param_penalty`` × the mean squared predicted value (:func:`param_penalty`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from graphparam.train import distributed as D
 from graphparam.train.probe_loss import head_inputs, ridge_probe_loss
 from graphparam.train.teacher import distill_loss
 
-__all__ = ["MIN_NET_IMAGES", "images_for", "StepSums", "StepTotals", "param_penalty", "capped_loss", "detached_leaves",
+__all__ = ["MIN_NET_IMAGES", "images_for", "StepSums", "StepTotals", "normalized_logits", "param_penalty", "capped_loss", "detached_leaves",
            "net_backward", "step_backward", "reduce_sums", "ghn_backward"]
 
 
@@ -42,6 +42,14 @@ def images_for(activations: int, batch_size: int, budget: int | None) -> int:
     if not budget or activations * batch_size <= budget:
         return batch_size
     return max(min(MIN_NET_IMAGES, batch_size), min(batch_size, int(budget // max(activations, 1))))
+
+
+def normalized_logits(logits: torch.Tensor, scale: float, eps: float = 1e-4) -> torch.Tensor:
+    """``logits`` centred and divided by their std over the classes, per image, times ``scale``. A loss of these
+    does not change when a net's outputs shrink: under the plain cross-entropy of poorly ranked logits, shrinking
+    them all lowers the loss, and Adam drove every bounded read-out of the GHN to its bound for it."""
+    z = logits - logits.mean(dim=1, keepdim=True)
+    return scale * z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + eps)
 
 
 def param_penalty(params: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -93,7 +101,7 @@ class StepSums:
 def net_backward(net, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, sums: StepSums, index: int,
                  *, scale: float, amp: bool, loss_cap: float = 0.0, penalty_weight: float = 0.0,
                  soft: torch.Tensor | None = None, distill_weight: float = 0.0, distill_temperature: float = 1.0,
-                 probe_weight: float = 0.0) -> None:
+                 probe_weight: float = 0.0, logit_norm: float = 0.0) -> None:
     """Run ``net`` on ``x`` with ``params``, add its loss to ``sums`` and backpropagate ``scale`` × its
     objective to the predicted tensors (their gradients go to ``sums.outputs``/``sums.grads``). A net whose
     loss is not finite gets no backward (the step will be skipped)."""
@@ -108,9 +116,9 @@ def net_backward(net, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch
         out = logits_of(torch.func.functional_call(net, leaves, (x,)))
     out = out.float()
     ce = F.cross_entropy(out, y)
-    objective = ce
+    objective = F.cross_entropy(normalized_logits(out, logit_norm), y) if logit_norm else ce
     if soft is not None:
-        objective = (1 - distill_weight) * ce + distill_weight * distill_loss(out, soft, distill_temperature)
+        objective = (1 - distill_weight) * objective + distill_weight * distill_loss(out, soft, distill_temperature)
     if probe_weight:
         probe = ridge_probe_loss(feats[-1], y)
         sums.probe_sum = sums.probe_sum + probe.detach()
@@ -160,7 +168,7 @@ def step_backward(model: torch.nn.Module, archs: list, x: torch.Tensor, y: torch
                      scale=info.world_size / cfg.meta_batch, amp=amp, loss_cap=cfg.loss_cap,
                      penalty_weight=cfg.param_penalty, soft=None if soft is None else soft[part],
                      distill_weight=cfg.distill_weight, distill_temperature=cfg.distill_temperature,
-                     probe_weight=cfg.probe_weight)
+                     probe_weight=cfg.probe_weight, logit_norm=cfg.logit_norm)
     del predicted
     return sums
 
