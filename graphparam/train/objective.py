@@ -44,7 +44,7 @@ def images_for(activations: int, batch_size: int, budget: int | None) -> int:
     return max(min(MIN_NET_IMAGES, batch_size), min(batch_size, int(budget // max(activations, 1))))
 
 
-def normalized_logits(logits: torch.Tensor, scale: float, eps: float = 1e-4) -> torch.Tensor:
+def normalized_logits(logits: torch.Tensor, scale: float, eps: float = 1e-6) -> torch.Tensor:
     """``logits`` centred and divided by their std over the classes, per image, times ``scale``. A loss of these
     does not change when a net's outputs shrink: under the plain cross-entropy of poorly ranked logits, shrinking
     them all lowers the loss, and Adam drove every bounded read-out of the GHN to its bound for it."""

@@ -178,6 +178,24 @@ def test_init_from_takes_overrides_that_keep_every_shape(tmp_path):
         GHN.from_pretrained(tmp_path / "start", config_overrides={"hidden": 2 * start.config.hidden})
 
 
+def test_init_from_desaturates_only_the_bounded_read_outs(tmp_path):
+    from graphparam.model import GHNConfig
+    from graphparam.train import Trainer
+    from train_helpers import tiny_config, tiny_data
+
+    start = GHN(GHNConfig.named("tiny", layers=1))
+    with torch.no_grad():
+        start.decoder.read_e.bias.fill_(-100.0)  # every vector element at its lower bound
+    start.save(tmp_path / "start")
+    trainer = Trainer(tiny_config(tmp_path / "run", steps=1, init_from=str(tmp_path / "start"), desaturate=2.0),
+                      sampler=tiny_sampler, data=tiny_data())
+    state = trainer.ghn.state_dict()
+    factor = state["decoder.read_e.bias"] / -100.0  # weight and bias scaled by one factor
+    assert 0 < float(factor[0]) < 0.05 and torch.allclose(factor, factor[0].expand_as(factor))
+    torch.testing.assert_close(state["decoder.read_e.weight"], start.state_dict()["decoder.read_e.weight"] * factor[0])
+    assert all(torch.equal(state[k], v) for k, v in start.state_dict().items() if "read_e" not in k)
+
+
 def test_init_from_adds_the_parents_core_hours(tmp_path):
     from graphparam.model import GHNConfig
     from graphparam.train import Trainer

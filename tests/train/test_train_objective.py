@@ -106,3 +106,41 @@ def test_a_budget_runs_large_nets_on_fewer_images_and_acc_counts_the_images_run(
     assert b == 16 and [r["images"] for r in budgeted] == [m * 8] * 2
     for r in budgeted:
         assert 0 <= r["acc"] <= 1 and r["acc"] * r["images"] == pytest.approx(round(r["acc"] * r["images"]))
+
+
+def test_normalized_logits_are_blind_to_the_logits_scale():
+    from graphparam.train.objective import normalized_logits
+
+    torch.manual_seed(0)
+    z, y = torch.randn(16, 10), torch.randint(0, 10, (16,))
+    a = torch.tensor(0.3, requires_grad=True)
+    loss = F.cross_entropy(normalized_logits(a * z, 1.5), y)
+    loss.backward()
+    assert abs(float(a.grad)) < 1e-3  # shrinking every logit no longer lowers the loss
+    torch.testing.assert_close(loss.detach(), F.cross_entropy(normalized_logits(z, 1.5), y), rtol=1e-4, atol=1e-5)
+    n = normalized_logits(z, 2.0)
+    torch.testing.assert_close(n.mean(1), torch.zeros(16), atol=1e-5, rtol=0)
+    torch.testing.assert_close(n.pow(2).mean(1).sqrt(), torch.full((16,), 2.0), atol=1e-3, rtol=0)
+    assert torch.equal(n.argmax(1), z.argmax(1))  # accuracy is unchanged
+
+
+def test_net_backward_with_logit_norm_backpropagates_the_normalized_cross_entropy():
+    from graphparam.train.objective import normalized_logits
+
+    ghn, archs, x, y = _setup(2)
+    predicted = ghn([a.graph for a in archs])
+    loss = sum(F.cross_entropy(normalized_logits(logits_of(torch.func.functional_call(
+        a.net, p, (x[8 * i:8 * i + 8].contiguous(memory_format=torch.channels_last),))).float(), 1.0),
+        y[8 * i:8 * i + 8]) / 2 for i, (a, p) in enumerate(zip(archs, predicted)))
+    loss.backward()
+    joint = _grads(ghn)
+    ghn.zero_grad(set_to_none=True)
+    predicted = ghn([a.graph for a in archs])
+    zero = torch.zeros(())
+    sums = StepSums(zero, zero, zero, zero)
+    for i, (a, p) in enumerate(zip(archs, predicted)):
+        net_backward(a.net, p, x[8 * i:8 * i + 8], y[8 * i:8 * i + 8], sums, i, scale=0.5, amp=False, logit_norm=1.0)
+    ghn_backward(sums)
+    split = _grads(ghn)
+    for k in joint:
+        torch.testing.assert_close(split[k], joint[k], rtol=1e-4, atol=1e-6)
