@@ -97,8 +97,6 @@ class Trainer:
             self.ghn = GHN.from_pretrained(cfg.init_from, device=self.device, config_overrides=cfg.ghn_overrides)
             self.ghn_config = self.ghn.config
             self.parent_training = training_of(self.ghn.pretrained_cfg)
-            if cfg.desaturate:
-                self._desaturate(cfg.desaturate)
         else:
             self.ghn_config = GHNConfig.named(cfg.ghn, **cfg.ghn_overrides)
             self.ghn = GHN(self.ghn_config).to(self.device)
@@ -119,6 +117,8 @@ class Trainer:
         images_per_step = cfg.batch_size * (1 if cfg.shared_images else cfg.meta_batch)
         self.batches = BatchStream(self.train_images, images_per_step, self.device, seed=cfg.seed, augment=True)
         self.data_cfg = data_cfg(self.train_images, self.batches.mean, self.batches.std)
+        if cfg.init_from and cfg.desaturate:
+            self._desaturate(cfg.desaturate)
         if sampler is None:
             import functools
 
@@ -147,11 +147,10 @@ class Trainer:
         """Revive the loaded GHN's bounded read-outs (:func:`graphparam.train.desaturate.desaturate`), measured on
         the first 8 ``val`` nets; on a resume the checkpoint's weights replace the result."""
         import arch_zoo
-        from graphparam.pretrained_cfg import DEFAULT_CFG
         from graphparam.train.build import build_arch
         from graphparam.train.desaturate import desaturate
 
-        graphs = [build_arch(i, spec, self.device, DEFAULT_CFG.num_classes, DEFAULT_CFG.input_size).graph
+        graphs = [build_arch(i, spec, self.device, self.data_cfg.num_classes, self.data_cfg.input_size).graph
                   for i, spec in enumerate(arch_zoo.split("val")[:8])]
         d = desaturate(self.ghn, graphs, target)
         if self.info.is_main:
