@@ -27,7 +27,7 @@ SATURATED = 3.8  # |raw| beyond this: tanh within 0.001 of +-1
 
 def checkout(ref: str, tmp: Path) -> str:
     """A ``REV:PATH`` checkpoint written out of git into ``tmp``; other refs unchanged."""
-    if ":" not in ref or Path(ref).exists() or ref.split(":", 1)[0] in ("untrained",):
+    if ":" not in ref or Path(ref).exists():
         return ref
     rev, path = ref.split(":", 1)
     out = tmp / rev
@@ -40,12 +40,11 @@ def checkout(ref: str, tmp: Path) -> str:
 
 
 def graphs_of_nets():
-    import arch_zoo
     from graphparam.graph import trace
     from graphparam.sources import create_model
-    from graphparam.train.build import build_arch
+    from graphparam.train.validate import val_archs
 
-    graphs = [build_arch(i, spec).graph for i, spec in enumerate(arch_zoo.split("val")[:8])]
+    graphs = [a.graph for a in val_archs(8, "cpu", 10, (3, 32, 32))]
     return graphs + [trace(create_model(ref, num_classes=10, input_size=(3, 32, 32)), (3, 32, 32)) for ref in REAL]
 
 

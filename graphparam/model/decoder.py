@@ -86,6 +86,11 @@ class TensorDecoder(nn.Module):
             c = c + self.slot_proj(batch.slot_feats)
         return self.cond(c)
 
+    def readouts(self, c: torch.Tensor, batch: GraphBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The raw (pre-``tanh``) outputs of the bounded read-outs for conditionings ``c``: the vector elements
+        (in ``batch.e_idx`` order) and each slot's weight gain (``S × 2``, column 0 used)."""
+        return vector_elements(self.pe_e, self.read_e, c, batch, self.config.channel_freqs), self.log_gain(c)
+
     def forward(self, nodes: torch.Tensor, batch: GraphBatch,
                 out: list[dict[str, torch.Tensor]] | None = None) -> list[dict[str, torch.Tensor]]:
         """Decode every slot of ``batch`` from node states ``nodes`` (B×N×hidden).
@@ -95,8 +100,7 @@ class TensorDecoder(nn.Module):
         """
         cfg = self.config
         c = self.conditioning(nodes, batch)
-        e = vector_elements(self.pe_e, self.read_e, c, batch, cfg.channel_freqs)
-        gains = self.log_gain(c)
+        e, gains = self.readouts(c, batch)
         with torch.autocast(device_type=c.device.type, enabled=False):
             vec = vector_transform(restoring_gradient(e.float(), self.readout_limit),
                                    batch.slot_transform.index_select(0, batch.e_slot),

@@ -19,7 +19,6 @@ from typing import Sequence
 import torch
 
 from graphparam.graph.ir import ArchGraph
-from graphparam.model.vectors import vector_elements
 
 __all__ = ["Desaturation", "readout_raw", "desaturate"]
 
@@ -39,13 +38,9 @@ class Desaturation:
 @torch.no_grad()
 def readout_raw(ghn, graphs: Sequence[ArchGraph]) -> tuple[torch.Tensor, torch.Tensor]:
     """The raw (pre-``tanh``) vector elements and weight-gain outputs of ``ghn`` for ``graphs``."""
-    dec = ghn.decoder
     batch = ghn.collate(graphs)
-    cond = dec.conditioning(ghn.encode(batch), batch)
-    vectors = vector_elements(dec.pe_e, dec.read_e, cond, batch, ghn.config.channel_freqs)
-    matrix = batch.slot_std > 0  # weight slots: the gain applies to them only
-    gains = dec.log_gain(cond)[:, 0][matrix] if bool(matrix.any()) else cond.new_zeros(0)
-    return vectors.float(), gains.float()
+    vectors, gains = ghn.decoder.readouts(ghn.decoder.conditioning(ghn.encode(batch), batch), batch)
+    return vectors.float(), gains[:, 0][batch.slot_std > 0].float()  # the gain applies to weight slots only
 
 
 @torch.no_grad()

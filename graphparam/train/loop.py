@@ -146,13 +146,11 @@ class Trainer:
     def _desaturate(self, target: float) -> None:
         """Revive the loaded GHN's bounded read-outs (:func:`graphparam.train.desaturate.desaturate`), measured on
         the first 8 ``val`` nets; on a resume the checkpoint's weights replace the result."""
-        import arch_zoo
-        from graphparam.train.build import build_arch
         from graphparam.train.desaturate import desaturate
+        from graphparam.train.validate import val_archs
 
-        graphs = [build_arch(i, spec, self.device, self.data_cfg.num_classes, self.data_cfg.input_size).graph
-                  for i, spec in enumerate(arch_zoo.split("val")[:8])]
-        d = desaturate(self.ghn, graphs, target)
+        archs = val_archs(8, self.device, self.data_cfg.num_classes, self.data_cfg.input_size)
+        d = desaturate(self.ghn, [a.graph for a in archs], target)
         if self.info.is_main:
             print(f"desaturated read-outs: vectors median |raw| {d.vector_before:.3g} -> {d.vector_after:.3g}, "
                   f"gains {d.gain_before:.3g} -> {d.gain_after:.3g}", flush=True)

@@ -27,8 +27,8 @@ from graphparam.train import distributed as D
 from graphparam.train.probe_loss import head_inputs, ridge_probe_loss
 from graphparam.train.teacher import distill_loss
 
-__all__ = ["MIN_NET_IMAGES", "images_for", "StepSums", "StepTotals", "normalized_logits", "param_penalty", "capped_loss", "detached_leaves",
-           "net_backward", "step_backward", "reduce_sums", "ghn_backward"]
+__all__ = ["MIN_NET_IMAGES", "images_for", "StepSums", "StepTotals", "normalized_logits", "param_penalty",
+           "capped_loss", "detached_leaves", "net_backward", "step_backward", "reduce_sums", "ghn_backward"]
 
 
 MIN_NET_IMAGES = 8

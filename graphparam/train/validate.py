@@ -12,7 +12,15 @@ from graphparam.data import ImageSet
 from graphparam.evaluate import evaluate
 from graphparam.train.build import Arch, build_arch
 
-__all__ = ["Validator", "describe_val"]
+__all__ = ["Validator", "val_archs", "describe_val"]
+
+
+def val_archs(num_nets: int, device: torch.device | str, num_classes: int, input_size: tuple[int, ...]) -> list[Arch]:
+    """The first ``num_nets`` nets of the ``val`` split, built for ``num_classes`` and ``input_size``."""
+    import arch_zoo
+
+    return [build_arch(i, spec, device, num_classes, input_size)
+            for i, spec in enumerate(arch_zoo.split("val")[:num_nets])]
 
 
 class Validator:
@@ -29,12 +37,9 @@ class Validator:
 
     def archs(self) -> list[Arch]:
         if self._archs is None:
-            import arch_zoo
-
-            specs = arch_zoo.split("val")[: self.num_nets]
             # built for the held-out images' label count and shape (those of the training data)
-            shape, classes = tuple(self.images.images.shape[1:]), self.images.num_classes
-            self._archs = [build_arch(i, spec, self.device, classes, shape) for i, spec in enumerate(specs)]
+            self._archs = val_archs(self.num_nets, self.device, self.images.num_classes,
+                                    tuple(self.images.images.shape[1:]))
         return self._archs
 
     @torch.no_grad()
