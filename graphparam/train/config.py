@@ -178,9 +178,6 @@ class TrainConfig:
     probe_weight: float = setting(0.0, OPTIM, "weight of the body loss: the cross-entropy of a closed-form ridge "
                                   "probe on each net's penultimate features (graphparam/train/probe_loss.py; 0: off)",
                                   trajectory=True)
-    readout_limit: float = setting(0.0, OPTIM, "raw vector elements and weight gains of the GHN's decoder beyond "
-                                   "+-this get a restoring gradient, so tanh never saturates for good "
-                                   "(graphparam/model/normalize.py: restoring_gradient; 0: off)", trajectory=True)
     logit_norm: float = setting(0.0, OPTIM, "train on the cross-entropy of each net's logits standardized per image "
                                 "and multiplied by this (0: the plain logits): blind to the logits' scale, so the GHN "
                                 "cannot lower its loss by shrinking every net's outputs", trajectory=True)
@@ -237,8 +234,8 @@ class TrainConfig:
             raise ValueError(f"distill_temperature must be positive, got {self.distill_temperature}")
         if self.probe_weight < 0:
             raise ValueError(f"probe_weight must be >= 0, got {self.probe_weight}")
-        if self.logit_norm < 0 or self.desaturate < 0 or self.readout_limit < 0:
-            raise ValueError("logit_norm, desaturate and readout_limit must be >= 0")
+        if self.logit_norm < 0 or self.desaturate < 0:
+            raise ValueError("logit_norm and desaturate must be >= 0")
         if self.arch_start < 0:
             raise ValueError(f"arch_start must be >= 0, got {self.arch_start}")
         if self.arch_workers < 0:
