@@ -17,13 +17,13 @@ import graphparam
 pytest.importorskip("timm")
 
 EXPECTED = {
-    'timm:resnet18': 'fa05215f717f5d20a904e6440598750cf7ea6201c42abdf0acce0bb99a03f52f',
-    'timm:vit_tiny_patch16_224': '336f56c80b8861662d7978f096ea91a407e0f4f9a5e70b72d655f980455aaeb4',
-    'arch_zoo:test[0]': 'a81c8475a179301a319b3476776c9ac0afe298ac8831c00306fff8452f70b06a',
-    'arch_zoo:test[1]': 'cb4c6c320d5e70d23a2a29206159c205ba515a194ebeea684c894725e5e6696c',
-    'arch_zoo:test[2]': '891b54b3c0a086e9ccc539fafea6845ccc0d795f6d6a9c02d5931cee32491c98',
-    'arch_zoo:test[3]': '5b89dbc722033b0a4040cfd975d4b739b009517b18dcd42b09d05d178404c615',
-    'arch_zoo:test[4]': 'ff38035b54eb44c3779f14b678e9eff7e9ff54a9e31935c8d22db66803a8d194',
+    'timm:resnet18': 'd51a147aec64887e1a90cf33376553859af885f00a2061345f53a613cf3f4d4c',
+    'timm:vit_tiny_patch16_224': 'f512e2b46b8fcfbf1f5a45a197757c6f83dbff800723a86cbe8a016fda17463b',
+    'arch_zoo:test[0]': '0cc18bdc6736fd8331bbd6bcc727cb81c59e6ca2b5b22e3252b7082ed156ba5d',
+    'arch_zoo:test[1]': '8e1ccb9c81f9b1a7703a251a5151b78a3f3d25a7b641e8e41f6486d2ee64c089',
+    'arch_zoo:test[2]': '69d212e61d0db86eb349df3bc790d4a1d4cb55f2f3a604bfa6755dea197e55e7',
+    'arch_zoo:test[3]': '6a6ce0bfe62759d7cd4664d3a14bd1dcf210db153cc2f86638a7f32a7b080d99',
+    'arch_zoo:test[4]': '4bece99a23c6b77c9a134ab3bc66c8d8e62e9825d1f4a4f01dfe19e3d039ae19',
 }
 
 
