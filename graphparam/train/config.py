@@ -252,6 +252,12 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """The config saved by a run; a retired field (:data:`RETIRED`) at its off value is dropped, so that the
+        runs of older code still load."""
+        data = dict(data)
+        for name, (off, commit) in RETIRED.items():
+            if name in data and data.pop(name) != off:
+                raise ValueError(f"this run set {name}, which is retired: train it with the code of commit {commit}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -268,6 +274,9 @@ class TrainConfig:
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
 
+
+RETIRED: dict[str, tuple[Any, str]] = {"readout_limit": (0.0, "778636a")}
+"""Settings removed from :class:`TrainConfig`: their off value, and a commit whose code still has them."""
 
 RESUME_KEYS = tuple(f.name for f in fields(TrainConfig) if f.metadata["trajectory"])
 """Fields that define the training trajectory: a resumed run must use the checkpoint's values."""

@@ -69,6 +69,13 @@ def test_unknown_config_field_is_refused():
         TrainConfig.from_dict({"steps": 1, "learning_rate": 1.0})
 
 
+def test_a_retired_field_loads_when_off_and_is_refused_when_set():
+    saved = {**TrainConfig(steps=3).to_dict(), "readout_limit": 0.0}  # a run of older code
+    assert TrainConfig.from_dict(saved).steps == 3
+    with pytest.raises(ValueError, match="readout_limit, which is retired: .* commit 778636a"):
+        TrainConfig.from_dict({**saved, "readout_limit": 3.0})
+
+
 def test_negative_arch_workers_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--steps", "1", "--arch-workers", "-1"])
