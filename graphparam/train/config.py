@@ -181,6 +181,9 @@ class TrainConfig:
     logit_norm: float = setting(0.0, OPTIM, "train on the cross-entropy of each net's logits standardized per image "
                                 "and multiplied by this (0: the plain logits): blind to the logits' scale, so the GHN "
                                 "cannot lower its loss by shrinking every net's outputs", trajectory=True)
+    logit_scale_weight: float = setting(0.0, OPTIM, "with --logit-norm: weight of a penalty holding the std of each "
+                                        "image's logits near the --logit-norm value (the scale-blind loss leaves it "
+                                        "free, and it grows; 0: off)", trajectory=True)
     # data and devices
     data: str | None = setting(None, DATA, "CIFAR-10 source: npz, directory or torchvision root (default: "
                                "$GRAPHPARAM_DATA, else a previous download); 'embedded' trains on the 1k shipped test images (smoke tests only)",
@@ -234,8 +237,10 @@ class TrainConfig:
             raise ValueError(f"distill_temperature must be positive, got {self.distill_temperature}")
         if self.probe_weight < 0:
             raise ValueError(f"probe_weight must be >= 0, got {self.probe_weight}")
-        if self.logit_norm < 0 or self.desaturate < 0:
-            raise ValueError("logit_norm and desaturate must be >= 0")
+        if self.logit_norm < 0 or self.desaturate < 0 or self.logit_scale_weight < 0:
+            raise ValueError("logit_norm, desaturate and logit_scale_weight must be >= 0")
+        if self.logit_scale_weight and not self.logit_norm:
+            raise ValueError("logit_scale_weight holds the scale that --logit-norm leaves free: give --logit-norm too")
         if self.arch_start < 0:
             raise ValueError(f"arch_start must be >= 0, got {self.arch_start}")
         if self.arch_workers < 0:

@@ -8,13 +8,14 @@ GHN. The losses and the gradient are those of ``sum of the nets' losses`` backpr
 (equal up to float summation order), but the peak memory holds one net's activations instead of M.
 
 A net's objective is its cross-entropy (of its logits standardized per image with ``logit_norm``:
-:func:`normalized_logits`), mixed with the KL to a teacher's soft targets when distilling
+:func:`normalized_logits`, their scale then held near ``logit_norm`` by :func:`logit_scale_penalty` when weighted), mixed with the KL to a teacher's soft targets when distilling
 (:mod:`graphparam.train.teacher`), plus the ridge-probe body loss when asked (:mod:`graphparam.train.probe_loss`),
 capped by :func:`capped_loss`, plus ``param_penalty`` × the mean squared predicted value (:func:`param_penalty`).
 """
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -27,7 +28,8 @@ from graphparam.train import distributed as D
 from graphparam.train.probe_loss import head_inputs, ridge_probe_loss
 from graphparam.train.teacher import distill_loss
 
-__all__ = ["MIN_NET_IMAGES", "images_for", "StepSums", "StepTotals", "normalized_logits", "param_penalty",
+__all__ = ["MIN_NET_IMAGES", "images_for", "StepSums", "StepTotals", "normalized_logits", "logit_scale_penalty",
+           "param_penalty",
            "capped_loss", "detached_leaves", "net_backward", "step_backward", "reduce_sums", "ghn_backward"]
 
 
@@ -50,6 +52,14 @@ def normalized_logits(logits: torch.Tensor, scale: float, eps: float = 1e-6) -> 
     them all lowers the loss, and Adam drove every bounded read-out of the GHN to its bound for it."""
     z = logits - logits.mean(dim=1, keepdim=True)
     return scale * z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + eps)
+
+
+def logit_scale_penalty(logits: torch.Tensor, target: float, eps: float = 1e-6) -> torch.Tensor:
+    """Mean over images of ``(log σ - log target)²``, ``σ`` the std of an image's logits over the classes: the scale
+    that :func:`normalized_logits` leaves free, held near ``target``. Under the scale-blind loss alone the logits of
+    predicted nets grew to a std of 15 and a raw cross-entropy of up to 10^7 nats (leg 31, ``train.md``)."""
+    z = logits - logits.mean(dim=1, keepdim=True)
+    return (0.5 * torch.log(z.pow(2).mean(dim=1) + eps) - math.log(target)).pow(2).mean()
 
 
 def param_penalty(params: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -101,7 +111,7 @@ class StepSums:
 def net_backward(net, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, sums: StepSums, index: int,
                  *, scale: float, amp: bool, loss_cap: float = 0.0, penalty_weight: float = 0.0,
                  soft: torch.Tensor | None = None, distill_weight: float = 0.0, distill_temperature: float = 1.0,
-                 probe_weight: float = 0.0, logit_norm: float = 0.0) -> None:
+                 probe_weight: float = 0.0, logit_norm: float = 0.0, logit_scale_weight: float = 0.0) -> None:
     """Run ``net`` on ``x`` with ``params``, add its loss to ``sums`` and backpropagate ``scale`` × its
     objective to the predicted tensors (their gradients go to ``sums.outputs``/``sums.grads``). A net whose
     loss is not finite gets no backward (the step will be skipped)."""
@@ -117,6 +127,8 @@ def net_backward(net, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch
     out = out.float()
     ce = F.cross_entropy(out, y)
     objective = F.cross_entropy(normalized_logits(out, logit_norm), y) if logit_norm else ce
+    if logit_norm and logit_scale_weight:
+        objective = objective + logit_scale_weight * logit_scale_penalty(out, logit_norm)
     if soft is not None:
         objective = (1 - distill_weight) * objective + distill_weight * distill_loss(out, soft, distill_temperature)
     if probe_weight:
@@ -168,7 +180,8 @@ def step_backward(model: torch.nn.Module, archs: list, x: torch.Tensor, y: torch
                      scale=info.world_size / cfg.meta_batch, amp=amp, loss_cap=cfg.loss_cap,
                      penalty_weight=cfg.param_penalty, soft=None if soft is None else soft[part],
                      distill_weight=cfg.distill_weight, distill_temperature=cfg.distill_temperature,
-                     probe_weight=cfg.probe_weight, logit_norm=cfg.logit_norm)
+                     probe_weight=cfg.probe_weight, logit_norm=cfg.logit_norm,
+                     logit_scale_weight=cfg.logit_scale_weight)
     del predicted
     return sums
 

@@ -76,6 +76,14 @@ def test_a_retired_field_loads_when_off_and_is_refused_when_set():
         TrainConfig.from_dict({**saved, "readout_limit": 3.0})
 
 
+def test_logit_scale_weight_needs_the_logit_norm_it_anchors(capsys):
+    cfg = from_args(parse_args(build_parser(), ["--steps", "1", "--logit-norm", "1", "--logit-scale-weight", "0.1"]))
+    assert (cfg.logit_norm, cfg.logit_scale_weight) == (1.0, 0.1)
+    with pytest.raises(SystemExit) as exc:
+        main(["--steps", "1", "--logit-scale-weight", "0.1"])
+    assert exc.value.code == 2 and "give --logit-norm too" in capsys.readouterr().err
+
+
 def test_negative_arch_workers_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--steps", "1", "--arch-workers", "-1"])

@@ -1,5 +1,6 @@
 """The net-by-net backward of graphparam.train.objective gives the gradient of the joint loss."""
 
+import math
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ from graphparam.evaluate import logits_of
 from graphparam.model import GHN, GHNConfig
 from graphparam.train.archs import build_arch
 from graphparam.train.objective import (StepSums, capped_loss, detached_leaves, ghn_backward, net_backward,
-                                        normalized_logits, param_penalty)
+                                        logit_scale_penalty, normalized_logits, param_penalty)
 
 from train_helpers import TINY_NETS
 
@@ -27,14 +28,19 @@ def _grads(ghn):
     return {k: p.grad.clone() for k, p in ghn.named_parameters() if p.grad is not None}
 
 
-@pytest.mark.parametrize("penalty, cap, norm", [(0.0, 0.0, 0.0), (0.1, 2.0, 0.0), (0.0, 0.0, 1.0)])
-def test_net_by_net_backward_equals_the_joint_backward(penalty, cap, norm):
+@pytest.mark.parametrize("penalty, cap, norm, anchor", [(0.0, 0.0, 0.0, 0.0), (0.1, 2.0, 0.0, 0.0), (0.0, 0.0, 1.0, 0.0),
+                                                        (0.0, 0.0, 1.0, 0.5)])
+def test_net_by_net_backward_equals_the_joint_backward(penalty, cap, norm, anchor):
     ghn, archs, x, y = _setup()
     n = len(archs)
     predicted = ghn([a.graph for a in archs])
     scaled = (lambda z: normalized_logits(z, norm)) if norm else (lambda z: z)
-    loss = sum((capped_loss(F.cross_entropy(scaled(logits_of(torch.func.functional_call(
-        a.net, p, (x[8 * i:8 * i + 8].contiguous(memory_format=torch.channels_last),))).float()), y[8 * i:8 * i + 8]),
+
+    def objective(z, t):
+        return F.cross_entropy(scaled(z), t) + (anchor * logit_scale_penalty(z, norm) if anchor else 0.0)
+
+    loss = sum((capped_loss(objective(logits_of(torch.func.functional_call(
+        a.net, p, (x[8 * i:8 * i + 8].contiguous(memory_format=torch.channels_last),))).float(), y[8 * i:8 * i + 8]),
         cap) + penalty * param_penalty(p)) / n for i, (a, p) in enumerate(zip(archs, predicted)))
     loss.backward()
     joint = _grads(ghn)
@@ -45,7 +51,7 @@ def test_net_by_net_backward_equals_the_joint_backward(penalty, cap, norm):
     sums = StepSums(zero, zero, zero, zero)
     for i, (a, p) in enumerate(zip(archs, predicted)):
         net_backward(a.net, p, x[8 * i:8 * i + 8], y[8 * i:8 * i + 8], sums, i, scale=1 / n, amp=False,
-                     loss_cap=cap, penalty_weight=penalty, logit_norm=norm)
+                     loss_cap=cap, penalty_weight=penalty, logit_norm=norm, logit_scale_weight=anchor)
     ghn_backward(sums)
     split = _grads(ghn)
     assert sums.finite and len(sums.per_net) == n
@@ -123,3 +129,16 @@ def test_normalized_logits_are_blind_to_the_logits_scale():
     torch.testing.assert_close(n.pow(2).mean(1).sqrt(), torch.full((16,), 2.0), atol=1e-3, rtol=0)
     assert torch.equal(n.argmax(1), z.argmax(1))  # accuracy is unchanged
 
+
+
+def test_logit_scale_penalty_holds_the_std_of_each_images_logits_at_its_target():
+    torch.manual_seed(0)
+    z = torch.randn(16, 10)
+    z = (z - z.mean(1, keepdim=True)) / (z - z.mean(1, keepdim=True)).pow(2).mean(1, keepdim=True).sqrt()
+    assert float(logit_scale_penalty(2.0 * z + 5.0, 2.0)) < 1e-8  # at the target (a shift changes nothing)
+    for a0, sign in ((6.0, 1.0), (0.5, -1.0)):  # too large: pushed down; too small: pushed up
+        a = torch.tensor(a0, requires_grad=True)
+        penalty = logit_scale_penalty(a * z, 2.0)
+        penalty.backward()
+        torch.testing.assert_close(penalty.detach(), torch.tensor(math.log(a0 / 2.0) ** 2), rtol=1e-4, atol=1e-6)
+        assert sign * float(a.grad) > 0
