@@ -25,6 +25,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 DATA_ENV = "GRAPHPARAM_DATA"
+#: the forms of the held-out real models in ``real_zero_shot.py``'s cache, and their names in tables
+HELDOUT_FORMS = {"timm": "as built", "cifar_stem": "CIFAR stem"}
 
 if str(ROOT) not in sys.path:  # after the scripts' own folder, before an installed copy of the library
     sys.path.insert(1, str(ROOT))
@@ -154,9 +156,31 @@ def run_shards(script: str, argv: list[str], jobs: int, extra: tuple[str, ...] |
                          "measured is in the cache, run the same command again to resume")
 
 
+def heldout_means(cache: Path, fingerprints: dict[str, str]) -> dict[str, dict]:
+    """Per form of ``real_zero_shot.py``'s per-model ``cache``: the held-out mean top-1 (%) of each GHN
+    (``{label: fingerprint}``) over the models measured for every one, and their per-model top-1."""
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    with open(cache) as f:
+        for line in f:
+            r = json.loads(line)
+            form = r["split"].rpartition("/")[2]
+            if form in HELDOUT_FORMS and r["result"] is not None:
+                rows.setdefault((form, r["ghn"]), {})[r["name"]] = r["result"]["top1"]
+    out = {}
+    for form in HELDOUT_FORMS:
+        per = {leg: rows.get((form, fp), {}) for leg, fp in fingerprints.items()}
+        common = set.intersection(*(set(v) for v in per.values())) if per else set()
+        if common:
+            out[form] = {"models": len(common),
+                         "mean": {leg: 100 * sum(v[m] for m in common) / len(common) for leg, v in per.items()},
+                         "per_model": {leg: {m: v[m] for m in sorted(common)} for leg, v in per.items()}}
+    return out
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_arg(parser)
     args = parser.parse_args()
     print("\n".join(provenance(__file__, [])))
     print(f"CIFAR-10 data: {args.data or f'none (pass --data or set ${DATA_ENV})'}")
+

@@ -10,7 +10,9 @@ named by ``--parent CHILD=PARENT`` (legs that branch from one checkpoint). Compu
 (the ``elapsed`` of the train records, which excludes validation) times the run's thread count, in CPU
 core-hours. Two views: a point's *lineage* compute (its run plus its ancestors: what that GHN cost) and
 the *campaign* compute (every run so far, dead ends included, in file order: what was spent to get there).
-Writes ``experiments/results/learning_curve.{md,png}``.
+``--heldout RUN=FINGERPRINT`` adds a third view: the held-out real models' mean top-1 as built (the per-model
+cache of ``real_zero_shot.py``, over the models measured for every run given) of each run's final GHN, against
+its lineage compute. Writes ``experiments/results/learning_curve.{md,png}``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, command_line, pyplot, write_results  # noqa: E402
+from common import RESULTS, command_line, heldout_means, pyplot, write_results  # noqa: E402
 
 
 def run_name(path: Path) -> str:
@@ -72,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", nargs="+", type=int, default=None, help="torch threads of each run (default 1)")
     p.add_argument("--parent", nargs="+", default=[], metavar="CHILD=PARENT",
                    help="the run a run continued from, by name (default: the run before it)")
+    p.add_argument("--heldout", nargs="+", default=[], metavar="RUN=FINGERPRINT",
+                   help="the fingerprint of a run's final GHN, for its held-out mean as built")
+    p.add_argument("--cache", type=Path, default=RESULTS / "real_zero_shot_nets.jsonl",
+                   help="real_zero_shot.py's per-model cache")
     args = p.parse_args(argv)
     threads = args.threads or [1] * len(args.runs)
     if len(threads) != len(args.runs):
@@ -84,15 +90,28 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--parent takes CHILD=PARENT, two runs given in order, got {item!r}")
         parents[child] = parent
     points, ends, spent = campaign(names, args.runs, threads, parents)
+    fingerprints = {}
+    for item in args.heldout:
+        run, _, fp = item.partition("=")
+        if run not in names or not fp:
+            p.error(f"--heldout takes RUN=FINGERPRINT for a run given, got {item!r}")
+        fingerprints[run] = fp
+    held = heldout_means(args.cache, fingerprints).get("timm") if fingerprints else None
+    if fingerprints and held is None:
+        p.error(f"no held-out model is measured as built for every GHN of --heldout in {args.cache}")
 
     plt = pyplot()
-    fig, (ax, spend) = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    fig, axes = plt.subplots(1, 3 if held else 2, figsize=(16 if held else 11, 4.4))
+    ax, spend = axes[0], axes[1]
+    spend.sharey(ax)
+    colors: dict[str, str] = {}
     for name in names:
         part = [pt for pt in points if pt["run"] == name]
         if not part:
             continue
         x = [pt["core_hours"] for pt in part]
         line, = ax.plot(x, [pt["top1"] for pt in part], marker="o", ms=3, label=name)
+        colors[name] = line.get_color()
         ax.fill_between(x, [pt["top1_min"] for pt in part], [pt["top1_max"] for pt in part], alpha=0.1,
                         color=line.get_color())
         origin = [pt for pt in points if pt["run"] == parents.get(name)][-1:]
@@ -107,13 +126,17 @@ def main(argv: list[str] | None = None) -> int:
         envelope.append((pt["campaign_hours"], best))
     if envelope:
         spend.step(*zip(*envelope), where="post", color="k", lw=1, label="best so far")
-    for a in (ax, spend):
+    if held:
+        plot_heldout(axes[2], held["mean"], ends, parents, colors)
+        axes[2].set_title(f"held-out real models as built ({held['models']}), final GHNs", fontsize=9)
+    for a in axes:
         a.axhline(10, color="k", ls=":", lw=0.8, label="chance")
-        a.legend(fontsize=7)
+    spend.legend(fontsize=7)
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=min(12, len(names) + 1), fontsize=7)
     ax.set_xlabel("lineage compute: the run and its ancestors (CPU core-hours)")
     ax.set_ylabel("zero-shot val top-1 % (min–max band)")
     spend.set_xlabel(f"campaign compute: all runs, in order ({spent:.2f} CPU core-hours in all)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1 + 0.03 * (len(names) // 12), 1, 1))
     command = command_line(__file__, argv)
     lines = ["# Learning curve: zero-shot val accuracy vs training compute", "", f"Command: `{command.strip()}`", "",
              "| run | parent | step | lineage core-hours | campaign core-hours | val top-1 % | min | max | nets × images |",
@@ -125,10 +148,30 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", "Compute is the training loop's wall-clock time × threads: where other jobs shared the cores it "
               "overstates the compute actually used.", "", "Lineage compute at the end of each run: " + ", ".join(f"{n} {h:.2f}" for n, h in ends.items())
               + f" core-hours. Campaign compute: **{spent:.2f} CPU core-hours** in all.",
-              "", "![learning curve](learning_curve.png)", ""]
+              ""]
+    if held:
+        lines += [f"Held-out real models as built (`real_zero_shot.py`'s cache, the {held['models']} models measured "
+                  f"for every GHN below, 2,000 test images), each run's final GHN:", "",
+                  "| run | fingerprint | lineage core-hours | held-out as built % |", "|---|---|---|---|"]
+        lines += [f"| {n} | `{fingerprints[n]}` | {ends[n]:.2f} | {held['mean'][n]:.2f} |" for n in fingerprints]
+        lines.append("")
+    lines += ["![learning curve](learning_curve.png)", ""]
     write_results(RESULTS / "learning_curve", markdown="\n".join(lines), plot=lambda path: fig.savefig(path, dpi=120))
     print("\n".join(lines[4:-3]))
     return 0
+
+
+def plot_heldout(ax, means: dict[str, float], ends: dict[str, float], parents: dict[str, str],
+                 colors: dict[str, str]) -> None:
+    """Each run's held-out mean at its lineage compute, joined to its parent's by a dashed line."""
+    for run, mean in means.items():
+        ax.plot([ends[run]], [mean], marker="o", ms=5, color=colors.get(run, "k"))
+        ax.annotate(run.replace("campaign", ""), (ends[run], mean), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        parent = parents.get(run)
+        if parent in means:
+            ax.plot([ends[parent], ends[run]], [means[parent], mean], ls="--", lw=0.8, color=colors.get(run, "k"))
+    ax.set_xlabel("lineage compute (CPU core-hours)")
+    ax.set_ylabel("zero-shot top-1 %, held-out as built")
 
 
 if __name__ == "__main__":

@@ -20,10 +20,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, command_line, pyplot, write_results  # noqa: E402
+from common import HELDOUT_FORMS as FORMS  # noqa: E402
+from common import RESULTS, command_line, heldout_means, pyplot, write_results  # noqa: E402
 
 WINDOW = 50
-FORMS = {"timm": "as built", "cifar_stem": "CIFAR stem"}
 
 
 def pairs(items: list[str], what: str) -> dict[str, str]:
@@ -49,26 +49,6 @@ def leg_summary(record: dict) -> dict:
     return {"steps": len(train), "windows": windows, "acc": {r["step"]: r["acc"] for r in train},
             "cpu_core_hours": cpu_s / 3600, "val_top1": 100 * vals[-1]["top1"] if vals else None,
             "val_nets": vals[-1]["nets"] if vals else None}
-
-
-def heldout(cache: Path, fingerprints: dict[str, str]) -> dict[str, dict]:
-    """Per form: the held-out mean top-1 of each leg over the models measured for every leg."""
-    rows: dict[tuple[str, str], dict[str, float]] = {}
-    with open(cache) as f:
-        for line in f:
-            r = json.loads(line)
-            form = r["split"].rpartition("/")[2]
-            if form in FORMS and r["result"] is not None:
-                rows.setdefault((form, r["ghn"]), {})[r["name"]] = r["result"]["top1"]
-    out = {}
-    for form in FORMS:
-        per = {leg: rows.get((form, fp), {}) for leg, fp in fingerprints.items()}
-        common = set.intersection(*(set(v) for v in per.values())) if per else set()
-        if common:
-            out[form] = {"models": len(common),
-                         "mean": {leg: 100 * sum(v[m] for m in common) / len(common) for leg, v in per.items()},
-                         "per_model": {leg: {m: v[m] for m in sorted(common)} for leg, v in per.items()}}
-    return out
 
 
 def paired(a: dict[int, float], b: dict[int, float]) -> dict:
@@ -106,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         legs[leg] = leg_summary(json.loads(path.read_text()))
     names = list(legs)
     control = names[0]
-    held = heldout(args.cache, {**fingerprints, **references}) if fingerprints else {}
+    held = heldout_means(args.cache, {**fingerprints, **references}) if fingerprints else {}
     diffs = {leg: paired(legs[control]["acc"], legs[leg]["acc"]) for leg in names[1:]}
 
     head = "| | " + " | ".join(f"{leg} ({settings[leg]})" for leg in names) + " |"

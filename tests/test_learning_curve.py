@@ -1,4 +1,5 @@
-"""experiments/learning_curve.py: legs that branch from one checkpoint start at their parent's compute."""
+"""experiments/learning_curve.py: legs that branch from one checkpoint start at their parent's compute; the held-out
+means it and lever.py read (experiments/common.py)."""
 
 import json
 import sys
@@ -22,3 +23,15 @@ def test_branches_count_their_parent_once_in_lineage_and_every_leg_in_the_campai
     points, ends, spent = campaign(["a", "b", "c"], paths, [1, 1, 2], {"b": "a", "c": "a"})
     assert ends == {"a": 1.0, "b": 3.0, "c": 2.0} and spent == 4.0
     assert [(pt["core_hours"], pt["campaign_hours"]) for pt in points] == [(1.0, 1.0), (3.0, 3.0), (2.0, 4.0)]
+
+
+def test_heldout_means_average_the_models_measured_for_every_ghn(tmp_path):
+    from common import heldout_means
+
+    rows = [("A", "timm", "m1", 0.2), ("A", "timm", "m2", 0.4), ("B", "timm", "m1", 0.3), ("B", "cifar_stem", "m1", 0.5)]
+    cache = tmp_path / "cache.jsonl"
+    cache.write_text("".join(json.dumps({"ghn": g, "split": f"real_heldout/{form}", "name": m, "result": {"top1": t}})
+                             + "\n" for g, form, m, t in rows))
+    held = heldout_means(cache, {"a": "A", "b": "B"})
+    assert set(held) == {"timm"} and held["timm"]["models"] == 1  # m2 lacks B; the stem form lacks A
+    assert held["timm"]["mean"] == {"a": 20.0, "b": 30.0}
