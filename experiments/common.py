@@ -183,4 +183,3 @@ if __name__ == "__main__":
     args = parser.parse_args()
     print("\n".join(provenance(__file__, [])))
     print(f"CIFAR-10 data: {args.data or f'none (pass --data or set ${DATA_ENV})'}")
-

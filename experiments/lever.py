@@ -20,8 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import HELDOUT_FORMS as FORMS  # noqa: E402
-from common import RESULTS, command_line, heldout_means, pyplot, write_results  # noqa: E402
+from common import HELDOUT_FORMS, RESULTS, command_line, heldout_means, pyplot, write_results  # noqa: E402
 
 WINDOW = 50
 
@@ -104,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         "" if legs[leg]["val_top1"] is None else f"{legs[leg]['val_top1']:.2f} ({legs[leg]['val_nets']} nets)"
         for leg in names) + " |")
     for form, h in held.items():
-        lines.append(f"| held-out {FORMS[form]} % ({h['models']} models) | " + " | ".join(
+        lines.append(f"| held-out {HELDOUT_FORMS[form]} % ({h['models']} models) | " + " | ".join(
             f"{h['mean'][leg]:.2f}" if leg in h["mean"] else "" for leg in names) + " |")
     lines.append("")
     for form, h in held.items():
         for label in references:
-            lines.append(f"Held-out {FORMS[form]}, on the same models: {label} (`{references[label]}`) "
+            lines.append(f"Held-out {HELDOUT_FORMS[form]}, on the same models: {label} (`{references[label]}`) "
                          f"{h['mean'][label]:.2f} %.")
     for leg, d in diffs.items():
         if d["mean"] is not None:
@@ -119,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         for leg in names[1:]:
             if leg in h["per_model"] and control in h["per_model"]:
                 up = sum(h["per_model"][leg][m] > h["per_model"][control][m] for m in h["per_model"][leg])
-                lines.append(f"Held-out {FORMS[form]}: {leg} above {control} on {up} of {h['models']} models.")
+                lines.append(f"Held-out {HELDOUT_FORMS[form]}: {leg} above {control} on {up} of {h['models']} models.")
     lines += ["", f"![{args.name}]({args.name}.png)", ""]
 
     plt = pyplot()

@@ -8,8 +8,8 @@ GHN. The losses and the gradient are those of ``sum of the nets' losses`` backpr
 (equal up to float summation order), but the peak memory holds one net's activations instead of M.
 
 A net's objective is its cross-entropy (of its logits standardized per image with ``logit_norm``:
-:func:`normalized_logits`, their scale then held near ``logit_norm`` by :func:`logit_scale_penalty` when weighted), mixed with the KL to a teacher's soft targets when distilling
-(:mod:`graphparam.train.teacher`), plus the ridge-probe body loss when asked (:mod:`graphparam.train.probe_loss`),
+:func:`normalized_logits`, their scale then held near ``logit_norm`` by :func:`logit_scale_penalty` when weighted),
+mixed with the KL to a teacher's soft targets when distilling (:mod:`graphparam.train.teacher`), plus the ridge-probe body loss when asked (:mod:`graphparam.train.probe_loss`),
 capped by :func:`capped_loss`, plus ``param_penalty`` × the mean squared predicted value (:func:`param_penalty`).
 """
 
@@ -29,8 +29,8 @@ from graphparam.train.probe_loss import head_inputs, ridge_probe_loss
 from graphparam.train.teacher import distill_loss
 
 __all__ = ["MIN_NET_IMAGES", "images_for", "StepSums", "StepTotals", "normalized_logits", "logit_scale_penalty",
-           "param_penalty",
-           "capped_loss", "detached_leaves", "net_backward", "step_backward", "reduce_sums", "ghn_backward"]
+           "param_penalty", "capped_loss", "detached_leaves", "net_backward", "step_backward", "reduce_sums",
+           "ghn_backward"]
 
 
 MIN_NET_IMAGES = 8
@@ -46,20 +46,25 @@ def images_for(activations: int, batch_size: int, budget: int | None) -> int:
     return max(min(MIN_NET_IMAGES, batch_size), min(batch_size, int(budget // max(activations, 1))))
 
 
+def _centred(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each image's logits less their mean over the classes, and their variance over the classes (one per image)."""
+    z = logits - logits.mean(dim=1, keepdim=True)
+    return z, z.pow(2).mean(dim=1)
+
+
 def normalized_logits(logits: torch.Tensor, scale: float, eps: float = 1e-6) -> torch.Tensor:
     """``logits`` centred and divided by their std over the classes, per image, times ``scale``. A loss of these
     does not change when a net's outputs shrink: under the plain cross-entropy of poorly ranked logits, shrinking
     them all lowers the loss, and Adam drove every bounded read-out of the GHN to its bound for it."""
-    z = logits - logits.mean(dim=1, keepdim=True)
-    return scale * z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + eps)
+    z, var = _centred(logits)
+    return scale * z * torch.rsqrt(var[:, None] + eps)
 
 
 def logit_scale_penalty(logits: torch.Tensor, target: float, eps: float = 1e-6) -> torch.Tensor:
     """Mean over images of ``(log σ - log target)²``, ``σ`` the std of an image's logits over the classes: the scale
     that :func:`normalized_logits` leaves free, held near ``target``. Under the scale-blind loss alone the logits of
     predicted nets grew to a std of 15 and a raw cross-entropy of up to 10^7 nats (leg 31, ``train.md``)."""
-    z = logits - logits.mean(dim=1, keepdim=True)
-    return (0.5 * torch.log(z.pow(2).mean(dim=1) + eps) - math.log(target)).pow(2).mean()
+    return (0.5 * torch.log(_centred(logits)[1] + eps) - math.log(target)).pow(2).mean()
 
 
 def param_penalty(params: dict[str, torch.Tensor]) -> torch.Tensor:

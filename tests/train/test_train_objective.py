@@ -130,7 +130,6 @@ def test_normalized_logits_are_blind_to_the_logits_scale():
     assert torch.equal(n.argmax(1), z.argmax(1))  # accuracy is unchanged
 
 
-
 def test_logit_scale_penalty_holds_the_std_of_each_images_logits_at_its_target():
     torch.manual_seed(0)
     z = torch.randn(16, 10)
