@@ -241,6 +241,8 @@ class TrainConfig:
             raise ValueError("logit_norm, desaturate and logit_scale_weight must be >= 0")
         if self.logit_scale_weight and not self.logit_norm:
             raise ValueError("logit_scale_weight holds the scale that --logit-norm leaves free: give --logit-norm too")
+        if self.desaturate and not self.init_from:
+            raise ValueError("desaturate revives the read-outs of a loaded GHN: give --init-from too")
         if self.arch_start < 0:
             raise ValueError(f"arch_start must be >= 0, got {self.arch_start}")
         if self.arch_workers < 0:

@@ -116,7 +116,7 @@ class Trainer:
         images_per_step = cfg.batch_size * (1 if cfg.shared_images else cfg.meta_batch)
         self.batches = BatchStream(self.train_images, images_per_step, self.device, seed=cfg.seed, augment=True)
         self.data_cfg = data_cfg(self.train_images, self.batches.mean, self.batches.std)
-        if cfg.init_from and cfg.desaturate:
+        if cfg.desaturate:
             self._desaturate(cfg.desaturate)
         if sampler is None:
             import functools

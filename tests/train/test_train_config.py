@@ -84,6 +84,14 @@ def test_logit_scale_weight_needs_the_logit_norm_it_anchors(capsys):
     assert exc.value.code == 2 and "give --logit-norm too" in capsys.readouterr().err
 
 
+def test_desaturate_needs_a_loaded_ghn(capsys):
+    cfg = from_args(parse_args(build_parser(), ["--steps", "1", "--init-from", "cifar10", "--desaturate", "2"]))
+    assert (cfg.init_from, cfg.desaturate) == ("cifar10", 2.0)
+    with pytest.raises(SystemExit) as exc:
+        main(["--steps", "1", "--desaturate", "2"])
+    assert exc.value.code == 2 and "give --init-from too" in capsys.readouterr().err
+
+
 def test_negative_arch_workers_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--steps", "1", "--arch-workers", "-1"])
