@@ -45,20 +45,25 @@ def load_ghn(name: str):
 
 
 def add_tile_layout_arg(p: argparse.ArgumentParser) -> None:
-    """``--tile-layout``: decode with this ``GHNConfig.tile_layout`` instead of the checkpoint's."""
+    """``--tile-layout`` and ``--channel-order``: decode with these ``GHNConfig`` fields instead of the
+    checkpoint's (another fingerprint, so cached results stay apart)."""
     from graphparam.model.config import TILE_LAYOUTS
 
     p.add_argument("--tile-layout", choices=TILE_LAYOUTS, default=None,
                    help="decode with this tile layout instead of the checkpoint's (GHNConfig.tile_layout)")
+    p.add_argument("--channel-order", type=int, choices=(0, 1), default=None,
+                   help="1: decode weights at the positions their channels flow to (GHNConfig.channel_order); "
+                        "0: in order; default: the checkpoint's")
 
 
 def load_ghn_for(args: argparse.Namespace, device=None):
-    """The GHN of ``args.ghn`` on ``device``, in eval mode, with ``args.tile_layout`` if one is given."""
+    """The GHN of ``args.ghn`` on ``device``, in eval mode, with ``args.tile_layout`` and ``args.channel_order``
+    where given."""
     from graphparam.model import GHN
 
-    layout = getattr(args, "tile_layout", None)
-    return GHN.from_pretrained(args.ghn, device=device,
-                               config_overrides={"tile_layout": layout} if layout else None).eval()
+    overrides = {"tile_layout": getattr(args, "tile_layout", None), "channel_order": getattr(args, "channel_order", None)}
+    overrides = {k: (bool(v) if k == "channel_order" else v) for k, v in overrides.items() if v is not None}
+    return GHN.from_pretrained(args.ghn, device=device, config_overrides=overrides or None).eval()
 
 
 def atomic_write(path: str | os.PathLike, text: str) -> None:

@@ -14,6 +14,7 @@ import torch.nn as nn
 from graphparam.errors import OpaqueModule
 from graphparam.graph import registry
 from graphparam.graph.builder import ParamRef, RawOp
+from graphparam.graph.channels import ORDER_ATTR, SOURCES_ATTR, ChannelSources
 from graphparam.graph.frontend import CONSTANT, INPUT, OUTPUT, UNKNOWN, parameter_table
 from graphparam.graph.registry import UnsupportedOperation
 
@@ -116,16 +117,37 @@ def shape_of(value: Any) -> tuple[int, ...] | None:
     return None
 
 
+def _kind(model: nn.Module, n: fx.Node) -> tuple[str | None, nn.Module | None]:
+    """The registry kind of an fx node (None: none or unknown) and the module it calls."""
+    if n.op == "call_module":
+        mod = model.get_submodule(n.target)
+        rule = registry.module_rule(mod)
+        return (rule.kind if rule else None), mod
+    if n.op == "call_function":
+        rule = registry.function_rule(n.target)
+    elif n.op == "call_method":
+        rule = registry.method_rule(n.target)
+    else:
+        return None, None
+    return (rule.kind if rule else None), None
+
+
 class _ShapeRecorder(fx.Interpreter):
-    """Runs the traced graph once over ``model`` and records which nodes produce tensors, and their shapes."""
+    """Runs the traced graph once over ``model`` and records which nodes produce tensors, their shapes and
+    the channel sources of weights that read their input's channels out of order (:mod:`.channels`)."""
 
     def __init__(self, model: nn.Module, graph: fx.Graph):
         super().__init__(model, graph=graph)
         self.values: dict[str, tuple[bool, tuple[int, ...] | None]] = {}
+        self.channels = ChannelSources()
 
     def run_node(self, n: fx.Node) -> Any:
         out = super().run_node(n)
         self.values[n.name] = (is_tensorish(out), shape_of(out))
+        kind, module = _kind(self.module, n)
+        self.channels.step(n, kind, out, self.env, module)
+        for done in self.user_to_last_uses.get(n, ()):
+            self.channels.forget(done.name)
         return out
 
 
@@ -145,11 +167,12 @@ a 32×32 input runs a training net for real in about 10 ms, eight times faster t
 Python kernels (experiments/results/profile_step.md); larger models and inputs go through meta."""
 
 
-def record_shapes(model: nn.Module, graph: fx.Graph,
-                  example: torch.Tensor) -> dict[str, tuple[bool, tuple[int, ...] | None]]:
+def record_shapes(model: nn.Module, graph: fx.Graph, example: torch.Tensor
+                  ) -> tuple[dict[str, tuple[bool, tuple[int, ...] | None]], ChannelSources]:
     """Which nodes produce tensors, and their shapes: by a real forward of ``example`` when that is cheap,
     else on the meta device (no arithmetic, so the cost does not grow with the model's FLOPs), falling
-    back to a real forward where a meta kernel is missing."""
+    back to a real forward where a meta kernel is missing. Also where each channel flows
+    (:class:`~graphparam.graph.channels.ChannelSources`)."""
     from torch.nn.utils.stateless import _reparametrize_module
 
     positions = math.prod(example.shape[2:]) if example.dim() > 2 else 1
@@ -159,13 +182,13 @@ def record_shapes(model: nn.Module, graph: fx.Graph,
         try:
             with torch.no_grad(), _reparametrize_module(model, meta):
                 recorder.run(torch.empty(example.shape, dtype=example.dtype, device="meta"))
-            return recorder.values
+            return recorder.values, recorder.channels
         except Exception:
             pass
     recorder = _ShapeRecorder(model, graph)
     with torch.no_grad():  # not inference_mode: some models cache tensors on their first forward
         recorder.run(example)
-    return recorder.values
+    return recorder.values, recorder.channels
 
 
 def opaque_modules(model: nn.Module, graph: fx.Graph) -> list[str]:
@@ -175,18 +198,23 @@ def opaque_modules(model: nn.Module, graph: fx.Graph) -> list[str]:
             and any(True for _ in model.get_submodule(n.target).parameters())]
 
 
-def fx_ops(model: nn.Module, graph: fx.Graph, shapes: dict[str, tuple[bool, Any]], *,
-           strict: bool) -> tuple[list[RawOp], dict[str, ParamRef]]:
-    """Walk the fx graph into RawOps; parameters are referenced by their qualified names."""
+def fx_ops(model: nn.Module, graph: fx.Graph, shapes: dict[str, tuple[bool, Any]], *, strict: bool,
+           channels: ChannelSources | None = None) -> tuple[list[RawOp], dict[str, ParamRef]]:
+    """Walk the fx graph into RawOps; parameters are referenced by their qualified names. ``channels``
+    (from :func:`record_shapes`) gives ops their :data:`ORDER_ATTR` and :data:`SOURCES_ATTR`."""
     table = parameter_table(model)
     params, by_id = table.refs, table.by_id
     ops: list[RawOp] = []
     index: dict[str, int] = {}
 
+    orders, sources = channels.orders() if channels is not None else ({}, {})
     param_of: dict[str, ParamRef] = {}
     for node in graph.nodes:
         is_tensor, shape = shapes.get(node.name, (True, None))
         attrs: dict[str, Any] = {"out_shape": shape} if shape is not None else {}
+        for key, table in ((ORDER_ATTR, orders), (SOURCES_ATTR, sources)):
+            if node.name in table:
+                attrs[key] = table[node.name]
         if node.op == "placeholder":
             ops.append(RawOp(node.name, INPUT, "input", attrs=attrs, is_tensor=is_tensor))
         elif node.op == "get_attr":

@@ -70,8 +70,8 @@ def _trace_fx(model, example, *, strict, name, input_size) -> ArchGraph:
     if opaque:
         raise OpaqueModule(", ".join(opaque))
     with eval_mode(model), _input_errors(model, example, name):
-        shapes = record_shapes(model, graph, example)
-    ops, params = fx_ops(model, graph, shapes, strict=strict)
+        shapes, channels = record_shapes(model, graph, example)
+    ops, params = fx_ops(model, graph, shapes, strict=strict, channels=channels)
     return build_graph(ops, name=name, input_size=input_size, all_params=params)
 
 

@@ -1,7 +1,7 @@
 """Assembling decoded slots into per-graph ``{parameter name: tensor}`` dicts.
 
 Vector slots are split from one concatenated tensor; matrix slots are grouped by layout
-``(rows, cols, kernel)`` so that each group is decoded by one batched call (few Python-level ops
+``(rows, cols, kernel, positions)`` so that each group is decoded by one batched call (few Python-level ops
 even for hundreds of slots). Without autograd, vectors are written straight into destination
 tensors (e.g. a model's parameters) where given; every returned tensor starts at an address
 aligned to :data:`ALIGNMENT` bytes.
@@ -17,8 +17,10 @@ from graphparam.model.batch import GraphBatch
 
 ALIGNMENT = 16  # bytes: every predicted tensor starts at an address aligned to this
 
-MatrixDecoder = Callable[[torch.Tensor, int, int, tuple[int, int]], list[torch.Tensor]]
-"""``(slot indices, rows, cols, kernel) → one tensor per slot`` (each ``rows × cols·K``)."""
+Positions = tuple[tuple[int, ...] | None, tuple[int, ...] | None]
+"""A matrix slot's tile row and column positions (:attr:`~graphparam.model.batch.SlotSpec.rows`, ``.columns``)."""
+MatrixDecoder = Callable[[torch.Tensor, int, int, tuple[int, int], Positions], list[torch.Tensor]]
+"""``(slot indices, rows, cols, kernel, positions) → one tensor per slot`` (each ``rows × cols·K``)."""
 
 
 def assemble(batch: GraphBatch, vec: torch.Tensor, decode_matrices: MatrixDecoder,
@@ -52,17 +54,18 @@ def assemble(batch: GraphBatch, vec: torch.Tensor, decode_matrices: MatrixDecode
         result[g][spec.name] = w if dest is None else dest
 
     e_parts = torch.split(vec, [batch.e_off[i + 1] - batch.e_off[i] for i in range(len(batch.specs))])
-    groups: dict[tuple[int, int, tuple[int, int]], list[int]] = {}
+    groups: dict[tuple[int, int, tuple[int, int], Positions], list[int]] = {}
     for s, spec in enumerate(batch.specs):
         if spec.rule.mode == "matrix":
-            groups.setdefault((spec.rule.rows, spec.rule.cols, spec.rule.kernel), []).append(s)
+            groups.setdefault((spec.rule.rows, spec.rule.cols, spec.rule.kernel, (spec.rows, spec.columns)),
+                              []).append(s)
         else:
             dest = destination(s, spec)
             if dest is not None:
                 dest.copy_(e_parts[s].view(dest.shape))
             store(s, spec, e_parts[s], dest)
-    for (rows, cols, kernel), slots in groups.items():
-        ws = decode_matrices(torch.tensor(slots, device=dev), rows, cols, kernel)
+    for (rows, cols, kernel, positions), slots in groups.items():
+        ws = decode_matrices(torch.tensor(slots, device=dev), rows, cols, kernel, positions)
         for s, w in zip(slots, ws):
             store(s, batch.specs[s], w, None)
     return result

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from graphparam.graph.features import activation_after
-from graphparam.graph.ir import ArchGraph
+from graphparam.graph.channels import ORDER_ATTR, SOURCES_ATTR
+from graphparam.graph.ir import ArchGraph, Node, ParamSlot, Role
 from graphparam.model.embed import LOG_DIM, ROLE_INDEX, log_size_encoding, node_features
 from graphparam.model.normalize import TRANSFORM_INDEX, SlotRule, slot_rule
 
@@ -41,6 +42,8 @@ class SlotSpec:
     role: int
     rule: SlotRule
     head: bool = False  # a weight of a node that writes the net's output (the classifier)
+    rows: tuple[int, ...] | None = None     # tile row of each weight row, where not ``r mod tile``
+    columns: tuple[int, ...] | None = None  # tile column of each weight column, where not ``c mod tile``
 
 
 @dataclass
@@ -58,12 +61,27 @@ def masked_index(max_distance: int) -> int:
     return m * m
 
 
-def prepare(graph: ArchGraph, max_distance: int = 8, embed_std: float = 0.02) -> PreparedGraph:
-    """Weight-independent tensors of one graph, cached on it."""
-    return graph.cached(f"ghn_prep_v3_{max_distance}_{embed_std}", lambda: _prepare(graph, max_distance, embed_std))
+def prepare(graph: ArchGraph, max_distance: int = 8, embed_std: float = 0.02,
+            repeat_tile: int | None = None) -> PreparedGraph:
+    """Weight-independent tensors of one graph, cached on it. ``repeat_tile``: the tile of a decoder that gives
+    channel ``c`` the meaning ``c mod tile`` (repeated tiles); weights whose channels flow out of order then
+    decode their rows and columns at the positions :mod:`graphparam.graph.channels` gave them."""
+    return graph.cached(f"ghn_prep_v3_{max_distance}_{embed_std}_{repeat_tile}",
+                        lambda: _prepare(graph, max_distance, embed_std, repeat_tile))
 
 
-def _prepare(graph: ArchGraph, max_distance: int, embed_std: float) -> PreparedGraph:
+def _tile_positions(node: Node, slot: ParamSlot, rule: SlotRule, tile: int | None,
+                    attr: str) -> tuple[int, ...] | None:
+    """A weight's row (``ORDER_ATTR``) or column (``SOURCES_ATTR``) positions mod ``tile``; None where in order."""
+    positions = node.attrs.get(attr)
+    size = rule.rows if attr == ORDER_ATTR else rule.cols
+    if not tile or positions is None or slot.role != Role.WEIGHT or rule.mode != "matrix" or len(positions) != size:
+        return None
+    mod = tuple(int(c) % tile for c in positions)
+    return None if all(c == i % tile for i, c in enumerate(mod)) else mod
+
+
+def _prepare(graph: ArchGraph, max_distance: int, embed_std: float, repeat_tile: int | None) -> PreparedGraph:
     succ = graph.successors()
     acts = [activation_after(graph, i, succ) if node.params else node.attrs.get("act_after")
             for i, node in enumerate(graph.nodes)]
@@ -75,7 +93,9 @@ def _prepare(graph: ArchGraph, max_distance: int, embed_std: float) -> PreparedG
             rule = slot_rule(node, slot, acts[i], embed_std)
             rules[(i, k)] = rule
             slots.append(SlotSpec(slot.name, tuple(int(s) for s in slot.shape), i, k, ROLE_INDEX[slot.role], rule,
-                                  head=i in heads and rule.transform == "weight"))
+                                  head=i in heads and rule.transform == "weight",
+                                  rows=_tile_positions(node, slot, rule, repeat_tile, ORDER_ATTR),
+                                  columns=_tile_positions(node, slot, rule, repeat_tile, SOURCES_ATTR)))
     kind, act, feats, dep = node_features(graph, rules, acts)
     fwd, bwd = graph.shortest_paths(max_distance)
     m = max_distance + 2
@@ -154,12 +174,13 @@ def _rows(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def collate(graphs: list[ArchGraph], max_distance: int = 8, embed_std: float = 0.02,
-            device: torch.device | str = "cpu", head_scale: float = 1.0) -> GraphBatch:
+            device: torch.device | str = "cpu", head_scale: float = 1.0, repeat_tile: int | None = None) -> GraphBatch:
     """Pad and concatenate ``graphs`` into one :class:`GraphBatch` on ``device``; the target std of
-    classifier weights is multiplied by ``head_scale`` (see ``GHNConfig.head_scale``)."""
+    classifier weights is multiplied by ``head_scale`` (see ``GHNConfig.head_scale``); ``repeat_tile``:
+    see :func:`prepare`."""
     if not graphs:
         raise ValueError("collate needs at least one graph")
-    preps = [prepare(g, max_distance, embed_std) for g in graphs]
+    preps = [prepare(g, max_distance, embed_std, repeat_tile) for g in graphs]
     b = len(preps)
     n = max(1, max(len(p.kind) for p in preps))
     nf = preps[0].feats.shape[1]

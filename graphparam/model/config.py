@@ -58,6 +58,9 @@ class GHNConfig:
     tile_layout: str = "permuted"    # how copies of the tile cover a weight wider than it (graphparam.model.tiles):
                                      # "permuted" (shifted, signed copies: no channel repeats) or "repeat"
                                      # (plain copies: channel c means tile index c mod tile in every layer)
+    channel_order: bool = True       # with "repeat": decode a weight's rows and columns at the positions its
+                                     # channels flow to through concatenations, slices and shuffles
+                                     # (graphparam.graph.channels); False reads every weight in order
     # memory
     attn_block: int = 512
     dense_attn_limit: int = 32 * 1024 * 1024
@@ -93,10 +96,11 @@ class GHNConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "GHNConfig":
-        """A config from its dict (e.g. a checkpoint's ``config.json``). Fields of removed options
+        """A config from its dict (e.g. a checkpoint's ``config.json``). A missing :data:`LATER_FIELDS` field
+        takes the value checkpoints made before it decode with. Fields of removed options
         (:data:`REMOVED_FIELDS`) are dropped when they hold the value this code always uses, and
         refused with a :class:`ConfigError` otherwise."""
-        data = dict(data)
+        data = {**LATER_FIELDS, **data}
         for key, (value, why) in REMOVED_FIELDS.items():
             if key in data:
                 held = data.pop(key)
@@ -109,7 +113,7 @@ class GHNConfig:
         return cls(**data)
 
 
-LATER_FIELDS: dict[str, Any] = {"tile_layout": "permuted"}
+LATER_FIELDS: dict[str, Any] = {"tile_layout": "permuted", "channel_order": False}
 """Fields added after checkpoints were made, with the value those checkpoints decode with."""
 
 RUNTIME_FIELDS = ("attn_block", "dense_attn_limit", "bucket_pairs")

@@ -21,7 +21,7 @@ import math
 import torch
 import torch.nn as nn
 
-from graphparam.model.assemble import ALIGNMENT, assemble
+from graphparam.model.assemble import ALIGNMENT, Positions, assemble
 from graphparam.model.batch import SLOT_FEATURES, GraphBatch
 from graphparam.model.config import GHNConfig
 from graphparam.model.embed import ROLES
@@ -104,8 +104,8 @@ class TensorDecoder(nn.Module):
             std = batch.slot_std * torch.pow(cfg.weight_gain_range, torch.tanh(gains.float()[:, 0]))
             cond = c.float()
 
-            def decode_matrices(idx: torch.Tensor, rows: int, cols: int, kernel: tuple[int, int]):
+            def decode_matrices(idx: torch.Tensor, rows: int, cols: int, kernel: tuple[int, int], positions: Positions):
                 tile = self.read_tile(cond.index_select(0, idx)).view(len(idx), cfg.tile, cfg.tile, 3, 3)
-                return tile_matrices(tile, rows, cols, kernel, std.index_select(0, idx), cfg.tile_layout)
+                return tile_matrices(tile, rows, cols, kernel, std.index_select(0, idx), cfg.tile_layout, positions)
 
             return assemble(batch, vec, decode_matrices, out)

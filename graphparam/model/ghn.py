@@ -76,8 +76,9 @@ class GHN(nn.Module):
 
     def collate(self, graphs: Sequence[ArchGraph]) -> GraphBatch:
         """Pad ``graphs`` into a :class:`GraphBatch` on the GHN's device (cached per graph)."""
-        return collate(list(graphs), self.config.max_distance, self.config.embed_std, self.device,
-                       self.config.head_scale)
+        c = self.config
+        return collate(list(graphs), c.max_distance, c.embed_std, self.device, c.head_scale,
+                       repeat_tile=c.tile if c.tile_layout == "repeat" and c.channel_order else None)
 
     def encode(self, batch: GraphBatch) -> torch.Tensor:
         """Node states ``B × N × hidden`` (padding rows are meaningless)."""

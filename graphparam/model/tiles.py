@@ -19,14 +19,17 @@ _M32 = 0xFFFFFFFF
 
 
 @functools.lru_cache(maxsize=32)
-def tile_layout(rows: int, cols: int, t: int, device: torch.device,
-                layout: str = "permuted") -> tuple[torch.Tensor, torch.Tensor]:
+def tile_layout(rows: int, cols: int, t: int, device: torch.device, layout: str = "permuted",
+                positions: tuple[tuple[int, ...] | None, tuple[int, ...] | None] = (None, None)
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Where entry ``(r, c)`` of a ``rows × cols`` matrix reads a ``t × t`` tile, and its sign.
 
     ``"repeat"``: entry ``(r, c)`` reads tile entry ``(r mod t, c mod t)``, sign +1. Every layer then
     gives channel ``c`` the meaning of tile index ``c mod t``, the index the next layer reads it with,
     so what the tile wires together stays wired in nets of any width (identity shortcuts included);
-    channels ``t`` apart are copies.
+    channels ``t`` apart are copies. ``positions`` (repeat only): the tile row of each row and the tile
+    column of each column, where not ``r mod t`` / ``c mod t`` (None): channels that flow out of order
+    through concatenations, slices and shuffles (:mod:`graphparam.graph.channels`).
 
     ``"permuted"``: block ``(rb, cb)`` of ``t × t`` entries reads the tile through affine permutations
     ``j -> (m j + shift) mod t`` of its columns (``m`` and the shift set by ``rb``) and of its rows
@@ -39,11 +42,13 @@ def tile_layout(rows: int, cols: int, t: int, device: torch.device,
     """
     with torch.inference_mode(False), torch.no_grad():
         if layout == "repeat":
-            r = torch.arange(rows, device=device)[:, None] % t
-            c = torch.arange(cols, device=device)[None, :] % t
-            return (r * t + c).reshape(-1), torch.ones(rows, cols, device=device)
+            r, c = (torch.arange(n, device=device) % t if at is None else torch.tensor(at, device=device)
+                    for n, at in zip((rows, cols), positions))
+            return (r[:, None] * t + c[None, :]).reshape(-1), torch.ones(rows, cols, device=device)
         if layout != "permuted":
             raise ValueError(f"unknown tile layout {layout!r}")
+        if positions != (None, None):
+            raise ValueError("the permuted layout lays rows and columns in order")
         units = torch.tensor([m for m in range(1, t + 1) if math.gcd(m, t) == 1], device=device)
         r = torch.arange(rows, device=device)[:, None]
         c = torch.arange(cols, device=device)[None, :]
@@ -57,10 +62,11 @@ def tile_layout(rows: int, cols: int, t: int, device: torch.device,
 
 
 def tile_matrices(tile: torch.Tensor, rows: int, cols: int, kernel: tuple[int, int], target_std: torch.Tensor,
-                  layout: str = "permuted", eps: float = 1e-8) -> list[torch.Tensor]:
+                  layout: str = "permuted", positions: tuple[tuple[int, ...] | None, tuple[int, ...] | None]
+                  = (None, None), eps: float = 1e-8) -> list[torch.Tensor]:
     """``n`` matrices ``rows × cols·K`` (``K = kh·kw``) from ``n`` tiles ``tile`` (``n × t × t × 3 × 3``):
     centre-cropped or interpolated to ``kernel``, laid over the rows and columns by
-    :func:`tile_layout` (``layout``), then centred and scaled to ``target_std`` (``n``)."""
+    :func:`tile_layout` (``layout``, ``positions``), then centred and scaled to ``target_std`` (``n``)."""
     n, t = tile.shape[0], tile.shape[1]
     kh, kw = kernel
     if kh <= 3 and kw <= 3:
@@ -70,7 +76,7 @@ def tile_matrices(tile: torch.Tensor, rows: int, cols: int, kernel: tuple[int, i
         tile = F.interpolate(tile.reshape(n * t * t, 1, 3, 3), size=(kh, kw), mode="bilinear",
                              align_corners=True).view(n, t, t, kh, kw)
     k = tile.shape[-2] * tile.shape[-1]
-    index, sign = tile_layout(rows, cols, t, tile.device, layout)
+    index, sign = tile_layout(rows, cols, t, tile.device, layout, positions)
     w = tile.reshape(n, t * t, k).index_select(1, index)
     w = w.view(n, rows, cols, k)
     if layout != "repeat":  # repeated copies carry no signs: skip a multiply by ones on the predict path

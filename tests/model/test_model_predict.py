@@ -294,6 +294,47 @@ def test_tile_layout_is_a_config_field():
         == "permuted"  # checkpoints from before the option decode as they did
 
 
+class _Concat(nn.Module):
+    """Producers of 5 and 3 channels concatenated and read by one conv, whose 8 columns read them in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = nn.Conv2d(3, 5, 1), nn.Conv2d(3, 3, 1), nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        return self.c(torch.cat([self.a(x), self.b(x)], dim=1))
+
+
+def test_repeated_tiles_place_a_concatenated_producer_where_its_reader_reads_it():
+    from graphparam.model.batch import prepare
+    from graphparam.model.tiles import tile_layout
+
+    graph = trace(_Concat(), (3, 8, 8))
+    slots = {s.name: s for s in prepare(graph, repeat_tile=4).slots}
+    assert slots["b.weight"].rows == (1, 2, 3) and slots["b.weight"].columns is None  # rows 5, 6, 7 mod 4
+    assert all(slots[k].rows is None and slots[k].columns is None for k in ("a.weight", "c.weight"))
+    assert all(s.rows is None for s in prepare(graph).slots)  # in order without a repeat tile
+    index, _ = tile_layout(3, 2, 4, torch.device("cpu"), "repeat", ((1, 2, 3), (3, 0)))
+    assert index.tolist() == [1 * 4 + 3, 1 * 4 + 0, 2 * 4 + 3, 2 * 4 + 0, 3 * 4 + 3, 3 * 4 + 0]
+    with pytest.raises(ValueError, match="in order"):
+        tile_layout(3, 2, 4, torch.device("cpu"), "permuted", ((1, 2, 3), None))
+
+
+def test_channel_order_is_a_config_field_older_checkpoints_decode_without():
+    torch.manual_seed(0)
+    ordered = GHN(GHNConfig.named("tiny", tile_layout="repeat"))
+    in_order = GHN(GHNConfig.named("tiny", tile_layout="repeat", channel_order=False))
+    in_order.load_state_dict(ordered.state_dict())
+    assert ordered.config.channel_order and "channel_order" not in in_order.config.identity()
+    assert ordered.fingerprint() != in_order.fingerprint()
+    saved = {k: v for k, v in ordered.config.to_dict().items() if k != "channel_order"}
+    assert GHNConfig.from_dict(saved).channel_order is False  # checkpoints from before it decode as they did
+    with torch.no_grad():
+        a, b = ordered.predict_tensors(trace(_Concat(), (3, 8, 8))), in_order.predict_tensors(trace(_Concat(), (3, 8, 8)))
+    assert torch.equal(a["a.weight"], b["a.weight"]) and torch.equal(a["c.weight"], b["c.weight"])
+    assert not torch.equal(a["b.weight"], b["b.weight"])
+
+
 def test_predicted_tensors_are_aligned_for_cuda_kernels():
     """Tensors passed to functional_call on CUDA must start on a 16-byte boundary (cuDNN loads 16 bytes at
     a time; a view at an odd offset of the decoder's batched buffer failed with 'misaligned address')."""
