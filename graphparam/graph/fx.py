@@ -117,19 +117,16 @@ def shape_of(value: Any) -> tuple[int, ...] | None:
     return None
 
 
-def _kind(model: nn.Module, n: fx.Node) -> tuple[str | None, nn.Module | None]:
-    """The registry kind of an fx node (None: none or unknown) and the module it calls."""
+def op_rule(model: nn.Module, n: fx.Node) -> tuple[registry.OpRule | None, nn.Module | None]:
+    """The registry rule of an fx call (None: not in the registry, or not a call) and the module it calls."""
     if n.op == "call_module":
         mod = model.get_submodule(n.target)
-        rule = registry.module_rule(mod)
-        return (rule.kind if rule else None), mod
+        return registry.module_rule(mod), mod
     if n.op == "call_function":
-        rule = registry.function_rule(n.target)
-    elif n.op == "call_method":
-        rule = registry.method_rule(n.target)
-    else:
-        return None, None
-    return (rule.kind if rule else None), None
+        return registry.function_rule(n.target), None
+    if n.op == "call_method":
+        return registry.method_rule(n.target), None
+    return None, None
 
 
 class _ShapeRecorder(fx.Interpreter):
@@ -144,8 +141,8 @@ class _ShapeRecorder(fx.Interpreter):
     def run_node(self, n: fx.Node) -> Any:
         out = super().run_node(n)
         self.values[n.name] = (is_tensorish(out), shape_of(out))
-        kind, module = _kind(self.module, n)
-        self.channels.step(n, kind, out, self.env, module)
+        rule, module = op_rule(self.module, n)
+        self.channels.step(n, rule.kind if rule else None, out, self.env, module)
         for done in self.user_to_last_uses.get(n, ()):
             self.channels.forget(done.name)
         return out
@@ -226,8 +223,7 @@ def fx_ops(model: nn.Module, graph: fx.Graph, shapes: dict[str, tuple[bool, Any]
             ops.append(RawOp(node.name, CONSTANT, f"attr:{node.target}", attrs=attrs,
                              is_tensor=isinstance(value, torch.Tensor)))
         elif node.op == "call_module":
-            mod = model.get_submodule(node.target)
-            rule = registry.module_rule(mod)
+            rule, mod = op_rule(model, node)
             owned = [(params[by_id[id(p)]], local) for local, p in mod.named_parameters()]
             if rule is None:
                 if owned:
@@ -239,8 +235,7 @@ def fx_ops(model: nn.Module, graph: fx.Graph, shapes: dict[str, tuple[bool, Any]
             attrs.update(_module_attrs(mod))
             ops.append(RawOp(node.name, rule, type(mod).__qualname__, node_inputs(node, index, param_of), owned, attrs, is_tensor))
         elif node.op in ("call_function", "call_method"):
-            rule = (registry.function_rule(node.target) if node.op == "call_function"
-                    else registry.method_rule(node.target))
+            rule, _ = op_rule(model, node)
             if rule is None:
                 if not is_tensor and not any(isinstance(a, fx.Node) and a.name in param_of
                                              for a in node.all_input_nodes):
