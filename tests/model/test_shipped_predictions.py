@@ -17,13 +17,14 @@ import graphparam
 pytest.importorskip("timm")
 
 EXPECTED = {
-    'timm:resnet18': 'd51a147aec64887e1a90cf33376553859af885f00a2061345f53a613cf3f4d4c',
-    'timm:vit_tiny_patch16_224': 'f512e2b46b8fcfbf1f5a45a197757c6f83dbff800723a86cbe8a016fda17463b',
-    'arch_zoo:test[0]': '0cc18bdc6736fd8331bbd6bcc727cb81c59e6ca2b5b22e3252b7082ed156ba5d',
-    'arch_zoo:test[1]': '8e1ccb9c81f9b1a7703a251a5151b78a3f3d25a7b641e8e41f6486d2ee64c089',
-    'arch_zoo:test[2]': '69d212e61d0db86eb349df3bc790d4a1d4cb55f2f3a604bfa6755dea197e55e7',
-    'arch_zoo:test[3]': '6a6ce0bfe62759d7cd4664d3a14bd1dcf210db153cc2f86638a7f32a7b080d99',
-    'arch_zoo:test[4]': '4bece99a23c6b77c9a134ab3bc66c8d8e62e9825d1f4a4f01dfe19e3d039ae19',
+    'timm:resnet18': '687ce6a8f61e2fc8104fff0828102554adae6c20d2d065bf45b6bc7130c63b55',
+    'timm:vit_tiny_patch16_224': '17ed57b5e0ecf0b0c88c16b97139f63e311d6f8eb0d49c324291ae7c46478190',
+    'torchvision:shufflenet_v2_x0_5': 'ba7d20108d03689f10d7e56d3fbc690b45f90541adff582104ade109ac3b6268',
+    'arch_zoo:test[0]': '1cb6454b350dacb5fa9aca3b19902b118eaf536fae4798d5b634857be5208bac',
+    'arch_zoo:test[1]': '9adb540ba19772ea3b14af40d25a68ea99101b36ccdb20048e3528a403300af2',
+    'arch_zoo:test[2]': '9024900f8f64e55aebb56b1d6777b3037d54fbf12481d11e240ab4397721fc4b',
+    'arch_zoo:test[3]': '268ce3031c7b1c8bcc3e05b4189b8e3c5fab4fe1d5b51fa46449bbfb3f5b6e76',
+    'arch_zoo:test[4]': 'de4d40b5a938e40ee96ea3f6b24f45001530a23628684ed9e528009bf2f2dbb1',
 }
 
 
@@ -41,6 +42,9 @@ def _nets():
     yield "timm:resnet18", graphparam.create_model("timm:resnet18", num_classes=10, input_size=(3, 32, 32))
     yield "timm:vit_tiny_patch16_224", graphparam.create_model("timm:vit_tiny_patch16_224", num_classes=10,
                                                                input_size=(3, 32, 32))
+    # channels reordered by concatenations, slices and shuffles (GHNConfig.channel_order)
+    yield "torchvision:shufflenet_v2_x0_5", graphparam.create_model("torchvision:shufflenet_v2_x0_5", num_classes=10,
+                                                                    input_size=(3, 32, 32))
     for i, spec in enumerate(arch_zoo.split("test")[:5]):
         yield f"arch_zoo:test[{i}]", spec.build(num_classes=10)
 
