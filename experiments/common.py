@@ -61,7 +61,8 @@ def load_ghn_for(args: argparse.Namespace, device=None):
     where given."""
     from graphparam.model import GHN
 
-    overrides = {"tile_layout": getattr(args, "tile_layout", None), "channel_order": getattr(args, "channel_order", None)}
+    overrides = {"tile_layout": getattr(args, "tile_layout", None),
+                 "channel_order": getattr(args, "channel_order", None)}
     overrides = {k: (bool(v) if k == "channel_order" else v) for k, v in overrides.items() if v is not None}
     return GHN.from_pretrained(args.ghn, device=device, config_overrides=overrides or None).eval()
 
@@ -161,6 +162,32 @@ def run_shards(script: str, argv: list[str], jobs: int, extra: tuple[str, ...] |
                          "measured is in the cache, run the same command again to resume")
 
 
+def pairs(items: list[str], what: str) -> dict[str, str]:
+    """``{NAME: VALUE}`` from command-line items ``NAME=VALUE`` (``what``: the flag, for the error)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise SystemExit(f"{what} takes NAME=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def means_over_common(rows: dict[tuple[str, str], dict[str, float]], groups, fingerprints: dict[str, str]
+                      ) -> dict[str, dict]:
+    """Per group (a form, a split) of ``rows`` (``{(group, fingerprint): {model: top-1}}``): each GHN's mean top-1
+    (%) over the models measured for every GHN of ``fingerprints`` (``{label: fingerprint}``), and their top-1."""
+    out = {}
+    for group in groups:
+        per = {label: rows.get((group, fp), {}) for label, fp in fingerprints.items()}
+        common = set.intersection(*(set(v) for v in per.values())) if per else set()
+        if common:
+            out[group] = {"models": len(common),
+                          "mean": {k: 100 * sum(v[m] for m in common) / len(common) for k, v in per.items()},
+                          "per_model": {k: {m: v[m] for m in sorted(common)} for k, v in per.items()}}
+    return out
+
+
 def heldout_means(cache: Path, fingerprints: dict[str, str]) -> dict[str, dict]:
     """Per form of ``real_zero_shot.py``'s per-model ``cache``: the held-out mean top-1 (%) of each GHN
     (``{label: fingerprint}``) over the models measured for every one, and their per-model top-1."""
@@ -171,16 +198,7 @@ def heldout_means(cache: Path, fingerprints: dict[str, str]) -> dict[str, dict]:
             form = r["split"].rpartition("/")[2]
             if form in HELDOUT_FORMS and r["result"] is not None:
                 rows.setdefault((form, r["ghn"]), {})[r["name"]] = r["result"]["top1"]
-    out = {}
-    for form in HELDOUT_FORMS:
-        per = {leg: rows.get((form, fp), {}) for leg, fp in fingerprints.items()}
-        common = set.intersection(*(set(v) for v in per.values())) if per else set()
-        if common:
-            out[form] = {"models": len(common),
-                         "mean": {leg: 100 * sum(v[m] for m in common) / len(common) for leg, v in per.items()},
-                         "per_model": {leg: {m: v[m] for m in sorted(common)} for leg, v in per.items()}}
-    return out
-
+    return means_over_common(rows, HELDOUT_FORMS, fingerprints)
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

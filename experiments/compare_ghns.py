@@ -1,6 +1,7 @@
 """GHNs side by side on what was measured for each: the held-out real set and the zoo splits.
 
-    python experiments/compare_ghns.py --name channel_order --what "leg 31 decoded in order against with channel order" \\
+    python experiments/compare_ghns.py --name channel_order \\
+        --what "leg 31 decoded in order against with channel order" \\
         --ghns in-order=7b0f0084cd16d9dd channel-order=4f5e1453139839c1
 
 Reads the per-model caches of ``real_zero_shot.py`` (held-out, 2,000 images, both forms) and
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, command_line, heldout_means, write_results  # noqa: E402
+from common import RESULTS, command_line, heldout_means, means_over_common, pairs, write_results  # noqa: E402
 
 ZOO_SPLITS = ("test", "deep", "wide", "dense", "bnfree")
 ZOO_IMAGES = 10000
@@ -34,15 +35,7 @@ def zoo_means(cache: Path, fingerprints: dict[str, str]) -> dict[str, dict]:
             r = json.loads(line)
             if r.get("images") == ZOO_IMAGES and r["split"] in ZOO_SPLITS and r.get("result"):
                 rows.setdefault((r["split"], r["ghn"]), {})[r["name"]] = r["result"]["top1"]
-    out = {}
-    for split in ZOO_SPLITS:
-        per = {label: rows.get((split, fp), {}) for label, fp in fingerprints.items()}
-        common = set.intersection(*(set(v) for v in per.values()))
-        if common:
-            out[split] = {"models": len(common),
-                          "mean": {k: 100 * sum(v[m] for m in common) / len(common) for k, v in per.items()},
-                          "per_model": {k: {m: v[m] for m in sorted(common)} for k, v in per.items()}}
-    return out
+    return means_over_common(rows, ZOO_SPLITS, fingerprints)
 
 
 def moved(block: dict, first: str, other: str) -> list[tuple[str, float, float]]:
@@ -73,8 +66,10 @@ def report(name: str, what: str, fingerprints: dict[str, str], sets: dict[str, d
             if m:
                 lines += ["", f"## {key}: models that moved, {first} → {k}", "",
                           "| model | " + f"{first} % | {k} % | change |", "|---|---:|---:|---:|"]
-                lines += [f"| {n} | {a:.1f} | {b:.1f} | {b - a:+.1f} |" for n, a, b in sorted(m, key=lambda x: x[2] - x[1])]
-                lines.append(f"\nMean change over the moved models: {statistics.mean(b - a for _, a, b in m):+.2f} points.")
+                lines += [f"| {n} | {a:.1f} | {b:.1f} | {b - a:+.1f} |"
+                          for n, a, b in sorted(m, key=lambda x: x[2] - x[1])]
+                change = statistics.mean(b - a for _, a, b in m)
+                lines.append(f"\nMean change over the moved models: {change:+.2f} points.")
     return "\n".join(lines) + "\n"
 
 
@@ -88,12 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--zoo-cache", default=str(RESULTS / "zero_shot_nets.jsonl"))
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
-    fingerprints = {}
-    for item in args.ghns:
-        label, sep, fp = item.partition("=")
-        if not sep or not label or not fp:
-            p.error(f"--ghns takes LABEL=FINGERPRINT, got {item!r}")
-        fingerprints[label] = fp
+    fingerprints = pairs(args.ghns, "--ghns")
     if len(fingerprints) < 2:
         p.error("--ghns needs at least two GHNs")
     sets = {f"heldout/{form}": block for form, block in heldout_means(Path(args.heldout_cache), fingerprints).items()}
@@ -102,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("no model was measured for every one of these GHNs: run real_zero_shot.py or "
                          "zero_shot_table.py for each first")
     command = command_line(__file__, argv)
-    write_results(Path(args.out) / args.name, {"what": args.what, "command": command, "ghns": fingerprints, "sets": sets},
+    write_results(Path(args.out) / args.name,
+                  {"what": args.what, "command": command, "ghns": fingerprints, "sets": sets},
                   report(args.name, args.what, fingerprints, sets, command))
     print(f"wrote {Path(args.out) / args.name}.md")
     return 0

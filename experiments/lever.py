@@ -20,19 +20,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import HELDOUT_FORMS, RESULTS, command_line, heldout_means, pyplot, write_results  # noqa: E402
+from common import HELDOUT_FORMS, RESULTS, command_line, heldout_means, pairs, pyplot, write_results  # noqa: E402
 
 WINDOW = 50
-
-
-def pairs(items: list[str], what: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise SystemExit(f"{what} takes NAME=VALUE, got {item!r}")
-        out[key] = value
-    return out
 
 
 def leg_summary(record: dict) -> dict:

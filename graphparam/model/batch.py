@@ -24,7 +24,7 @@ import torch
 
 from graphparam.graph.features import activation_after
 from graphparam.graph.channels import ORDER_ATTR, SOURCES_ATTR
-from graphparam.graph.ir import ArchGraph, Node, ParamSlot, Role
+from graphparam.graph.ir import ArchGraph, Role
 from graphparam.model.embed import LOG_DIM, ROLE_INDEX, log_size_encoding, node_features
 from graphparam.model.normalize import TRANSFORM_INDEX, SlotRule, slot_rule
 
@@ -70,12 +70,10 @@ def prepare(graph: ArchGraph, max_distance: int = 8, embed_std: float = 0.02,
                         lambda: _prepare(graph, max_distance, embed_std, repeat_tile))
 
 
-def _tile_positions(node: Node, slot: ParamSlot, rule: SlotRule, tile: int | None,
-                    attr: str) -> tuple[int, ...] | None:
-    """A weight's row (``ORDER_ATTR``) or column (``SOURCES_ATTR``) positions mod ``tile``; None where in order."""
-    positions = node.attrs.get(attr)
-    size = rule.rows if attr == ORDER_ATTR else rule.cols
-    if not tile or positions is None or slot.role != Role.WEIGHT or rule.mode != "matrix" or len(positions) != size:
+def _tile_positions(positions: tuple[int, ...] | None, size: int, tile: int) -> tuple[int, ...] | None:
+    """Channel positions (:mod:`graphparam.graph.channels`) of a weight's ``size`` rows or columns, mod ``tile``;
+    None where they are in order."""
+    if positions is None or len(positions) != size:
         return None
     mod = tuple(int(c) % tile for c in positions)
     return None if all(c == i % tile for i, c in enumerate(mod)) else mod
@@ -92,10 +90,13 @@ def _prepare(graph: ArchGraph, max_distance: int, embed_std: float, repeat_tile:
         for k, slot in enumerate(node.params):
             rule = slot_rule(node, slot, acts[i], embed_std)
             rules[(i, k)] = rule
+            placed = repeat_tile and slot.role == Role.WEIGHT and rule.mode == "matrix"
             slots.append(SlotSpec(slot.name, tuple(int(s) for s in slot.shape), i, k, ROLE_INDEX[slot.role], rule,
                                   head=i in heads and rule.transform == "weight",
-                                  rows=_tile_positions(node, slot, rule, repeat_tile, ORDER_ATTR),
-                                  columns=_tile_positions(node, slot, rule, repeat_tile, SOURCES_ATTR)))
+                                  rows=_tile_positions(node.attrs.get(ORDER_ATTR), rule.rows, repeat_tile)
+                                  if placed else None,
+                                  columns=_tile_positions(node.attrs.get(SOURCES_ATTR), rule.cols, repeat_tile)
+                                  if placed else None))
     kind, act, feats, dep = node_features(graph, rules, acts)
     fwd, bwd = graph.shortest_paths(max_distance)
     m = max_distance + 2
