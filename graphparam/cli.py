@@ -39,8 +39,8 @@ DEFAULT_NUM_CLASSES = 10
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", default="timm:resnet18",
-                   help="timm:NAME, torchvision:NAME, zoo:SEED, real:NAME or a path to an .onnx file "
-                        "(default: timm:resnet18)")
+                   help="timm:NAME, torchvision:NAME, zoo:SEED, real:NAME, python:MODULE:ATTR or FILE.py:ATTR (your "
+                        "own nn.Module class or factory) or a path to an .onnx file (default: timm:resnet18)")
     p.add_argument("--num-classes", type=int, default=DEFAULT_NUM_CLASSES,
                    help="classifier size (default: %(default)s)")
     p.add_argument("--cifar-stem", action="store_true",

@@ -1,9 +1,13 @@
 """Where models come from on the command line: ``timm:NAME``, ``torchvision:NAME``, ``zoo:SEED``,
-``real:NAME`` (arch_zoo's adapted real families) or a path to an ``.onnx`` file; :func:`create_model` builds
-the model a reference names."""
+``real:NAME`` (arch_zoo's adapted real families), ``python:MODULE:ATTR`` (user code) or a path to an ``.onnx``
+file; :func:`create_model` builds the model a reference names."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import inspect
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +139,68 @@ def _real(name: str, num_classes: int | None) -> nn.Module:
     return real.build(name, num_classes=num_classes or 10)
 
 
+def _python(name: str, num_classes: int | None) -> nn.Module:
+    """User code: ``MODULE:ATTR`` (an importable module, the working directory included) or ``FILE.py:ATTR``,
+    where ATTR (dotted for nested names) is an ``nn.Module`` class or factory, called with
+    ``num_classes=N`` when a class count is given and it takes one (else with no arguments: the model keeps
+    its own head), or a module instance."""
+    target, _, attr = name.rpartition(":")
+    if not target or not attr:
+        raise ModelSourceError(f"python: reference {name!r} must look like MODULE:ATTR or FILE.py:ATTR")
+    module = _import_user_module(target)
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ModelSourceError(f"{target} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if isinstance(obj, nn.Module):
+        return obj
+    if not callable(obj):
+        raise ModelSourceError(f"{target}:{attr} is a {type(obj).__name__}, not an nn.Module, class or factory")
+    kwargs = {} if num_classes is None or not _accepts(obj, "num_classes") else {"num_classes": num_classes}
+    try:
+        model = obj(**kwargs)
+    except TypeError as exc:
+        raise ModelSourceError(f"cannot call {target}:{attr}({', '.join(f'{k}={v}' for k, v in kwargs.items())}): "
+                               f"{first_line(exc)}") from exc
+    if not isinstance(model, nn.Module):
+        raise ModelSourceError(f"{target}:{attr} returned a {type(model).__name__}, not an nn.Module")
+    return model
+
+
+def _import_user_module(target: str):
+    """The module a ``python:`` reference names: a ``.py`` file by path, else an importable dotted name
+    (found from the working directory too, as ``python -m`` would)."""
+    if target.endswith(".py"):
+        path = Path(target)
+        if not path.is_file():
+            raise ModelSourceError(f"no such Python file: {target}")
+        spec = importlib.util.spec_from_file_location(f"graphparam_user_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # the user's file failed to run: say where, in one line
+            raise ModelSourceError(f"{target} failed to import: {type(exc).__name__}: {first_line(exc)}") from exc
+        return module
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        raise ModelSourceError(f"cannot import {target!r}: {first_line(exc)}") from exc
+    except Exception as exc:
+        raise ModelSourceError(f"{target} failed to import: {type(exc).__name__}: {first_line(exc)}") from exc
+
+
+def _accepts(fn, keyword: str) -> bool:
+    """Whether ``fn`` takes ``keyword`` (or ``**kwargs``); True where its signature cannot be read."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == keyword or p.kind is p.VAR_KEYWORD for p in params)
+
+
 @dataclass(frozen=True)
 class Source:
     """How one scheme builds a model: ``build(name, num_classes)`` (None: the model's own head);
@@ -154,6 +220,7 @@ SOURCES: dict[str, Source] = {
     "torchvision": Source(_torchvision),
     "zoo": Source(_zoo, cifar_stem=False, example="SEED"),
     "real": Source(_real, cifar_stem=False),
+    "python": Source(_python, example="MODULE:ATTR"),
 }
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from graphparam.errors import ClassCountError, GraphparamError
+from graphparam.errors import CifarStemError, ClassCountError, GraphparamError
 from graphparam.sources import check_num_classes, create_model
 
 
@@ -45,3 +45,62 @@ def test_timm_cnn_ignores_the_input_size():
 def test_cifar_stem_on_a_model_that_downsamples_without_a_stride_gives_clear_error():
     with pytest.raises(GraphparamError, match=r"TResNet.*'body.s2d' \(SpaceToDepth\)"):
         create_model("timm:tresnet_m", cifar_stem=True)
+
+
+USER_CODE = '''
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes=10, width=8):
+        super().__init__()
+        self.conv = nn.Conv2d(3, width, 3, padding=1)
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).mean((2, 3)))
+
+
+def fixed_head():
+    return Net(num_classes=7)
+
+
+not_a_model = 3
+'''
+
+
+@pytest.fixture
+def user_file(tmp_path, monkeypatch):
+    (tmp_path / "user_nets.py").write_text(USER_CODE)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "user_nets.py"
+
+
+def test_python_reference_builds_a_class_from_a_file_with_the_class_count(user_file):
+    model = create_model(f"python:{user_file}:Net", num_classes=4)
+    assert model.fc.out_features == 4
+
+
+def test_python_reference_imports_a_module_from_the_working_directory(user_file):
+    assert create_model("python:user_nets:Net").fc.out_features == 10
+
+
+def test_python_factory_without_num_classes_keeps_its_own_head(user_file):
+    assert create_model("python:user_nets.py:fixed_head", num_classes=10).fc.out_features == 7
+
+
+def test_python_reference_goes_through_the_cifar_stem_like_any_model(user_file):
+    with pytest.raises(CifarStemError, match="cannot give Net a CIFAR stem"):  # it never downsamples
+        create_model("python:user_nets:Net", cifar_stem=True)
+
+
+@pytest.mark.parametrize("ref, message", [
+    ("python:user_nets", "must look like MODULE:ATTR"),
+    ("python:missing.py:Net", "no such Python file"),
+    ("python:no_such_module_here:Net", "cannot import"),
+    ("python:user_nets:Missing", "has no attribute 'Missing'"),
+    ("python:user_nets:not_a_model", "is a int, not an nn.Module"),
+])
+def test_python_reference_errors_are_one_line(user_file, ref, message):
+    with pytest.raises(GraphparamError, match=message):
+        create_model(ref)
