@@ -152,8 +152,11 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="CIFAR-10 npz / torchvision root / ImageFolder (default: the embedded "
                                   "1,000 CIFAR-10 test images shipped in the package)")
     _add_download_arg(p)
-    p.add_argument("--max-images", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=250)
+    p.add_argument("--max-images", type=int, default=None,
+                   help="evaluate the first N images of the fixed class-mixed order (default: all)")
+    p.add_argument("--batch-size", type=int, default=250,
+                   help="images per forward pass; BatchNorm uses each batch's statistics (default: %(default)s, "
+                        "the protocol's)")
 
 
 @command("eval", "zero-shot accuracy of predicted parameters (no training)", _eval_args)
@@ -176,18 +179,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _finetune_args(p: argparse.ArgumentParser) -> None:
     _add_model_args(p)
-    p.add_argument("--ghn", default="cifar10")
-    p.add_argument("--init", choices=["ghn", "random", "both"], default="both")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--ghn", default="cifar10", help="GHN name or checkpoint directory (default: %(default)s)")
+    p.add_argument("--init", choices=["ghn", "random", "both"], default="both",
+                   help="start from the GHN's prediction, default init, or both side by side (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=1, help="(default: %(default)s)")
+    p.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=128, help="(default: %(default)s)")
     p.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch (quick runs)")
     p.add_argument("--evals-per-epoch", type=int, default=1,
                    help="test accuracy at every 1/N of an epoch (default: %(default)s, after each epoch)")
     p.add_argument("--data", help="CIFAR-10 source, an image folder or a Fashion-MNIST IDX directory "
                                   "(default: $GRAPHPARAM_DATA, else a previous --download)")
     _add_download_arg(p)
-    p.add_argument("--test-images", type=int, default=None)
+    p.add_argument("--test-images", type=int, default=None,
+                   help="test on the first N test images of the fixed class-mixed order (default: all)")
     p.add_argument("--png", default="finetune.png", help="plot of both curves (default: %(default)s)")
 
 
@@ -218,7 +223,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 def _zoo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["list", "show", "sample"], nargs="?", default="list")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the net to show, or the first of those to sample "
+                                                       "(default: %(default)s)")
     p.add_argument("--split", default="train", help="generator config of the nets: train, val, test, wide, deep, "
                                                     "dense or bnfree (default: %(default)s)")
     p.add_argument("-n", type=int, default=5, help="how many nets 'sample' prints")
