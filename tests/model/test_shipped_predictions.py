@@ -17,14 +17,14 @@ import graphparam
 pytest.importorskip("timm")
 
 EXPECTED = {
-    'timm:resnet18': '687ce6a8f61e2fc8104fff0828102554adae6c20d2d065bf45b6bc7130c63b55',
-    'timm:vit_tiny_patch16_224': '17ed57b5e0ecf0b0c88c16b97139f63e311d6f8eb0d49c324291ae7c46478190',
-    'torchvision:shufflenet_v2_x0_5': 'ba7d20108d03689f10d7e56d3fbc690b45f90541adff582104ade109ac3b6268',
-    'arch_zoo:test[0]': '1cb6454b350dacb5fa9aca3b19902b118eaf536fae4798d5b634857be5208bac',
-    'arch_zoo:test[1]': '9adb540ba19772ea3b14af40d25a68ea99101b36ccdb20048e3528a403300af2',
-    'arch_zoo:test[2]': '9024900f8f64e55aebb56b1d6777b3037d54fbf12481d11e240ab4397721fc4b',
-    'arch_zoo:test[3]': '268ce3031c7b1c8bcc3e05b4189b8e3c5fab4fe1d5b51fa46449bbfb3f5b6e76',
-    'arch_zoo:test[4]': 'de4d40b5a938e40ee96ea3f6b24f45001530a23628684ed9e528009bf2f2dbb1',
+    'timm:resnet18': '3900186c733325be3ea35601d8d478c9a12cbfc1affd2375609ffe91593b3d35',
+    'timm:vit_tiny_patch16_224': '2c999aa772b3c4536e618b1a205e9aa093fbec91d99bf3083ea3ddd8fa2c43d5',
+    'torchvision:shufflenet_v2_x0_5': '99016380bb82a76ed446fc7edbb99f2ced0cfba0bf765451658d99165b1ccf59',
+    'arch_zoo:test[0]': '68db79cfda3083abb1912caf45bc0205dd5118e296a025aaea6f278e5f9508fd',
+    'arch_zoo:test[1]': '7ea82fa2148fe3a3eced90d6faaffbd0d78556269ed9144d884d0546133973fb',
+    'arch_zoo:test[2]': '5de33eac821ecc7baf0008b6910563b113121a6b3842e12e4d8013b18ba0c5a7',
+    'arch_zoo:test[3]': '095581138847c05e17c025f7a40bd8153889969329cb07345ec8e09f7e28e103',
+    'arch_zoo:test[4]': '5f4980ec7de7e89c40c57f2ba2887525878d0d9dda1dcd16fff4eb6a2526d82a',
 }
 
 
