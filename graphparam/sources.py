@@ -171,25 +171,24 @@ def _python(name: str, num_classes: int | None) -> nn.Module:
 def _import_user_module(target: str):
     """The module a ``python:`` reference names: a ``.py`` file by path, else an importable dotted name
     (found from the working directory too, as ``python -m`` would)."""
-    if target.endswith(".py"):
-        path = Path(target)
-        if not path.is_file():
-            raise ModelSourceError(f"no such Python file: {target}")
-        spec = importlib.util.spec_from_file_location(f"graphparam_user_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:  # the user's file failed to run: say where, in one line
-            raise ModelSourceError(f"{target} failed to import: {type(exc).__name__}: {first_line(exc)}") from exc
-        return module
-    if "" not in sys.path and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
     try:
+        if target.endswith(".py"):
+            path = Path(target)
+            if not path.is_file():
+                raise ModelSourceError(f"no such Python file: {target}")
+            spec = importlib.util.spec_from_file_location(f"graphparam_user_{path.stem}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+        if "" not in sys.path and str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))
         return importlib.import_module(target)
+    except ModelSourceError:
+        raise
     except ModuleNotFoundError as exc:
         raise ModelSourceError(f"cannot import {target!r}: {first_line(exc)}") from exc
-    except Exception as exc:
-        raise ModelSourceError(f"{target} failed to import: {type(exc).__name__}: {first_line(exc)}") from exc
+    except Exception as exc:  # the user's code failed to run: say where, in one line
+        raise ModelSourceError(f"{target} failed to import: {first_line(exc)}") from exc
 
 
 def _accepts(fn, keyword: str) -> bool:

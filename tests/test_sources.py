@@ -104,3 +104,9 @@ def test_python_reference_goes_through_the_cifar_stem_like_any_model(user_file):
 def test_python_reference_errors_are_one_line(user_file, ref, message):
     with pytest.raises(GraphparamError, match=message):
         create_model(ref)
+
+
+def test_python_file_that_fails_to_run_gives_one_line(tmp_path):
+    (tmp_path / "broken.py").write_text("raise RuntimeError('boom')\n")
+    with pytest.raises(GraphparamError, match="broken.py failed to import: RuntimeError: boom"):
+        create_model(f"python:{tmp_path / 'broken.py'}:Net")
