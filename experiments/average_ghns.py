@@ -13,6 +13,7 @@ parent once and each member's own training (:func:`soup_training`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -52,8 +53,7 @@ def average(paths: list[str]):
     for path, ghn in zip(paths[1:], ghns[1:]):
         if ghn.config.to_dict() != first.config.to_dict() or ghn.vocab.to_dict() != first.vocab.to_dict():
             raise SystemExit(f"average_ghns: {path} has another config or vocabulary than {paths[0]}")
-        cfg_a, cfg_b = first.pretrained_cfg.to_dict(), ghn.pretrained_cfg.to_dict()
-        if {k: v for k, v in cfg_a.items() if k != "training"} != {k: v for k, v in cfg_b.items() if k != "training"}:
+        if ghn.pretrained_cfg != first.pretrained_cfg:  # PretrainedCfg leaves ``training`` out of equality
             raise SystemExit(f"average_ghns: {path} was trained on another data space than {paths[0]}")
     states = [g.state_dict() for g in ghns]
     mean = {}
@@ -71,7 +71,6 @@ def average(paths: list[str]):
 
 def main(argv: list[str] | None = None) -> int:
     from graphparam.model.checkpoint import save
-    from graphparam.pretrained_cfg import PretrainedCfg
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("ghns", nargs="+", help="GHN checkpoint folders (two or more) of one parent")
@@ -80,9 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.ghns) < 2:
         p.error("give two or more GHNs")
     ghn, records = average(args.ghns)
-    cfg = ghn.pretrained_cfg.to_dict()
-    cfg["training"] = {**soup_training(records), "command": command_line(__file__, argv)}
-    save(ghn, args.out, PretrainedCfg.from_dict(cfg))
+    training = {**soup_training(records), "command": command_line(__file__, argv)}
+    save(ghn, args.out, dataclasses.replace(ghn.pretrained_cfg, training=training))
     print(f"averaged {len(args.ghns)} GHNs into {args.out} (fingerprint {ghn.fingerprint()})")
     return 0
 
