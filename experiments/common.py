@@ -45,7 +45,7 @@ def load_ghn(name: str):
 
 
 def add_tile_layout_arg(p: argparse.ArgumentParser) -> None:
-    """``--tile-layout`` and ``--channel-order``: decode with these ``GHNConfig`` fields instead of the
+    """``--tile-layout``, ``--channel-order`` and ``--channel-ties``: decode with these ``GHNConfig`` fields instead of the
     checkpoint's (another fingerprint, so cached results stay apart)."""
     from graphparam.model.config import TILE_LAYOUTS
 
@@ -54,16 +54,20 @@ def add_tile_layout_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channel-order", type=int, choices=(0, 1), default=None,
                    help="1: decode weights at the positions their channels flow to (GHNConfig.channel_order); "
                         "0: in order; default: the checkpoint's")
+    p.add_argument("--channel-ties", type=int, choices=(0, 1), default=None,
+                   help="1: channels that a sum or a gate combines share a position (GHNConfig.channel_ties); "
+                        "default: the checkpoint's")
 
 
 def load_ghn_for(args: argparse.Namespace, device=None):
-    """The GHN of ``args.ghn`` on ``device``, in eval mode, with ``args.tile_layout`` and ``args.channel_order``
-    where given."""
+    """The GHN of ``args.ghn`` on ``device``, in eval mode, with ``args.tile_layout``, ``args.channel_order`` and
+    ``args.channel_ties`` where given."""
     from graphparam.model import GHN
 
     overrides = {"tile_layout": getattr(args, "tile_layout", None),
-                 "channel_order": getattr(args, "channel_order", None)}
-    overrides = {k: (bool(v) if k == "channel_order" else v) for k, v in overrides.items() if v is not None}
+                 "channel_order": getattr(args, "channel_order", None),
+                 "channel_ties": getattr(args, "channel_ties", None)}
+    overrides = {k: (v if k == "tile_layout" else bool(v)) for k, v in overrides.items() if v is not None}
     return GHN.from_pretrained(args.ghn, device=device, config_overrides=overrides or None).eval()
 
 

@@ -17,6 +17,11 @@ at those positions); each dense consumer reads every column at its source's posi
 columns alike; for shuffles the first reader of each channel reads it in order. A read that takes one
 channel more than once (token mixing across positions, a flattened feature map) is not a channel read and
 stays in order.
+
+Channels that an elementwise op combines (a residual sum, a gate's product) share one position: a sum of
+channels with different meanings would mix them. So such channels are tied, and the first reader of any of
+them places them all. Positions without ties (:data:`UNTIED_ATTRS`) are kept beside, for checkpoints made
+before ties (``GHNConfig.channel_ties``).
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from typing import Any
 import torch
 import torch.fx as fx
 
-__all__ = ["ORDER_ATTR", "SOURCES_ATTR", "ChannelSources"]
+__all__ = ["ORDER_ATTR", "SOURCES_ATTR", "UNTIED_ATTRS", "ChannelSources"]
 
 #: node attribute: the position of each output channel of the node's weight (its rows), where not ``0, 1, ...``
 ORDER_ATTR = "out_channel_order"
 #: node attribute: the position each input column of the node's weight reads, where not ``0, 1, ...``
 SOURCES_ATTR = "in_channel_sources"
+#: the same positions without ties, under these attributes, where they differ (an empty tuple: in order)
+UNTIED_ATTRS = {ORDER_ATTR: "out_channel_order_untied", SOURCES_ATTR: "in_channel_sources_untied"}
 
 #: kinds whose op moves channels around: applied to the tags themselves
 LAYOUT_KINDS = frozenset({"reshape", "slice", "concat", "pad", "identity", "dropout"})
@@ -86,6 +93,7 @@ class ChannelSources:
         self.tags: dict[str, Any] = {}
         self._producers: list[tuple[str, int] | None] = []  # per id: (node name, channels) if positions apply
         self._reads: dict[str, list[tuple[int, int]]] = {}  # dense consumer -> (producer id, channel) per column
+        self._tied: dict[float, float] = {}  # union-find over tags of channels combined elementwise
 
     def forget(self, name: str) -> None:
         """Drop a value's tags once its last user ran."""
@@ -117,6 +125,8 @@ class ChannelSources:
                 return
         inputs = [t for a in node.all_input_nodes for t in _flat(self.tags.get(a.name))]
         self.tags[node.name] = _map(out, lambda v: self._carry(v, inputs) if v.dim() else None)
+        if len(inputs) > 1 and isinstance(out, torch.Tensor) and out.dim() >= 2:
+            self._tie(inputs, out.shape)
 
     def _produce(self, node: fx.Node, kind: str, out: Any, module: torch.nn.Module | None) -> None:
         first = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
@@ -145,6 +155,27 @@ class ChannelSources:
                 return _broadcast(_vector(t, t.dim() - 1), out.dim() - 1, out.shape)
         return self._fresh(out.shape, 1 if out.dim() >= 2 else 0)
 
+    def _root(self, tag: float) -> float:
+        while (up := self._tied.get(tag, tag)) != tag:
+            self._tied[tag] = self._tied.get(up, up)
+            tag = up
+        return tag
+
+    def _tie(self, inputs: list[torch.Tensor], shape: torch.Size) -> None:
+        """Tie the channels that an elementwise op over ``inputs`` combines (see the module docstring)."""
+        for dim in (1, len(shape) - 1):
+            vectors = [_vector(t, dim) for t in inputs if t.dim() == len(shape) and t.shape[dim] == shape[dim]
+                       and all(t.shape[d] in (1, shape[d]) for d in range(len(shape)))
+                       and torch.equal(t, _broadcast(_vector(t, dim), dim, t.shape))]
+            vectors = [v for v in vectors if len(set(v.tolist())) == len(v)]  # a gate of one value ties nothing
+            if len(vectors) > 1:
+                for vec in vectors[1:]:
+                    for a, b in zip(vectors[0].tolist(), vec.tolist()):
+                        ra, rb = self._root(a), self._root(b)
+                        if ra != rb:
+                            self._tied[max(ra, rb)] = min(ra, rb)
+                return
+
     def _rerun(self, node: fx.Node, values: dict[fx.Node, Any], module: torch.nn.Module | None) -> Any:
         """The layout op of ``node`` applied to its inputs' tags (None where it does not run on them)."""
         def tag_or_value(a: fx.Node) -> Any:
@@ -162,10 +193,11 @@ class ChannelSources:
         except Exception:  # an op that does not run on float tags on the CPU: its input's tags carry over
             return None
 
-    def orders(self) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    def orders(self, tied: bool = True) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
         """``({producer: position of each output channel}, {consumer: position each column reads})``, by fx
-        node name, only where not ``0, 1, 2, ...`` (see the module docstring)."""
-        position: dict[int, dict[int, int]] = {}
+        node name, only where not ``0, 1, 2, ...`` (see the module docstring); ``tied``: with ties."""
+        root = self._root if tied else (lambda tag: tag)
+        position: dict[float, int] = {}  # by the root of a channel's ties
         sources: dict[str, tuple[int, ...]] = {}
         for name, pairs in self._reads.items():  # execution order
             read = []
@@ -173,13 +205,14 @@ class ChannelSources:
                 if self._producers[p] is None:
                     read.append(r)
                 else:
-                    read.append(position.setdefault(p, {}).setdefault(r, c))
+                    read.append(position.setdefault(root(p * _SPAN + r), c))
             if read != list(range(len(read))):
                 sources[name] = tuple(read)
         orders: dict[str, tuple[int, ...]] = {}
-        for p, where in position.items():
-            name, channels = self._producers[p]
-            order = [where.get(r, r) for r in range(channels)]
-            if order != list(range(channels)):
-                orders[name] = tuple(order)
+        for p, owner in enumerate(self._producers):
+            if owner is not None:
+                name, channels = owner
+                order = [position.get(root(p * _SPAN + r), r) for r in range(channels)]
+                if order != list(range(channels)):
+                    orders.setdefault(name, tuple(order))  # a weight called twice: its first call's
         return orders, sources

@@ -14,7 +14,7 @@ import torch.nn as nn
 from graphparam.errors import OpaqueModule
 from graphparam.graph import registry
 from graphparam.graph.builder import ParamRef, RawOp
-from graphparam.graph.channels import ORDER_ATTR, SOURCES_ATTR, ChannelSources
+from graphparam.graph.channels import ORDER_ATTR, SOURCES_ATTR, UNTIED_ATTRS, ChannelSources
 from graphparam.graph.frontend import CONSTANT, INPUT, OUTPUT, UNKNOWN, parameter_table
 from graphparam.graph.registry import UnsupportedOperation
 
@@ -198,20 +198,23 @@ def opaque_modules(model: nn.Module, graph: fx.Graph) -> list[str]:
 def fx_ops(model: nn.Module, graph: fx.Graph, shapes: dict[str, tuple[bool, Any]], *, strict: bool,
            channels: ChannelSources | None = None) -> tuple[list[RawOp], dict[str, ParamRef]]:
     """Walk the fx graph into RawOps; parameters are referenced by their qualified names. ``channels``
-    (from :func:`record_shapes`) gives ops their :data:`ORDER_ATTR` and :data:`SOURCES_ATTR`."""
+    (from :func:`record_shapes`) gives ops their :data:`ORDER_ATTR` and :data:`SOURCES_ATTR` (and
+    :data:`UNTIED_ATTRS` where ties move them)."""
     table = parameter_table(model)
     params, by_id = table.refs, table.by_id
     ops: list[RawOp] = []
     index: dict[str, int] = {}
 
-    orders, sources = channels.orders() if channels is not None else ({}, {})
+    tied, untied = (channels.orders(), channels.orders(tied=False)) if channels is not None else (({}, {}),) * 2
     param_of: dict[str, ParamRef] = {}
     for node in graph.nodes:
         is_tensor, shape = shapes.get(node.name, (True, None))
         attrs: dict[str, Any] = {"out_shape": shape} if shape is not None else {}
-        for key, table in ((ORDER_ATTR, orders), (SOURCES_ATTR, sources)):
+        for key, table, without_ties in zip((ORDER_ATTR, SOURCES_ATTR), tied, untied):
             if node.name in table:
                 attrs[key] = table[node.name]
+            if table.get(node.name) != without_ties.get(node.name):
+                attrs[UNTIED_ATTRS[key]] = without_ties.get(node.name, ())
         if node.op == "placeholder":
             ops.append(RawOp(node.name, INPUT, "input", attrs=attrs, is_tensor=is_tensor))
         elif node.op == "get_attr":

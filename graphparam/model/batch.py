@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from graphparam.graph.features import activation_after
-from graphparam.graph.channels import ORDER_ATTR, SOURCES_ATTR
+from graphparam.graph.channels import ORDER_ATTR, SOURCES_ATTR, UNTIED_ATTRS
 from graphparam.graph.ir import ArchGraph, Role
 from graphparam.model.embed import LOG_DIM, ROLE_INDEX, log_size_encoding, node_features
 from graphparam.model.normalize import TRANSFORM_INDEX, SlotRule, slot_rule
@@ -62,12 +62,13 @@ def masked_index(max_distance: int) -> int:
 
 
 def prepare(graph: ArchGraph, max_distance: int = 8, embed_std: float = 0.02,
-            repeat_tile: int | None = None) -> PreparedGraph:
+            repeat_tile: int | None = None, channel_ties: bool = True) -> PreparedGraph:
     """Weight-independent tensors of one graph, cached on it. ``repeat_tile``: the tile of a decoder that gives
     channel ``c`` the meaning ``c mod tile`` (repeated tiles); weights whose channels flow out of order then
-    decode their rows and columns at the positions :mod:`graphparam.graph.channels` gave them."""
-    return graph.cached(f"ghn_prep_v3_{max_distance}_{embed_std}_{repeat_tile}",
-                        lambda: _prepare(graph, max_distance, embed_std, repeat_tile))
+    decode their rows and columns at the positions :mod:`graphparam.graph.channels` gave them, with channels
+    combined elementwise tied to one position unless ``channel_ties`` is False."""
+    return graph.cached(f"ghn_prep_v4_{max_distance}_{embed_std}_{repeat_tile}_{channel_ties}",
+                        lambda: _prepare(graph, max_distance, embed_std, repeat_tile, channel_ties))
 
 
 def _tile_positions(positions: tuple[int, ...] | None, size: int, tile: int) -> tuple[int, ...] | None:
@@ -79,7 +80,11 @@ def _tile_positions(positions: tuple[int, ...] | None, size: int, tile: int) -> 
     return None if all(c == i % tile for i, c in enumerate(mod)) else mod
 
 
-def _prepare(graph: ArchGraph, max_distance: int, embed_std: float, repeat_tile: int | None) -> PreparedGraph:
+def _prepare(graph: ArchGraph, max_distance: int, embed_std: float, repeat_tile: int | None,
+             channel_ties: bool) -> PreparedGraph:
+    def positions(node, key: str) -> tuple[int, ...] | None:
+        return node.attrs.get(key) if channel_ties else node.attrs.get(UNTIED_ATTRS[key], node.attrs.get(key))
+
     succ = graph.successors()
     acts = [activation_after(graph, i, succ) if node.params else node.attrs.get("act_after")
             for i, node in enumerate(graph.nodes)]
@@ -93,9 +98,9 @@ def _prepare(graph: ArchGraph, max_distance: int, embed_std: float, repeat_tile:
             placed = repeat_tile and slot.role == Role.WEIGHT and rule.mode == "matrix"
             slots.append(SlotSpec(slot.name, tuple(int(s) for s in slot.shape), i, k, ROLE_INDEX[slot.role], rule,
                                   head=i in heads and rule.transform == "weight",
-                                  rows=_tile_positions(node.attrs.get(ORDER_ATTR), rule.rows, repeat_tile)
+                                  rows=_tile_positions(positions(node, ORDER_ATTR), rule.rows, repeat_tile)
                                   if placed else None,
-                                  columns=_tile_positions(node.attrs.get(SOURCES_ATTR), rule.cols, repeat_tile)
+                                  columns=_tile_positions(positions(node, SOURCES_ATTR), rule.cols, repeat_tile)
                                   if placed else None))
     kind, act, feats, dep = node_features(graph, rules, acts)
     fwd, bwd = graph.shortest_paths(max_distance)
@@ -175,13 +180,14 @@ def _rows(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def collate(graphs: list[ArchGraph], max_distance: int = 8, embed_std: float = 0.02,
-            device: torch.device | str = "cpu", head_scale: float = 1.0, repeat_tile: int | None = None) -> GraphBatch:
+            device: torch.device | str = "cpu", head_scale: float = 1.0, repeat_tile: int | None = None,
+            channel_ties: bool = True) -> GraphBatch:
     """Pad and concatenate ``graphs`` into one :class:`GraphBatch` on ``device``; the target std of
-    classifier weights is multiplied by ``head_scale`` (see ``GHNConfig.head_scale``); ``repeat_tile``:
-    see :func:`prepare`."""
+    classifier weights is multiplied by ``head_scale`` (see ``GHNConfig.head_scale``); ``repeat_tile`` and
+    ``channel_ties``: see :func:`prepare`."""
     if not graphs:
         raise ValueError("collate needs at least one graph")
-    preps = [prepare(g, max_distance, embed_std, repeat_tile) for g in graphs]
+    preps = [prepare(g, max_distance, embed_std, repeat_tile, channel_ties) for g in graphs]
     b = len(preps)
     n = max(1, max(len(p.kind) for p in preps))
     nf = preps[0].feats.shape[1]

@@ -61,6 +61,7 @@ class GHNConfig:
     channel_order: bool = True       # with "repeat": decode a weight's rows and columns at the positions its
                                      # channels flow to through concatenations, slices and shuffles
                                      # (graphparam.graph.channels); False reads every weight in order
+    channel_ties: bool = True        # with channel_order: channels that a sum or a gate combines share a position
     # memory
     attn_block: int = 512
     dense_attn_limit: int = 32 * 1024 * 1024
@@ -113,7 +114,7 @@ class GHNConfig:
         return cls(**data)
 
 
-LATER_FIELDS: dict[str, Any] = {"tile_layout": "permuted", "channel_order": False}
+LATER_FIELDS: dict[str, Any] = {"tile_layout": "permuted", "channel_order": False, "channel_ties": False}
 """Fields added after checkpoints were made, with the value those checkpoints decode with."""
 
 RUNTIME_FIELDS = ("attn_block", "dense_attn_limit", "bucket_pairs")

@@ -78,7 +78,8 @@ class GHN(nn.Module):
         """Pad ``graphs`` into a :class:`GraphBatch` on the GHN's device (cached per graph)."""
         c = self.config
         return collate(list(graphs), c.max_distance, c.embed_std, self.device, c.head_scale,
-                       repeat_tile=c.tile if c.tile_layout == "repeat" and c.channel_order else None)
+                       repeat_tile=c.tile if c.tile_layout == "repeat" and c.channel_order else None,
+                       channel_ties=c.channel_ties)
 
     def encode(self, batch: GraphBatch) -> torch.Tensor:
         """Node states ``B × N × hidden`` (padding rows are meaningless)."""

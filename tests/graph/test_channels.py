@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 
 from graphparam.graph import trace
-from graphparam.graph.channels import ORDER_ATTR, SOURCES_ATTR
+from graphparam.graph.channels import ORDER_ATTR, SOURCES_ATTR, UNTIED_ATTRS
 
 
 class _Concat(nn.Module):
@@ -49,6 +49,23 @@ class _Mixer(nn.Module):
         return self.head(y.flatten(1))
 
 
+class _SumAfterConcat(nn.Module):
+    """b is read through a concatenation (placed at 5, 6, 7), then summed with d: d must share b's positions."""
+
+    def __init__(self, gate: bool = False):
+        super().__init__()
+        self.a, self.b, self.d = nn.Conv2d(3, 5, 1), nn.Conv2d(3, 3, 1), nn.Conv2d(3, 3, 1)
+        self.c, self.e = nn.Conv2d(8, 4, 1), nn.Conv2d(3, 2, 1)
+        self.eca = nn.Conv1d(1, 1, 3, padding=1, bias=False) if gate else None
+
+    def forward(self, x):
+        b = self.b(x)
+        y = torch.cat([self.a(x), b], dim=1)
+        if self.eca is not None:  # ECA: one gate value per channel from a conv across channels
+            y = y * torch.sigmoid(self.eca(y.mean((2, 3)).unsqueeze(1))).view(y.size(0), -1, 1, 1)
+        return self.c(y), self.e(b + self.d(x))
+
+
 def _attrs(graph, name):
     node = next(n for n in graph.nodes if n.name == name)
     return node.attrs.get(ORDER_ATTR), node.attrs.get(SOURCES_ATTR)
@@ -87,3 +104,18 @@ def test_plain_nets_have_no_channel_order():
 
     graph = trace(timm.create_model("resnet18", num_classes=10), (3, 32, 32))
     assert not any(ORDER_ATTR in n.attrs or SOURCES_ATTR in n.attrs for n in graph.nodes)
+
+
+def test_channels_summed_together_share_their_positions():
+    graph = trace(_SumAfterConcat(), (3, 8, 8))
+    assert _attrs(graph, "b") == ((5, 6, 7), None)
+    assert _attrs(graph, "d") == ((5, 6, 7), None)  # tied to b by the sum
+    assert _attrs(graph, "e") == (None, (5, 6, 7))  # reads the sum where both were written
+    node = next(n for n in graph.nodes if n.name == "d")
+    assert node.attrs[UNTIED_ATTRS[ORDER_ATTR]] == ()  # without ties (older checkpoints): in order
+
+
+def test_a_gate_of_one_value_per_channel_ties_nothing():
+    graph = trace(_SumAfterConcat(gate=True), (3, 8, 8))
+    assert _attrs(graph, "a")[0] is None and _attrs(graph, "b")[0] == (5, 6, 7)
+    assert _attrs(graph, "d")[0] == (5, 6, 7)

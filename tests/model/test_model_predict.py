@@ -335,6 +335,34 @@ def test_channel_order_is_a_config_field_older_checkpoints_decode_without():
     assert not torch.equal(a["b.weight"], b["b.weight"])
 
 
+class _SumAfterConcat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.d = nn.Conv2d(3, 5, 1), nn.Conv2d(3, 3, 1), nn.Conv2d(3, 3, 1)
+        self.c, self.e = nn.Conv2d(8, 4, 1), nn.Conv2d(3, 2, 1)
+
+    def forward(self, x):
+        b = self.b(x)
+        return self.c(torch.cat([self.a(x), b], dim=1)), self.e(b + self.d(x))
+
+
+def test_channel_ties_are_a_config_field_older_checkpoints_decode_without():
+    torch.manual_seed(0)
+    tied = GHN(GHNConfig.named("tiny", tile_layout="repeat"))
+    untied = GHN(GHNConfig.named("tiny", tile_layout="repeat", channel_ties=False))
+    untied.load_state_dict(tied.state_dict())
+    assert tied.config.channel_ties and "channel_ties" not in untied.config.identity()
+    assert tied.fingerprint() != untied.fingerprint()
+    saved = {k: v for k, v in tied.config.to_dict().items() if k != "channel_ties"}
+    assert GHNConfig.from_dict(saved).channel_ties is False  # checkpoints from before it decode as they did
+    graph = trace(_SumAfterConcat(), (3, 8, 8))
+    with torch.no_grad():
+        a, b = tied.predict_tensors(graph), untied.predict_tensors(graph)
+    # the same up to the order of a batched decode's sums
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in ("a.weight", "b.weight", "c.weight", "e.weight"))
+    assert not torch.allclose(a["d.weight"], b["d.weight"], atol=1e-3)  # d is summed with b: tied to b's positions
+
+
 def test_predicted_tensors_are_aligned_for_cuda_kernels():
     """Tensors passed to functional_call on CUDA must start on a 16-byte boundary (cuDNN loads 16 bytes at
     a time; a view at an odd offset of the decoder's batched buffer failed with 'misaligned address')."""
