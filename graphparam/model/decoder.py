@@ -25,7 +25,7 @@ from graphparam.model.assemble import ALIGNMENT, Positions, assemble
 from graphparam.model.batch import SLOT_FEATURES, GraphBatch
 from graphparam.model.config import GHNConfig
 from graphparam.model.embed import ROLES
-from graphparam.model.normalize import TRANSFORMS, vector_transform
+from graphparam.model.normalize import TRANSFORMS, restoring_gradient, vector_transform
 from graphparam.model.tiles import tile_matrices
 from graphparam.model.vectors import vector_elements
 
@@ -46,6 +46,9 @@ class TensorDecoder(nn.Module):
         self.register_buffer("transform_rows", transform_rows.clone(), persistent=False)
         c = config
         self.config = c
+        #: training only: raw vector elements and weight gains beyond this get a restoring gradient
+        #: (:func:`~graphparam.model.normalize.restoring_gradient`; 0: off); predictions do not depend on it
+        self.readout_limit = 0.0
         hid, dh = c.hidden, c.decoder_hidden
         # per-slot conditioning
         self.node_proj = nn.Sequential(nn.LayerNorm(hid), nn.Linear(hid, hid))
@@ -99,9 +102,11 @@ class TensorDecoder(nn.Module):
         c = self.conditioning(nodes, batch)
         e, gains = self.readouts(c, batch)
         with torch.autocast(device_type=c.device.type, enabled=False):
-            vec = vector_transform(e.float(), batch.slot_transform.index_select(0, batch.e_slot),
+            vec = vector_transform(restoring_gradient(e.float(), self.readout_limit),
+                                   batch.slot_transform.index_select(0, batch.e_slot),
                                    cfg.scale_bound, cfg.shift_bound, cfg.layer_scale_init)
-            std = batch.slot_std * torch.pow(cfg.weight_gain_range, torch.tanh(gains.float()[:, 0]))
+            g = restoring_gradient(gains.float()[:, 0], self.readout_limit)
+            std = batch.slot_std * torch.pow(cfg.weight_gain_range, torch.tanh(g))
             cond = c.float()
 
             def decode_matrices(idx: torch.Tensor, rows: int, cols: int, kernel: tuple[int, int], positions: Positions):

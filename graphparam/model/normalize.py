@@ -110,6 +110,33 @@ def slot_rule(node: Node, slot: ParamSlot, act: str | None, embed_std: float) ->
 
 # ---- the transforms themselves (torch) ----------------------------------------------------------
 
+class _RestoringGradient(torch.autograd.Function):
+    """Identity forward; backward adds the gradient of ``mean(relu(|raw| - limit)**2) / 2``."""
+
+    @staticmethod
+    def forward(ctx, raw: torch.Tensor, limit: float) -> torch.Tensor:
+        ctx.save_for_backward(raw)
+        ctx.limit = limit
+        return raw.view_as(raw)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (raw,) = ctx.saved_tensors
+        excess = (raw.abs() - ctx.limit).clamp_min(0.0)
+        return grad + torch.sign(raw) * excess / max(raw.numel(), 1), None
+
+
+def restoring_gradient(raw: torch.Tensor, limit: float) -> torch.Tensor:
+    """``raw`` unchanged; under autograd, raw values beyond ``±limit`` get the gradient of the penalty
+    ``mean(relu(|raw| - limit)**2) / 2`` on top of their own. A bounded output ``tanh(raw)`` has no gradient left
+    once Adam has pushed ``raw`` far out (every shipped GHN's vector elements sat at raw -50 to -150:
+    ``experiments/results/readout_saturation.md``); the penalty's gradient brings it back to where it has one.
+    ``limit <= 0`` or no autograd: ``raw`` itself."""
+    if limit <= 0 or not raw.requires_grad:
+        return raw
+    return _RestoringGradient.apply(raw, float(limit))
+
+
 def vector_transform(raw: torch.Tensor, transform: torch.Tensor, scale_bound: float, shift_bound: float,
                      layer_scale_init: float) -> torch.Tensor:
     """Bounded per-element transform of raw vector outputs; ``transform`` holds TRANSFORM_INDEX values."""

@@ -178,6 +178,9 @@ class TrainConfig:
     probe_weight: float = setting(0.0, OPTIM, "weight of the body loss: the cross-entropy of a closed-form ridge "
                                   "probe on each net's penultimate features (graphparam/train/probe_loss.py; 0: off)",
                                   trajectory=True)
+    readout_limit: float = setting(0.0, OPTIM, "raw vector elements and weight gains of the GHN's decoder beyond "
+                                   "+-this get a restoring gradient, so tanh never saturates for good "
+                                   "(graphparam/model/normalize.py: restoring_gradient; 0: off)", trajectory=True)
     logit_norm: float = setting(0.0, OPTIM, "train on the cross-entropy of each net's logits standardized per image "
                                 "and multiplied by this (0: the plain logits): blind to the logits' scale, so the GHN "
                                 "cannot lower its loss by shrinking every net's outputs", trajectory=True)
@@ -237,8 +240,8 @@ class TrainConfig:
             raise ValueError(f"distill_temperature must be positive, got {self.distill_temperature}")
         if self.probe_weight < 0:
             raise ValueError(f"probe_weight must be >= 0, got {self.probe_weight}")
-        if self.logit_norm < 0 or self.desaturate < 0 or self.logit_scale_weight < 0:
-            raise ValueError("logit_norm, desaturate and logit_scale_weight must be >= 0")
+        if min(self.logit_norm, self.desaturate, self.logit_scale_weight, self.readout_limit) < 0:
+            raise ValueError("logit_norm, desaturate, logit_scale_weight and readout_limit must be >= 0")
         if self.logit_scale_weight and not self.logit_norm:
             raise ValueError("logit_scale_weight holds the scale that --logit-norm leaves free: give --logit-norm too")
         if self.desaturate and not self.init_from:
@@ -282,7 +285,7 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-RETIRED: dict[str, tuple[Any, str]] = {"readout_limit": (0.0, "778636a")}
+RETIRED: dict[str, tuple[Any, str]] = {}
 """Settings removed from :class:`TrainConfig`: their off value, and a commit whose code still has them."""
 
 RESUME_KEYS = tuple(f.name for f in fields(TrainConfig) if f.metadata["trajectory"])

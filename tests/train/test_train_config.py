@@ -69,11 +69,20 @@ def test_unknown_config_field_is_refused():
         TrainConfig.from_dict({"steps": 1, "learning_rate": 1.0})
 
 
-def test_a_retired_field_loads_when_off_and_is_refused_when_set():
-    saved = {**TrainConfig(steps=3).to_dict(), "readout_limit": 0.0}  # a run of older code
+def test_a_retired_field_loads_when_off_and_is_refused_when_set(monkeypatch):
+    import graphparam.train.config as C
+
+    monkeypatch.setitem(C.RETIRED, "old_switch", (0.0, "abc1234"))
+    saved = {**TrainConfig(steps=3).to_dict(), "old_switch": 0.0}  # a run of older code
     assert TrainConfig.from_dict(saved).steps == 3
-    with pytest.raises(ValueError, match="readout_limit, which is retired: .* commit 778636a"):
-        TrainConfig.from_dict({**saved, "readout_limit": 3.0})
+    with pytest.raises(ValueError, match="old_switch, which is retired: .* commit abc1234"):
+        TrainConfig.from_dict({**saved, "old_switch": 3.0})
+
+
+def test_runs_of_older_code_load_without_the_readout_limit():
+    saved = TrainConfig(steps=3).to_dict()
+    del saved["readout_limit"]
+    assert TrainConfig.from_dict(saved).readout_limit == 0.0
 
 
 def test_logit_scale_weight_needs_the_logit_norm_it_anchors(capsys):
