@@ -17,14 +17,14 @@ import graphparam
 pytest.importorskip("timm")
 
 EXPECTED = {
-    'timm:resnet18': '3900186c733325be3ea35601d8d478c9a12cbfc1affd2375609ffe91593b3d35',
-    'timm:vit_tiny_patch16_224': '2c999aa772b3c4536e618b1a205e9aa093fbec91d99bf3083ea3ddd8fa2c43d5',
-    'torchvision:shufflenet_v2_x0_5': '99016380bb82a76ed446fc7edbb99f2ced0cfba0bf765451658d99165b1ccf59',
-    'arch_zoo:test[0]': '68db79cfda3083abb1912caf45bc0205dd5118e296a025aaea6f278e5f9508fd',
-    'arch_zoo:test[1]': '7ea82fa2148fe3a3eced90d6faaffbd0d78556269ed9144d884d0546133973fb',
-    'arch_zoo:test[2]': '5de33eac821ecc7baf0008b6910563b113121a6b3842e12e4d8013b18ba0c5a7',
-    'arch_zoo:test[3]': '095581138847c05e17c025f7a40bd8153889969329cb07345ec8e09f7e28e103',
-    'arch_zoo:test[4]': '5f4980ec7de7e89c40c57f2ba2887525878d0d9dda1dcd16fff4eb6a2526d82a',
+    'timm:resnet18': 'bb9cb758753c1e4a40b4fff36f7423c61f67ed5cb9f75ecd0f4f202a1389c44b',
+    'timm:vit_tiny_patch16_224': '43db4b80f1e6430874d783687e59c872d6902bc165fa3e6eefabc4e50a433329',
+    'torchvision:shufflenet_v2_x0_5': 'a552a1fdb78a8a1887af3714d41a9d5e0897bd1e279268ce8d1dd80397733c68',
+    'arch_zoo:test[0]': '610710ba37f14e29350b075933c89ed60ebde9882ad75b3afb98a0b73010a894',
+    'arch_zoo:test[1]': 'a34985b2842bd51eacc58448760c22bf99b2221ef3633485ce7873d03e0c5fe8',
+    'arch_zoo:test[2]': 'c421de5d964d80c548bc005f96c6519b8b04ab5b9877f457370349bc736a3282',
+    'arch_zoo:test[3]': 'a8be2b1dd7743ffd0c7fc07ba6031e6c58407a5c319f1a1a08e3149c7985f398',
+    'arch_zoo:test[4]': 'ac92c4944f2e53237e6af1e48d5875221b95dba69eb629951512774aa291725a',
 }
 
 
