@@ -320,15 +320,22 @@ def test_repeated_tiles_place_a_concatenated_producer_where_its_reader_reads_it(
         tile_layout(3, 2, 4, torch.device("cpu"), "permuted", ((1, 2, 3), None))
 
 
-def test_channel_order_is_a_config_field_older_checkpoints_decode_without():
+def _with_and_without(field: str) -> tuple[GHN, GHN]:
+    """A GHN with the later boolean config ``field`` on, and the same weights with it off; checks that the field
+    is part of the fingerprint only when on and that checkpoints saved before it load with it off."""
     torch.manual_seed(0)
-    ordered = GHN(GHNConfig.named("tiny", tile_layout="repeat"))
-    in_order = GHN(GHNConfig.named("tiny", tile_layout="repeat", channel_order=False))
-    in_order.load_state_dict(ordered.state_dict())
-    assert ordered.config.channel_order and "channel_order" not in in_order.config.identity()
-    assert ordered.fingerprint() != in_order.fingerprint()
-    saved = {k: v for k, v in ordered.config.to_dict().items() if k != "channel_order"}
-    assert GHNConfig.from_dict(saved).channel_order is False  # checkpoints from before it decode as they did
+    on = GHN(GHNConfig.named("tiny", tile_layout="repeat"))
+    off = GHN(GHNConfig.named("tiny", tile_layout="repeat", **{field: False}))
+    off.load_state_dict(on.state_dict())
+    assert getattr(on.config, field) and field not in off.config.identity()
+    assert on.fingerprint() != off.fingerprint()
+    saved = {k: v for k, v in on.config.to_dict().items() if k != field}
+    assert getattr(GHNConfig.from_dict(saved), field) is False  # checkpoints from before it decode as they did
+    return on, off
+
+
+def test_channel_order_is_a_config_field_older_checkpoints_decode_without():
+    ordered, in_order = _with_and_without("channel_order")
     with torch.no_grad():
         a, b = ordered.predict_tensors(trace(_Concat(), (3, 8, 8))), in_order.predict_tensors(trace(_Concat(), (3, 8, 8)))
     assert torch.equal(a["a.weight"], b["a.weight"]) and torch.equal(a["c.weight"], b["c.weight"])
@@ -347,14 +354,7 @@ class _SumAfterConcat(nn.Module):
 
 
 def test_channel_ties_are_a_config_field_older_checkpoints_decode_without():
-    torch.manual_seed(0)
-    tied = GHN(GHNConfig.named("tiny", tile_layout="repeat"))
-    untied = GHN(GHNConfig.named("tiny", tile_layout="repeat", channel_ties=False))
-    untied.load_state_dict(tied.state_dict())
-    assert tied.config.channel_ties and "channel_ties" not in untied.config.identity()
-    assert tied.fingerprint() != untied.fingerprint()
-    saved = {k: v for k, v in tied.config.to_dict().items() if k != "channel_ties"}
-    assert GHNConfig.from_dict(saved).channel_ties is False  # checkpoints from before it decode as they did
+    tied, untied = _with_and_without("channel_ties")
     graph = trace(_SumAfterConcat(), (3, 8, 8))
     with torch.no_grad():
         a, b = tied.predict_tensors(graph), untied.predict_tensors(graph)
