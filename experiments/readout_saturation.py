@@ -81,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for ref in args.ghn:
             ghn = GHN.from_pretrained(checkout(ref, Path(tmp))).eval()
-            vec, gain = readout_raw(ghn, list(graphs.values()))
-            per_net = {name: dict(zip(("vectors", "gains"), map(stats, readout_raw(ghn, [g]))))
-                       for name, g in graphs.items()}
+            raws = {name: readout_raw(ghn, [g]) for name, g in graphs.items()}  # the totals are their union
+            vec, gain = (torch.cat([raw[k] for raw in raws.values()]) for k in (0, 1))
+            per_net = {name: dict(zip(("vectors", "gains"), map(stats, raw))) for name, raw in raws.items()}
             rows.append({"ghn": ref, "fingerprint": ghn.fingerprint(),
                          "steps": (ghn.pretrained_cfg.training or {}).get("steps"),
                          "vectors": stats(vec), "gains": stats(gain), "per_net": per_net})

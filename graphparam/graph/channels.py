@@ -163,7 +163,7 @@ class ChannelSources:
 
     def _tie(self, inputs: list[torch.Tensor], shape: torch.Size) -> None:
         """Tie the channels that an elementwise op over ``inputs`` combines (see the module docstring)."""
-        for dim in (1, len(shape) - 1):
+        for dim in dict.fromkeys((1, len(shape) - 1)):  # one axis for a 2-D value
             vectors = [_vector(t, dim) for t in inputs if t.dim() == len(shape) and t.shape[dim] == shape[dim]
                        and all(t.shape[d] in (1, shape[d]) for d in range(len(shape)))
                        and torch.equal(t, _broadcast(_vector(t, dim), dim, t.shape))]
