@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.fx as fx
 
@@ -92,8 +93,9 @@ class ChannelSources:
     def __init__(self) -> None:
         self.tags: dict[str, Any] = {}
         self._producers: list[tuple[str, int] | None] = []  # per id: (node name, channels) if positions apply
-        self._reads: dict[str, list[tuple[int, int]]] = {}  # dense consumer -> (producer id, channel) per column
-        self._tied: dict[float, float] = {}  # union-find over tags of channels combined elementwise
+        self._sizes: list[int] = []  # per id: its number of channels
+        self._reads: dict[str, torch.Tensor] = {}  # dense consumer -> the tag each column reads
+        self._ties: list[tuple[torch.Tensor, torch.Tensor]] = []  # tags combined elementwise, channel for channel
 
     def forget(self, name: str) -> None:
         """Drop a value's tags once its last user ran."""
@@ -102,6 +104,7 @@ class ChannelSources:
     def _fresh(self, shape: torch.Size, dim: int, owner: tuple[str, int] | None = None) -> torch.Tensor:
         """New tags ``0 .. shape[dim]-1`` along ``dim`` of a new producer, broadcast over the other axes."""
         self._producers.append(owner)
+        self._sizes.append(shape[dim])
         vec = (len(self._producers) - 1) * _SPAN + torch.arange(shape[dim], dtype=torch.float64)
         return _broadcast(vec, dim, shape)
 
@@ -136,9 +139,8 @@ class ChannelSources:
             tags = self.tags.get(first.name)
             if isinstance(tags, torch.Tensor) and tags.dim() >= 2:
                 vec = _vector(tags, 1 if kind == "conv" else tags.dim() - 1)
-                pairs = [(int(v // _SPAN), int(v % _SPAN)) for v in vec.tolist()]
-                if len(set(pairs)) == len(pairs):  # a channel read, not a read across positions
-                    self._reads[node.name] = pairs
+                if len(torch.unique(vec)) == len(vec):  # a channel read, not a read across positions
+                    self._reads[node.name] = vec.clone()  # not a view that holds the whole tag tensor
         owner = (node.name, out.shape[dim]) if dense else None
         self.tags[node.name] = _map(out, lambda v: self._fresh(v.shape, dim % v.dim(), owner) if v.dim() >= 2 else None)
 
@@ -155,25 +157,15 @@ class ChannelSources:
                 return _broadcast(_vector(t, t.dim() - 1), out.dim() - 1, out.shape)
         return self._fresh(out.shape, 1 if out.dim() >= 2 else 0)
 
-    def _root(self, tag: float) -> float:
-        while (up := self._tied.get(tag, tag)) != tag:
-            self._tied[tag] = self._tied.get(up, up)
-            tag = up
-        return tag
-
     def _tie(self, inputs: list[torch.Tensor], shape: torch.Size) -> None:
         """Tie the channels that an elementwise op over ``inputs`` combines (see the module docstring)."""
         for dim in dict.fromkeys((1, len(shape) - 1)):  # one axis for a 2-D value
             vectors = [_vector(t, dim) for t in inputs if t.dim() == len(shape) and t.shape[dim] == shape[dim]
                        and all(t.shape[d] in (1, shape[d]) for d in range(len(shape)))
                        and torch.equal(t, _broadcast(_vector(t, dim), dim, t.shape))]
-            vectors = [v for v in vectors if len(set(v.tolist())) == len(v)]  # a gate of one value ties nothing
+            vectors = [v for v in vectors if len(torch.unique(v)) == len(v)]  # a gate of one value ties nothing
             if len(vectors) > 1:
-                for vec in vectors[1:]:
-                    for a, b in zip(vectors[0].tolist(), vec.tolist()):
-                        ra, rb = self._root(a), self._root(b)
-                        if ra != rb:
-                            self._tied[max(ra, rb)] = min(ra, rb)
+                self._ties.extend((vectors[0].clone(), vec.clone()) for vec in vectors[1:])
                 return
 
     def _rerun(self, node: fx.Node, values: dict[fx.Node, Any], module: torch.nn.Module | None) -> Any:
@@ -193,26 +185,60 @@ class ChannelSources:
         except Exception:  # an op that does not run on float tags on the CPU: its input's tags carry over
             return None
 
+    def _ids(self, tags: torch.Tensor, offsets: np.ndarray) -> np.ndarray:
+        """Channel ids (``offsets[producer] + channel``, one per channel of every producer) of ``tags``."""
+        t = tags.numpy()
+        producer = (t // _SPAN).astype(np.int64)
+        return offsets[producer] + (t - producer * _SPAN).astype(np.int64)
+
+    def _components(self, offsets: np.ndarray, total: int) -> np.ndarray:
+        """Per channel id, the smallest id of the channels tied to it (itself where none)."""
+        label = np.arange(total, dtype=np.int64)
+        if not self._ties:
+            return label
+        a = np.concatenate([self._ids(x, offsets) for x, _ in self._ties])
+        b = np.concatenate([self._ids(y, offsets) for _, y in self._ties])
+        while True:  # min-label propagation along the ties, with pointer jumping, to a fixed point
+            low = np.minimum(label[a], label[b])
+            new = label.copy()
+            np.minimum.at(new, a, low)
+            np.minimum.at(new, b, low)
+            new = new[new]
+            if np.array_equal(new, label):
+                return label
+            label = new
+
     def orders(self, tied: bool = True) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
         """``({producer: position of each output channel}, {consumer: position each column reads})``, by fx
         node name, only where not ``0, 1, 2, ...`` (see the module docstring); ``tied``: with ties."""
-        root = self._root if tied else (lambda tag: tag)
-        position: dict[float, int] = {}  # by the root of a channel's ties
+        sizes = np.asarray(self._sizes, dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        total = int(offsets[-1])
+        label = self._components(offsets, total) if tied else np.arange(total, dtype=np.int64)
+        owned = np.repeat(np.asarray([p is not None for p in self._producers], dtype=bool), sizes)
+        # the first read (execution order) of any channel of a tied set gives the set its position: that column
+        names = list(self._reads)
+        ids = [self._ids(self._reads[n], offsets) for n in names]
+        columns = [np.arange(len(i), dtype=np.int64) for i in ids]
+        position = np.full(total, -1, dtype=np.int64)
+        if ids:
+            flat_ids, flat_cols = np.concatenate(ids), np.concatenate(columns)
+            placed = owned[flat_ids]
+            sets, first = np.unique(label[flat_ids[placed]], return_index=True)
+            position[sets] = flat_cols[placed][first]
+        channel = np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1], sizes)  # each id's own channel
         sources: dict[str, tuple[int, ...]] = {}
-        for name, pairs in self._reads.items():  # execution order
-            read = []
-            for c, (p, r) in enumerate(pairs):
-                if self._producers[p] is None:
-                    read.append(r)
-                else:
-                    read.append(position.setdefault(root(p * _SPAN + r), c))
-            if read != list(range(len(read))):
-                sources[name] = tuple(read)
+        for name, i, c in zip(names, ids, columns):
+            read = np.where(owned[i], position[label[i]], channel[i])
+            if not np.array_equal(read, c):
+                sources[name] = tuple(read.tolist())
         orders: dict[str, tuple[int, ...]] = {}
         for p, owner in enumerate(self._producers):
             if owner is not None:
                 name, channels = owner
-                order = [position.get(root(p * _SPAN + r), r) for r in range(channels)]
-                if order != list(range(channels)):
-                    orders.setdefault(name, tuple(order))  # a weight called twice: its first call's
+                i = offsets[p] + np.arange(channels)
+                at = position[label[i]]
+                order = np.where(at >= 0, at, channel[i])
+                if not np.array_equal(order, np.arange(channels)):
+                    orders.setdefault(name, tuple(order.tolist()))  # a weight called twice: its first call's
         return orders, sources
