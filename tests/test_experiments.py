@@ -128,3 +128,17 @@ def test_cpu_leg_script_parses_and_passes_flags_that_exist():
     unknown = _flags_nothing_accepts(text, (["-m", "graphparam.train"], ["experiments/finish_run.py"]),
                                      {"--short", "--show-toplevel"})
     assert not unknown, f"cpu_leg.sh passes flags nothing accepts: {unknown}"
+
+
+def test_channel_positions_compare_says_whether_two_dumps_differ(tmp_path: Path, capsys):
+    sys.path.insert(0, str(ROOT / "experiments"))
+    module = importlib.import_module("channel_positions")
+    same = {"graphs": {"a": [["conv", {"out_channel_order": [1, 0]}]], "b": [["fc", {}]]}}
+    other = {"graphs": {"a": [["conv", {"out_channel_order": [0, 1]}]], "b": [["fc", {}]]}}
+    paths = []
+    for i, data in enumerate((same, same, other)):
+        paths.append(tmp_path / f"{i}.json")
+        paths[-1].write_text(json.dumps(data))
+    assert module.main(["--compare", str(paths[0]), str(paths[1])]) == 0
+    assert module.main(["--compare", str(paths[0]), str(paths[2])]) == 1
+    assert "1 differ: a" in capsys.readouterr().out
