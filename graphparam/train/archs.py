@@ -132,7 +132,7 @@ class ArchSource:
     def _build(self, seed: int, spec, future) -> Arch:
         if future is None:  # no worker, or it was cached when drawn (and evicted since)
             return build_arch(seed, spec, self.device, self.num_classes, self.input_size,
-                              probe=self.max_output_std is not None)
+                              probe=self.max_output_std is not None, init=False)
         return self.builder.load(future, self.device)
 
     def next(self) -> Arch:

@@ -32,7 +32,7 @@ def _init_worker() -> None:
 
 
 def _build(seed: int, spec, probe: bool, num_classes: int, input_size: tuple[int, int, int]) -> bytes:
-    arch = build_arch(seed, spec, "cpu", num_classes, input_size, probe=probe)
+    arch = build_arch(seed, spec, "cpu", num_classes, input_size, probe=probe, init=False)
     _set_parameters(arch.net, "meta")
     # pickled here, by value: torch's multiprocessing reductions would pass every tensor as a
     # shared-memory file descriptor, hundreds per net
