@@ -99,12 +99,13 @@ class TensorDecoder(nn.Module):
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """The raw vector elements ``e`` and gains ``g``, unchanged forward, with the restoring pull's gradient
         (:attr:`readout_limit`) on them, or on the read-out layers alone (:attr:`pull_readout_only`)."""
-        if self.readout_limit <= 0 or not torch.is_grad_enabled():
+        if self.readout_limit <= 0 or max(self.vector_pull, self.gain_pull) <= 0 or not torch.is_grad_enabled():
             return e, g
         src_e, src_g = e, g
         if self.pull_readout_only:
             src_e, gains = self.readouts(c.detach(), batch)
             src_e, src_g = src_e.float(), gains.float()[:, 0]
+        src_g = src_g * (batch.slot_std > 0)  # a gain applies to weight slots only: the others are not pulled
         pulls = (restoring_pull(src_e, self.readout_limit, self.vector_pull),
                  restoring_pull(src_g, self.readout_limit, self.gain_pull))
         return tuple(x if p is None else x + p for x, p in zip((e, g), pulls))
