@@ -17,14 +17,14 @@ import graphparam
 pytest.importorskip("timm")
 
 EXPECTED = {
-    'timm:resnet18': 'bb9cb758753c1e4a40b4fff36f7423c61f67ed5cb9f75ecd0f4f202a1389c44b',
-    'timm:vit_tiny_patch16_224': '43db4b80f1e6430874d783687e59c872d6902bc165fa3e6eefabc4e50a433329',
-    'torchvision:shufflenet_v2_x0_5': 'a552a1fdb78a8a1887af3714d41a9d5e0897bd1e279268ce8d1dd80397733c68',
-    'arch_zoo:test[0]': '610710ba37f14e29350b075933c89ed60ebde9882ad75b3afb98a0b73010a894',
-    'arch_zoo:test[1]': 'a34985b2842bd51eacc58448760c22bf99b2221ef3633485ce7873d03e0c5fe8',
-    'arch_zoo:test[2]': 'c421de5d964d80c548bc005f96c6519b8b04ab5b9877f457370349bc736a3282',
-    'arch_zoo:test[3]': 'a8be2b1dd7743ffd0c7fc07ba6031e6c58407a5c319f1a1a08e3149c7985f398',
-    'arch_zoo:test[4]': 'ac92c4944f2e53237e6af1e48d5875221b95dba69eb629951512774aa291725a',
+    'timm:resnet18': '8d192d4ce7294667ae4ec2ad988097f7cf8fa769a364e9bf637d767cbea5bacd',
+    'timm:vit_tiny_patch16_224': 'e609e95cb03d7d541e5304490f1fb18f1a1683afa6f8bbfa5c76f5e60b42909d',
+    'torchvision:shufflenet_v2_x0_5': '327d93feac14b80133443f64ae97ff1ab910aad28ad14f71dfca2476045351cd',
+    'arch_zoo:test[0]': 'f806d1dece1870f00fb8505b7aba8f6906e66136167c00cd5c7f246df1000b92',
+    'arch_zoo:test[1]': 'eb1772206d53c15e664718ed382c16e32de19efa00a6d988e634fa678187dcde',
+    'arch_zoo:test[2]': 'c3f384cddc1dc84263efae4a50620b8ae8e82015f4d2a8455fd5fa7a64955e90',
+    'arch_zoo:test[3]': '2e0a93aaa421227d8a5039a376063d1aa95ab55820a9b9ee7466a250cfec6d81',
+    'arch_zoo:test[4]': '3e74f30806310a199e53e91abd8d3026b14547f7492911e71acf70337bed2877',
 }
 
 
