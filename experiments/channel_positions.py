@@ -1,5 +1,6 @@
 """The channel positions a trace gives (with and without ties), dumped so that two revisions of the tracer can be
-compared, and the time ``ChannelSources.orders`` takes over the same graphs.
+compared, and the time the placement takes over the same graphs (``ChannelSources.placements``; ``orders``, called
+once with ties and once without, in revisions before it).
 
 Graphs: the held-out real models in both forms (``arch_zoo/splits/real_heldout.json``) and the first
 ``--zoo-nets`` nets of six zoo splits. A change to ``graphparam/graph/channels.py`` that is meant to keep every
@@ -26,7 +27,7 @@ ZOO_SPLITS = ("train", "val", "test", "deep", "wide", "dense")
 
 
 def dump(zoo_nets: int) -> tuple[dict[str, list], float]:
-    """``({graph: [[node, {attr: positions}] ...]}, seconds in ChannelSources.orders)``."""
+    """``({graph: [[node, {attr: positions}] ...]}, seconds placing channels)``."""
     import graphparam.graph.channels as channels
     from arch_zoo import real_heldout, sample
     from graphparam.graph import trace
@@ -34,19 +35,20 @@ def dump(zoo_nets: int) -> tuple[dict[str, list], float]:
 
     keys = [channels.ORDER_ATTR, channels.SOURCES_ATTR, *channels.UNTIED_ATTRS.values()]
     spent = [0.0]
-    orders = channels.ChannelSources.orders
+    method = "placements" if hasattr(channels.ChannelSources, "placements") else "orders"
+    place = getattr(channels.ChannelSources, method)
 
     def timed(self, *args, **kwargs):
         start = time.perf_counter()
         try:
-            return orders(self, *args, **kwargs)
+            return place(self, *args, **kwargs)
         finally:
             spent[0] += time.perf_counter() - start
 
     def positions(graph) -> list:
         return [[n.name, {k: list(n.attrs[k]) for k in keys if n.attrs.get(k) is not None}] for n in graph.nodes]
 
-    channels.ChannelSources.orders = timed
+    setattr(channels.ChannelSources, method, timed)
     try:
         out = {}
         for m in real_heldout.models():
@@ -57,7 +59,7 @@ def dump(zoo_nets: int) -> tuple[dict[str, list], float]:
             for i in range(zoo_nets):
                 out[f"{split}/{i}"] = positions(build_arch(i, sample(i, split)).graph)
     finally:
-        channels.ChannelSources.orders = orders
+        setattr(channels.ChannelSources, method, place)
     return out, spent[0]
 
 
@@ -81,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
     graphs, seconds = dump(args.zoo_nets)
-    atomic_write(args.out, json.dumps({"orders_seconds": round(seconds, 3), "graphs": graphs}))
-    print(f"{len(graphs)} graphs; ChannelSources.orders took {seconds:.3f} s over them (both placements)")
+    atomic_write(args.out, json.dumps({"placement_seconds": round(seconds, 3), "graphs": graphs}))
+    print(f"{len(graphs)} graphs; placing channels (with and without ties) took {seconds:.3f} s over them")
     return 0
 
 

@@ -9,7 +9,7 @@ with a weight matrix (or an input or a free tensor). Layout ops (the registry's 
 ``concat``, ``pad`` kinds) run on the tags themselves; an op with a weight matrix starts fresh tags; every
 other op carries its input's tags over.
 
-:meth:`ChannelSources.orders` then aligns producers to consumers: in execution order, the first dense
+:meth:`ChannelSources.placements` then aligns producers to consumers: in execution order, the first dense
 consumer (a convolution with one group, a linear layer) that reads a producer's channel at column ``c``
 gives that channel the position ``c`` (:data:`ORDER_ATTR` of the producer: its weight's rows are decoded
 at those positions); each dense consumer reads every column at its source's position
@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.fx as fx
 
-__all__ = ["ORDER_ATTR", "SOURCES_ATTR", "UNTIED_ATTRS", "ChannelSources"]
+__all__ = ["ORDER_ATTR", "SOURCES_ATTR", "UNTIED_ATTRS", "ChannelSources", "Placement"]
 
 #: node attribute: the position of each output channel of the node's weight (its rows), where not ``0, 1, ...``
 ORDER_ATTR = "out_channel_order"
@@ -49,6 +49,9 @@ CHANNELS_LAST = frozenset({"linear", "embedding", "attention", "rnn"})
 #: of those, the ones whose weight rows are their output channels (positions can be given to them) and,
 #: with one group, whose columns read their input's channels
 DENSE = frozenset({"conv", "linear"})
+
+#: ``({producer: position of each output channel}, {consumer: position each column reads})``
+Placement = tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]
 
 _SPAN = 2.0 ** 24  # tag = producer id · _SPAN + channel (exact in float64)
 
@@ -208,37 +211,40 @@ class ChannelSources:
                 return label
             label = new
 
-    def orders(self, tied: bool = True) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
-        """``({producer: position of each output channel}, {consumer: position each column reads})``, by fx
-        node name, only where not ``0, 1, 2, ...`` (see the module docstring); ``tied``: with ties."""
+    def placements(self) -> tuple[Placement, Placement]:
+        """``(with ties, without)``: each ``({producer: position of each output channel}, {consumer: position
+        each column reads})``, by fx node name, only where not ``0, 1, 2, ...`` (see the module docstring). The
+        two share everything but the tied sets, so they are placed together."""
         sizes = np.asarray(self._sizes, dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         total = int(offsets[-1])
-        label = self._components(offsets, total) if tied else np.arange(total, dtype=np.int64)
         owned = np.repeat(np.asarray([p is not None for p in self._producers], dtype=bool), sizes)
-        # the first read (execution order) of any channel of a tied set gives the set its position: that column
-        names = list(self._reads)
-        ids = [self._ids(self._reads[n], offsets) for n in names]
-        columns = [np.arange(len(i), dtype=np.int64) for i in ids]
-        position = np.full(total, -1, dtype=np.int64)
-        if ids:
-            flat_ids, flat_cols = np.concatenate(ids), np.concatenate(columns)
-            placed = owned[flat_ids]
-            sets, first = np.unique(label[flat_ids[placed]], return_index=True)
-            position[sets] = flat_cols[placed][first]
         channel = np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1], sizes)  # each id's own channel
-        sources: dict[str, tuple[int, ...]] = {}
-        for name, i, c in zip(names, ids, columns):
-            read = np.where(owned[i], position[label[i]], channel[i])
-            if not np.array_equal(read, c):
-                sources[name] = tuple(read.tolist())
-        orders: dict[str, tuple[int, ...]] = {}
-        for p, owner in enumerate(self._producers):
-            if owner is not None:
-                name, channels = owner
-                i = offsets[p] + np.arange(channels)
-                at = position[label[i]]
-                order = np.where(at >= 0, at, channel[i])
-                if not np.array_equal(order, np.arange(channels)):
-                    orders.setdefault(name, tuple(order.tolist()))  # a weight called twice: its first call's
-        return orders, sources
+        ids = {name: self._ids(tags, offsets) for name, tags in self._reads.items()}  # execution order
+        flat = np.concatenate(list(ids.values())) if ids else np.zeros(0, dtype=np.int64)
+        flat_cols = np.concatenate([np.arange(len(i)) for i in ids.values()]) if ids else flat
+        placed = owned[flat]
+        flat, flat_cols = flat[placed], flat_cols[placed]
+
+        def place(label: np.ndarray) -> Placement:
+            # the first read (execution order) of any channel of a tied set gives the set its position: its column
+            position = np.full(total, -1, dtype=np.int64)
+            sets, first = np.unique(label[flat], return_index=True)
+            position[sets] = flat_cols[first]
+            sources: dict[str, tuple[int, ...]] = {}
+            for name, i in ids.items():
+                read = np.where(owned[i], position[label[i]], channel[i])
+                if not np.array_equal(read, np.arange(len(i))):
+                    sources[name] = tuple(read.tolist())
+            orders: dict[str, tuple[int, ...]] = {}
+            for p, owner in enumerate(self._producers):
+                if owner is not None:
+                    name, channels = owner
+                    i = offsets[p] + np.arange(channels)
+                    at = position[label[i]]
+                    order = np.where(at >= 0, at, channel[i])
+                    if not np.array_equal(order, np.arange(channels)):
+                        orders.setdefault(name, tuple(order.tolist()))  # a weight called twice: its first call's
+            return orders, sources
+
+        return place(self._components(offsets, total)), place(np.arange(total, dtype=np.int64))

@@ -205,7 +205,7 @@ def fx_ops(model: nn.Module, graph: fx.Graph, shapes: dict[str, tuple[bool, Any]
     ops: list[RawOp] = []
     index: dict[str, int] = {}
 
-    tied, untied = (channels.orders(), channels.orders(tied=False)) if channels is not None else (({}, {}),) * 2
+    tied, untied = channels.placements() if channels is not None else (({}, {}),) * 2
     param_of: dict[str, ParamRef] = {}
     for node in graph.nodes:
         is_tensor, shape = shapes.get(node.name, (True, None))
