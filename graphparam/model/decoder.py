@@ -25,7 +25,7 @@ from graphparam.model.assemble import ALIGNMENT, Positions, assemble
 from graphparam.model.batch import SLOT_FEATURES, GraphBatch
 from graphparam.model.config import GHNConfig
 from graphparam.model.embed import ROLES
-from graphparam.model.normalize import TRANSFORMS, restoring_pull, vector_transform
+from graphparam.model.normalize import TRANSFORMS, vector_transform
 from graphparam.model.tiles import tile_matrices
 from graphparam.model.vectors import vector_elements
 
@@ -46,13 +46,6 @@ class TensorDecoder(nn.Module):
         self.register_buffer("transform_rows", transform_rows.clone(), persistent=False)
         c = config
         self.config = c
-        #: training only: raw vector elements and weight gains beyond this get a restoring gradient
-        #: (:func:`~graphparam.model.normalize.restoring_pull`; 0: off); predictions do not depend on it
-        self.readout_limit = 0.0
-        #: training only: the weights of that restoring gradient on the vector elements and on the weight gains
-        self.vector_pull, self.gain_pull = 1.0, 1.0
-        #: training only: the pull reaches the read-out layers alone, not the conditioning (encoder, MLP) before them
-        self.pull_readout_only = False
         hid, dh = c.hidden, c.decoder_hidden
         # per-slot conditioning
         self.node_proj = nn.Sequential(nn.LayerNorm(hid), nn.Linear(hid, hid))
@@ -95,21 +88,6 @@ class TensorDecoder(nn.Module):
         (in ``batch.e_idx`` order) and each slot's weight gain (``S × 2``, column 0 used)."""
         return vector_elements(self.pe_e, self.read_e, c, batch, self.config.channel_freqs), self.log_gain(c)
 
-    def pulled(self, c: torch.Tensor, batch: GraphBatch, e: torch.Tensor, g: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The raw vector elements ``e`` and gains ``g``, unchanged forward, with the restoring pull's gradient
-        (:attr:`readout_limit`) on them, or on the read-out layers alone (:attr:`pull_readout_only`)."""
-        if self.readout_limit <= 0 or max(self.vector_pull, self.gain_pull) <= 0 or not torch.is_grad_enabled():
-            return e, g
-        src_e, src_g = e, g
-        if self.pull_readout_only:
-            src_e, gains = self.readouts(c.detach(), batch)
-            src_e, src_g = src_e.float(), gains.float()[:, 0]
-        src_g = src_g * (batch.slot_std > 0)  # a gain applies to weight slots only: the others are not pulled
-        pulls = (restoring_pull(src_e, self.readout_limit, self.vector_pull),
-                 restoring_pull(src_g, self.readout_limit, self.gain_pull))
-        return tuple(x if p is None else x + p for x, p in zip((e, g), pulls))
-
     def forward(self, nodes: torch.Tensor, batch: GraphBatch,
                 out: list[dict[str, torch.Tensor]] | None = None) -> list[dict[str, torch.Tensor]]:
         """Decode every slot of ``batch`` from node states ``nodes`` (B×N×hidden).
@@ -121,7 +99,7 @@ class TensorDecoder(nn.Module):
         c = self.conditioning(nodes, batch)
         e, gains = self.readouts(c, batch)
         with torch.autocast(device_type=c.device.type, enabled=False):
-            e, g = self.pulled(c, batch, e.float(), gains.float()[:, 0])
+            e, g = e.float(), gains.float()[:, 0]
             vec = vector_transform(e, batch.slot_transform.index_select(0, batch.e_slot),
                                    cfg.scale_bound, cfg.shift_bound, cfg.layer_scale_init)
             std = batch.slot_std * torch.pow(cfg.weight_gain_range, torch.tanh(g))

@@ -110,33 +110,6 @@ def slot_rule(node: Node, slot: ParamSlot, act: str | None, embed_std: float) ->
 
 # ---- the transforms themselves (torch) ----------------------------------------------------------
 
-class _RestoringPull(torch.autograd.Function):
-    """Zeros forward; backward gives ``raw`` the gradient of ``weight * mean(relu(|raw| - limit)**2) / 2``."""
-
-    @staticmethod
-    def forward(ctx, raw: torch.Tensor, limit: float, weight: float) -> torch.Tensor:
-        ctx.save_for_backward(raw)
-        ctx.limit, ctx.weight = limit, weight
-        return torch.zeros_like(raw)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (raw,) = ctx.saved_tensors
-        excess = (raw.abs() - ctx.limit).clamp_min(0.0)
-        return torch.sign(raw) * excess * (ctx.weight / max(raw.numel(), 1)), None, None
-
-
-def restoring_pull(raw: torch.Tensor, limit: float, weight: float = 1.0) -> torch.Tensor | None:
-    """Zeros shaped like ``raw`` whose gradient, under autograd, pulls ``raw`` values beyond ``±limit`` back: that
-    of the penalty ``weight * mean(relu(|raw| - limit)**2) / 2``. Added to a value, it changes nothing forward.
-    A bounded output ``tanh(raw)`` has no gradient left once Adam has pushed ``raw`` far out (every shipped GHN's
-    vector elements sat at raw -50 to -150: ``experiments/results/readout_saturation.md``); the pull brings it
-    back to where it has one. ``None`` where ``limit <= 0``, ``weight <= 0`` or ``raw`` has no autograd."""
-    if limit <= 0 or weight <= 0 or not raw.requires_grad:
-        return None
-    return _RestoringPull.apply(raw, float(limit), float(weight))
-
-
 def vector_transform(raw: torch.Tensor, transform: torch.Tensor, scale_bound: float, shift_bound: float,
                      layer_scale_init: float) -> torch.Tensor:
     """Bounded per-element transform of raw vector outputs; ``transform`` holds TRANSFORM_INDEX values."""

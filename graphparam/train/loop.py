@@ -101,9 +101,6 @@ class Trainer:
             self.ghn_config = GHNConfig.named(cfg.ghn, **cfg.ghn_overrides)
             self.ghn = GHN(self.ghn_config).to(self.device)
             self.parent_training = None
-        self.ghn.decoder.readout_limit = cfg.readout_limit
-        self.ghn.decoder.vector_pull, self.ghn.decoder.gain_pull = cfg.vector_pull, cfg.gain_pull
-        self.ghn.decoder.pull_readout_only = cfg.pull_readout_only
         self.optimizer = torch.optim.AdamW(decay_groups(self.ghn, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.999))
         self.schedule = WarmupCosine(self.optimizer, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
         self.model = D.wrap(self.ghn, self.info, self.device)

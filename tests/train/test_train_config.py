@@ -79,21 +79,14 @@ def test_a_retired_field_loads_when_off_and_is_refused_when_set(monkeypatch):
         TrainConfig.from_dict({**saved, "old_switch": 3.0})
 
 
-def test_runs_of_older_code_load_without_the_readout_limit_and_its_pull_settings():
+def test_the_retired_restoring_pull_loads_at_its_off_values_and_refuses_a_run_that_used_it():
     saved = TrainConfig(steps=3).to_dict()
-    for name in ("readout_limit", "vector_pull", "gain_pull", "pull_readout_only"):
-        del saved[name]
-    cfg = TrainConfig.from_dict(saved)
-    assert (cfg.readout_limit, cfg.vector_pull, cfg.gain_pull, cfg.pull_readout_only) == (0.0, 1.0, 1.0, False)
-
-
-def test_pull_flags_reach_the_config_and_a_negative_weight_is_a_usage_error(capsys):
-    cfg = from_args(parse_args(build_parser(), ["--steps", "1", "--readout-limit", "3", "--vector-pull", "0.01",
-                                                "--gain-pull", "0", "--pull-readout-only"]))
-    assert (cfg.readout_limit, cfg.vector_pull, cfg.gain_pull, cfg.pull_readout_only) == (3.0, 0.01, 0.0, True)
-    with pytest.raises(SystemExit) as exc:
-        main(["--steps", "1", "--vector-pull", "-1"])
-    assert exc.value.code == 2 and "vector_pull and gain_pull must be >= 0" in capsys.readouterr().err
+    off = {"readout_limit": 0.0, "vector_pull": 1.0, "gain_pull": 1.0, "pull_readout_only": False}
+    assert TrainConfig.from_dict({**saved, **off}) == TrainConfig(steps=3)  # legs 43, 44: the pull off
+    with pytest.raises(ValueError, match="readout_limit, which is retired: .* commit f1d5359"):
+        TrainConfig.from_dict({**saved, **off, "readout_limit": 3.0})  # leg 42
+    with pytest.raises(SystemExit):
+        parse_args(build_parser(), ["--steps", "1", "--readout-limit", "3"])
 
 
 def test_logit_scale_weight_needs_the_logit_norm_it_anchors(capsys):
