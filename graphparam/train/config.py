@@ -165,19 +165,7 @@ class TrainConfig:
     min_lr_ratio: float = setting(0.05, OPTIM, "the cosine decays to lr * this", trajectory=True)
     grad_clip: float = setting(5.0, OPTIM, "max global grad norm (0: off)", trajectory=True)
     param_penalty: float = setting(0.0, OPTIM, "weight of the penalty on predicted-parameter norms", trajectory=True)
-    loss_cap: float = setting(0.0, OPTIM, "a net's loss above this contributes the gradient of a loss of this size, "
-                              "so one net with exploding logits cannot steer a step (0: off)", trajectory=True)
     seed: int = setting(0, OPTIM, "seed of the GHN init, data order and augmentation", trajectory=True)
-    distill: str | None = setting(None, OPTIM, "distil from the teacher saved in DIR (experiments/train_teacher.py): "
-                                  "each net's loss mixes cross-entropy with the KL to the teacher's soft targets",
-                                  metavar="DIR", trajectory=True)
-    distill_weight: float = setting(0.5, OPTIM, "weight of the distillation term (the CE gets 1 - this)",
-                                    trajectory=True)
-    distill_temperature: float = setting(4.0, OPTIM, "softmax temperature of the distillation term",
-                                         trajectory=True)
-    probe_weight: float = setting(0.0, OPTIM, "weight of the body loss: the cross-entropy of a closed-form ridge "
-                                  "probe on each net's penultimate features (graphparam/train/probe_loss.py; 0: off)",
-                                  trajectory=True)
     logit_norm: float = setting(0.0, OPTIM, "train on the cross-entropy of each net's logits standardized per image "
                                 "and multiplied by this (0: the plain logits): blind to the logits' scale, so the GHN "
                                 "cannot lower its loss by shrinking every net's outputs", trajectory=True)
@@ -231,12 +219,6 @@ class TrainConfig:
             raise ValueError("warmup_steps, checkpoint_every, eval_every and val_images must be >= 0")
         if self.keep_checkpoints < 1:
             raise ValueError("keep_checkpoints must be >= 1")
-        if not 0.0 <= self.distill_weight <= 1.0:
-            raise ValueError(f"distill_weight must lie in [0, 1], got {self.distill_weight}")
-        if not self.distill_temperature > 0:
-            raise ValueError(f"distill_temperature must be positive, got {self.distill_temperature}")
-        if self.probe_weight < 0:
-            raise ValueError(f"probe_weight must be >= 0, got {self.probe_weight}")
         if min(self.logit_norm, self.desaturate, self.logit_scale_weight) < 0:
             raise ValueError("logit_norm, desaturate and logit_scale_weight must be >= 0")
         if self.logit_scale_weight and not self.logit_norm:
@@ -283,6 +265,13 @@ class TrainConfig:
 
 
 RETIRED: dict[str, tuple[Any, str]] = {
+    # studies of the early sessions that did not help (experiments/results/train.md, "What did not help"):
+    # logit distillation from a trained teacher (leg 3), the ridge-probe body loss (leg 4), the loss cap
+    "loss_cap": (0.0, "fa19488"),
+    "distill": (None, "fa19488"),
+    "distill_weight": (0.5, "fa19488"),
+    "distill_temperature": (4.0, "fa19488"),
+    "probe_weight": (0.0, "fa19488"),
     # the restoring pull on the decoder's saturated read-outs: lost three paired comparisons (legs 30, 41, 42;
     # experiments/results/train.md, lever_vector_pull.md)
     "readout_limit": (0.0, "f1d5359"),

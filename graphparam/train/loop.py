@@ -10,7 +10,7 @@ One step:
 3. each net runs its images with ``torch.func.functional_call(net, predicted, x)`` in train mode
    (BatchNorm uses batch statistics), and its loss is backpropagated to its predicted tensors at once,
    so one net's activations are alive at a time (:mod:`graphparam.train.objective`, which defines the
-   loss: cross-entropy, optionally distillation, body probe, loss cap and parameter penalty);
+   loss: cross-entropy, optionally on standardized logits, and a parameter penalty);
 4. one backward carries the collected gradients through the GHN; AdamW with warmup + cosine,
    global grad-norm clipping; bf16 autocast on CUDA only.
 
@@ -128,11 +128,6 @@ class Trainer:
                                 cfg.max_output_std, cfg.arch_workers, num_classes=self.data_cfg.num_classes,
                                 input_size=self.data_cfg.input_size)
         self.validator = Validator(self.val_images, cfg.val_nets if cfg.eval_every else 0, self.device, cfg.amp)
-        self.soft_targets = None
-        if cfg.distill:
-            from graphparam.train.teacher import soft_targets
-
-            self.soft_targets = soft_targets(cfg.distill, self.train_images, self.device, verbose=self.info.is_main)
 
         # progress state
         self.step = 0
@@ -176,7 +171,7 @@ class Trainer:
                     "world_size": self.info.world_size, "device": str(self.device),
                     "threads": torch.get_num_threads(), "stream": cfg.stream,
                     "meta_batch": cfg.meta_batch, "batch_size": cfg.batch_size,
-                    "init_from": cfg.init_from, "distill": cfg.distill}
+                    "init_from": cfg.init_from}
         threads = 1 if cfg.clock == "cpu" else training["threads"]  # CPU seconds already count every thread
         training.update(cost_record(self.elapsed, self.device.type, threads, self.info.world_size,
                                     self.parent_training))
@@ -240,7 +235,6 @@ class Trainer:
         archs = self.archs.take(cfg.meta_batch)
         idx = self.batches.next_indices()
         x, y = self.batches.gather(idx)
-        soft = None if self.soft_targets is None else self.soft_targets[idx]
         progress = None if cfg.time_budget is None else self.elapsed / cfg.time_budget
         lr = self.schedule.apply(self.step, progress)
         torch.manual_seed(step_seed(cfg.seed, self.step, self.info.rank))
@@ -248,7 +242,7 @@ class Trainer:
 
         error = None
         try:
-            sums = step_backward(self.model, archs, x, y, cfg, self.info, self.amp, soft)
+            sums = step_backward(self.model, archs, x, y, cfg, self.info, self.amp)
             bad_local = not sums.finite
         except (RuntimeError, ValueError, torch.cuda.OutOfMemoryError) as exc:  # a net or the GHN failed
             error = first_line(exc)
@@ -284,8 +278,6 @@ class Trainer:
             self.consecutive_skips = 0
             record.update(loss=(ce_sum + cfg.param_penalty * pen_sum) / m, ce=ce_sum / m, penalty=pen_sum / m,
                           acc=total.correct / max(total.images, 1), images=int(total.images), grad_norm=grad_norm)
-            if cfg.probe_weight:
-                record["probe"] = total.probe_sum / m
         else:
             self.skipped += 1
             self.consecutive_skips += 1

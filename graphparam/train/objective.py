@@ -9,14 +9,12 @@ GHN. The losses and the gradient are those of ``sum of the nets' losses`` backpr
 
 A net's objective is its cross-entropy (of its logits standardized per image with ``logit_norm``:
 :func:`normalized_logits`, their scale then held near ``logit_norm`` by :func:`logit_scale_penalty` when weighted),
-mixed with the KL to a teacher's soft targets when distilling (:mod:`graphparam.train.teacher`), plus the ridge-probe body loss when asked (:mod:`graphparam.train.probe_loss`),
-capped by :func:`capped_loss`, plus ``param_penalty`` × the mean squared predicted value (:func:`param_penalty`).
+plus ``param_penalty`` × the mean squared predicted value (:func:`param_penalty`).
 """
 
 from __future__ import annotations
 
 import math
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -25,11 +23,9 @@ import torch.nn.functional as F
 from graphparam.evaluate import logits_of
 from graphparam.model.ghn import check_complete
 from graphparam.train import distributed as D
-from graphparam.train.probe_loss import head_inputs, ridge_probe_loss
-from graphparam.train.teacher import distill_loss
 
 __all__ = ["MIN_NET_IMAGES", "images_for", "StepSums", "StepTotals", "normalized_logits", "logit_scale_penalty",
-           "param_penalty", "capped_loss", "detached_leaves", "net_backward", "step_backward", "reduce_sums",
+           "param_penalty", "detached_leaves", "net_backward", "step_backward", "reduce_sums",
            "ghn_backward"]
 
 
@@ -72,18 +68,6 @@ def param_penalty(params: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.stack([p.float().pow(2).mean() for p in params.values()]).mean()
 
 
-def capped_loss(loss: torch.Tensor, cap: float) -> torch.Tensor:
-    """``loss`` unchanged up to ``cap``; above it, its value and gradient scaled by ``cap / loss``.
-
-    One net whose logits explode under its predicted parameters can have a loss thousands of times
-    ln 10; clipping the global gradient norm then still lets that one net set the update's direction.
-    Scaling its gradient down to the size of a ``cap`` loss keeps the other nets' signal. ``cap <= 0``: off.
-    """
-    if cap <= 0:
-        return loss
-    return loss * torch.clamp(cap / loss.detach(), max=1.0)
-
-
 def detached_leaves(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A leaf copy (no copy of the data) of every predicted tensor that requires grad; tied names share one."""
     leaves: dict[int, torch.Tensor] = {}
@@ -101,7 +85,6 @@ class StepSums:
 
     ce_sum: torch.Tensor
     pen_sum: torch.Tensor
-    probe_sum: torch.Tensor
     correct: torch.Tensor
     images: int = 0
     per_net: list[tuple[int, torch.Tensor]] = field(default_factory=list)
@@ -114,9 +97,8 @@ class StepSums:
 
 
 def net_backward(net, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, sums: StepSums, index: int,
-                 *, scale: float, amp: bool, loss_cap: float = 0.0, penalty_weight: float = 0.0,
-                 soft: torch.Tensor | None = None, distill_weight: float = 0.0, distill_temperature: float = 1.0,
-                 probe_weight: float = 0.0, logit_norm: float = 0.0, logit_scale_weight: float = 0.0) -> None:
+                 *, scale: float, amp: bool, penalty_weight: float = 0.0, logit_norm: float = 0.0,
+                 logit_scale_weight: float = 0.0) -> None:
     """Run ``net`` on ``x`` with ``params``, add its loss to ``sums`` and backpropagate ``scale`` × its
     objective to the predicted tensors (their gradients go to ``sums.outputs``/``sums.grads``). A net whose
     loss is not finite gets no backward (the step will be skipped)."""
@@ -126,27 +108,20 @@ def net_backward(net, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch
         # oneDNN's convolutions run a quarter faster on channels-last images, and the layout carries through
         # the net (experiments/results/profile_step.md); the values agree up to float summation order
         x = x.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp), \
-            (head_inputs(net) if probe_weight else nullcontext([])) as feats:
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp):
         out = logits_of(torch.func.functional_call(net, leaves, (x,)))
     out = out.float()
     ce = F.cross_entropy(out, y)
     objective = F.cross_entropy(normalized_logits(out, logit_norm), y) if logit_norm else ce
     if logit_norm and logit_scale_weight:
         objective = objective + logit_scale_weight * logit_scale_penalty(out, logit_norm)
-    if soft is not None:
-        objective = (1 - distill_weight) * objective + distill_weight * distill_loss(out, soft, distill_temperature)
-    if probe_weight:
-        probe = ridge_probe_loss(feats[-1], y)
-        sums.probe_sum = sums.probe_sum + probe.detach()
-        objective = objective + probe_weight * probe
     if penalty_weight:
         pen = param_penalty(leaves)
-        total = capped_loss(objective, loss_cap) + penalty_weight * pen
+        total = objective + penalty_weight * pen
     else:  # logged only: no autograd graph over every predicted tensor
         with torch.no_grad():
             pen = param_penalty(leaves)
-        total = capped_loss(objective, loss_cap)
+        total = objective
     sums.ce_sum = sums.ce_sum + ce.detach()
     sums.pen_sum = sums.pen_sum + pen.detach()
     sums.correct = sums.correct + (out.detach().argmax(1) == y).sum()
@@ -162,31 +137,27 @@ def net_backward(net, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch
 
 
 def step_backward(model: torch.nn.Module, archs: list, x: torch.Tensor, y: torch.Tensor, config, info: D.DistInfo,
-                  amp: bool, soft: torch.Tensor | None = None) -> StepSums:
+                  amp: bool) -> StepSums:
     """This rank's nets of a step (:class:`~graphparam.train.build.Arch`, of ``config.meta_batch``): one batched
     pass of ``model`` (the GHN, DDP-wrapped on several ranks), then each net's loss on its slice of ``x``
     (``config.batch_size`` images each, the same ones with ``shared_images``; fewer for a net whose activations
     exceed ``config.activation_budget``: :func:`images_for`) backpropagated to its predicted
     tensors by :func:`net_backward`, scaled so DDP's gradient average is the mean over all M nets; the GHN's own
-    backward is left to :func:`ghn_backward`. ``config``: a :class:`~graphparam.train.config.TrainConfig`;
-    ``soft``: the teacher's logits for ``x``."""
+    backward is left to :func:`ghn_backward`. ``config``: a :class:`~graphparam.train.config.TrainConfig`."""
     cfg = config
     b = cfg.batch_size
     mine = D.shard(range(len(archs)), info)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
         predicted = model([archs[i].graph for i in mine])
     zero = x.new_zeros((), dtype=torch.float32)
-    sums = StepSums(zero, zero, zero, zero)
+    sums = StepSums(zero, zero, zero)
     for i, params in zip(mine, predicted):
         check_complete(archs[i].param_names, params, f" of net seed {archs[i].seed}")
         first = 0 if cfg.shared_images else i * b
         part = slice(first, first + images_for(archs[i].graph.activation_numel(), b, cfg.activation_budget))
         net_backward(archs[i].net, params, x[part], y[part], sums, i,
-                     scale=info.world_size / cfg.meta_batch, amp=amp, loss_cap=cfg.loss_cap,
-                     penalty_weight=cfg.param_penalty, soft=None if soft is None else soft[part],
-                     distill_weight=cfg.distill_weight, distill_temperature=cfg.distill_temperature,
-                     probe_weight=cfg.probe_weight, logit_norm=cfg.logit_norm,
-                     logit_scale_weight=cfg.logit_scale_weight)
+                     scale=info.world_size / cfg.meta_batch, amp=amp, penalty_weight=cfg.param_penalty,
+                     logit_norm=cfg.logit_norm, logit_scale_weight=cfg.logit_scale_weight)
     del predicted
     return sums
 
@@ -199,7 +170,6 @@ class StepTotals:
     ce_sum: float
     pen_sum: float
     correct: float
-    probe_sum: float
     images: float
     failed: bool
     bad_nets: list[int]
@@ -216,12 +186,11 @@ def reduce_sums(sums: StepSums | None, failed: bool, meta_batch: int, info: D.Di
     stats = torch.cat([torch.stack([
         sums.ce_sum.float() if sums else zero, sums.pen_sum.float() if sums else zero,
         sums.correct.float() if sums else zero, torch.as_tensor(float(failed), device=device),
-        sums.probe_sum.float() if sums else zero,
         torch.as_tensor(float(sums.images if sums else 0), device=device)]), net_bad])
     D.all_reduce(stats, info)
-    ce_sum, pen_sum, correct, bad, probe_sum, images = stats[:6].tolist()
-    return StepTotals(ce_sum, pen_sum, correct, probe_sum, images, bad > 0,
-                      [i for i, flag in enumerate(stats[6:].tolist()) if flag > 0])
+    ce_sum, pen_sum, correct, bad, images = stats[:5].tolist()
+    return StepTotals(ce_sum, pen_sum, correct, images, bad > 0,
+                      [i for i, flag in enumerate(stats[5:].tolist()) if flag > 0])
 
 
 def ghn_backward(sums: StepSums) -> None:
