@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from graphparam.data import ImageSet, load_dataset
+from graphparam.errors import ConfigError
 from graphparam.pretrained_cfg import DEFAULT_CFG, PretrainedCfg
 
 __all__ = ["training_images", "data_cfg", "HOLDOUT_SEED"]
@@ -27,7 +28,8 @@ def training_images(source: str | None = None, val_images: int = 1000) -> tuple[
     if val_images <= 0:
         return data, None
     if val_images >= len(data):
-        raise ValueError(f"val_images={val_images} leaves no training images out of {len(data)}")
+        raise ConfigError(f"--val-images {val_images} leaves no training images out of the {len(data)} of "
+                          f"{data.name}: hold out fewer")
     perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(HOLDOUT_SEED))
     held = perm[:val_images].sort().values
     keep = torch.ones(len(data), dtype=torch.bool)

@@ -11,7 +11,7 @@ __all__ = ["build_parser", "main"]
 
 EPILOG = """examples:
   python -m graphparam.train --out runs/main --ghn small --time-budget 70m --threads 2
-  python -m graphparam.train --out runs/dbg --ghn tiny -M 2 -b 8 --steps 20 --data embedded
+  python -m graphparam.train --out runs/dbg --ghn tiny -M 2 -b 8 --steps 20 --data embedded --val-images 100
   torchrun --nproc_per_node=4 -m graphparam.train --out runs/ddp --steps 10000
 A run writes <out>/config.json, metrics.jsonl, checkpoints/step-N/, ghn/ (final GHN, loadable with
 GHN.from_pretrained) and curves.png. Running the same command again resumes from the latest checkpoint.

@@ -95,6 +95,19 @@ def test_every_checkpoint_unreadable_on_the_command_line_gives_one_line(run_copy
     assert len(err) == 1 and "error: cannot resume" in err[0] and "step-000004" in err[0], err
 
 
+def test_holding_out_every_image_is_one_line_and_the_help_example_runs(tmp_path, capsys):
+    from graphparam.train.run import EPILOG, main
+
+    assert main(["--out", str(tmp_path / "all"), *TINY_ARGV, "--val-images", "1000"]) == 2  # the last one counts
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--val-images 1000 leaves no training images out of the 1000" in err[0], err
+    example = next(line.split("python -m graphparam.train ")[1].split() for line in EPILOG.splitlines()
+                   if "--data embedded" in line)
+    example[example.index("--out") + 1] = str(tmp_path / "dbg")
+    example[example.index("--steps") + 1] = "1"
+    assert main([*example, "--no-progress", "--eval-every", "0", "--threads", "1"]) == 0
+
+
 def test_second_trainer_on_the_same_out_refuses(tmp_path, capsys):
     from graphparam.train.run import main
 
