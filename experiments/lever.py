@@ -4,9 +4,10 @@
         --legs campaign21=5e-4 campaign22=1e-3 --ghns campaign21=FINGERPRINT campaign22=FINGERPRINT
 
 Each leg is a compact record ``experiments/results/LEG.json`` (``finish_run.py``). Legs from one parent with the
-same ``--seed`` and ``--arch-start`` see the same nets and images at every step, so their train top-1 can be
-compared step by step: the table gives it per 50-step window, and the paired difference over the second half
-of the shorter leg. Beside it: process CPU core-hours, steps, the final zoo ``val`` top-1 and, for each GHN
+same ``--seed``, ``--arch-start`` and step shape (nets x images) see the same nets and images at every step, so
+their train top-1 can be compared step by step: the table gives it per 50-step window, and the paired difference
+over the second half of the shorter leg (legs of another shape than the control's are not paired; the plot puts
+every leg on its CPU hours). Beside it: process CPU core-hours, steps, the final zoo ``val`` top-1 and, for each GHN
 fingerprint given, the held-out real set's mean from the per-model cache of ``real_zero_shot.py`` (models
 measured for every leg only). Writes ``experiments/results/NAME.{md,json,png}``.
 """
@@ -17,6 +18,7 @@ import argparse
 import json
 import math
 import sys
+import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,7 +37,10 @@ def leg_summary(record: dict) -> dict:
         windows[f"{part[0]['step']}-{part[-1]['step']}"] = 100 * sum(r["acc"] for r in part) / WINDOW
     stop = record.get("stop") or {}
     cpu_s = stop.get("process_cpu_s") or (train[-1]["elapsed"] if train else 0.0)
+    config = record.get("config") or {}
     return {"steps": len(train), "windows": windows, "acc": {r["step"]: r["acc"] for r in train},
+            "shape": (config.get("meta_batch", 8), config.get("batch_size", 64)),
+            "window_hours": [r["elapsed"] / 3600 for r in train[WINDOW - 1::WINDOW]],
             "cpu_core_hours": cpu_s / 3600, "val_top1": 100 * vals[-1]["top1"] if vals else None,
             "val_nets": vals[-1]["nets"] if vals else None}
 
@@ -76,12 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     names = list(legs)
     control = names[0]
     held = heldout_means(args.cache, {**fingerprints, **references}) if fingerprints else {}
-    diffs = {leg: paired(legs[control]["acc"], legs[leg]["acc"]) for leg in names[1:]}
+    diffs = {leg: paired(legs[control]["acc"], legs[leg]["acc"]) for leg in names[1:]
+             if legs[leg]["shape"] == legs[control]["shape"]}
 
+    shapes = ", ".join(f"{leg} {m} nets x {b} images" for leg in names for m, b in [legs[leg]["shape"]])
     head = "| | " + " | ".join(f"{leg} ({settings[leg]})" for leg in names) + " |"
     lines = [f"# Lever: {args.what}", "", f"Command: `{command_line(__file__, argv)}`", "",
              f"Legs (records `experiments/results/LEG.json`); the first is the control. Train top-1 is the meta-batch's "
-             f"(8 nets x 64 images, one step's nets the same in every leg when seed and `--arch-start` are).", "",
+             f"({shapes}); legs of one shape see the same nets at each step when their seed and `--arch-start` are "
+             f"the same, and only those are paired.", "",
              head, "|---" * (len(names) + 1) + "|"]
     keys = list(legs[control]["windows"])
     for k in keys:
@@ -112,13 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", f"![{args.name}]({args.name}.png)", ""]
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    fig, ax = plt.subplots(figsize=(6.5, 4.0))
     for leg in names:
         w = legs[leg]["windows"]
-        ax.plot([int(k.split("-")[1]) for k in w], list(w.values()), "o-", ms=3, label=f"{leg} ({settings[leg]})")
-    ax.set_xlabel("step")
+        ax.plot(legs[leg]["window_hours"], list(w.values()), "o-", ms=3, label=f"{leg} ({settings[leg]})")
+    ax.set_xlabel("CPU core-hours of the leg (its --clock cpu budget)")
     ax.set_ylabel(f"train top-1 % per {WINDOW}-step window")
-    ax.set_title(args.what, fontsize=9)
+    ax.set_title(textwrap.fill(args.what, 100), fontsize=7)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
