@@ -36,8 +36,10 @@ def leg_summary(record: dict) -> dict:
         part = train[a:a + WINDOW]
         windows[f"{part[0]['step']}-{part[-1]['step']}"] = 100 * sum(r["acc"] for r in part) / WINDOW
     stop = record.get("stop") or {}
-    cpu_s = stop.get("process_cpu_s") or (train[-1]["elapsed"] if train else 0.0)
     config = record.get("config") or {}
+    # a --clock cpu leg's own clock counts every process it ran in; the stop events miss a process that was killed
+    cpu_s = (train[-1]["elapsed"] if train and config.get("clock") == "cpu" else None) or stop.get("process_cpu_s") \
+        or (train[-1]["elapsed"] if train else 0.0)
     return {"steps": len(train), "windows": windows, "acc": {r["step"]: r["acc"] for r in train},
             "shape": (config.get("meta_batch", 8), config.get("batch_size", 64)),
             "window_hours": [r["elapsed"] / 3600 for r in train[WINDOW - 1::WINDOW]],
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| train top-1 %, steps {k} | " + " | ".join(
             f"{legs[leg]['windows'][k]:.1f}" if k in legs[leg]["windows"] else "" for leg in names) + " |")
     lines.append("| steps | " + " | ".join(f"{legs[leg]['steps']:,}" for leg in names) + " |")
-    lines.append("| process CPU core-hours | " + " | ".join(f"{legs[leg]['cpu_core_hours']:.2f}" for leg in names) + " |")
+    lines.append("| CPU core-hours | " + " | ".join(f"{legs[leg]['cpu_core_hours']:.2f}" for leg in names) + " |")
     lines.append("| zoo val top-1 % | " + " | ".join(
         "" if legs[leg]["val_top1"] is None else f"{legs[leg]['val_top1']:.2f} ({legs[leg]['val_nets']} nets)"
         for leg in names) + " |")

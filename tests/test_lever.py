@@ -14,7 +14,7 @@ import lever  # noqa: E402
 def _record(path: Path, meta_batch: int, batch_size: int, accs: list[float]) -> None:
     records = [{"kind": "train", "step": i + 1, "acc": a, "elapsed": 10.0 * (i + 1)} for i, a in enumerate(accs)]
     records.append({"kind": "val", "step": len(accs), "top1": 0.3, "nets": 20})
-    path.write_text(json.dumps({"config": {"meta_batch": meta_batch, "batch_size": batch_size},
+    path.write_text(json.dumps({"config": {"meta_batch": meta_batch, "batch_size": batch_size, "clock": "cpu"},
                                 "stop": {"process_cpu_s": 3600.0}, "records": records}))
 
 
@@ -28,5 +28,6 @@ def test_legs_of_the_control_shape_are_paired_and_others_are_not(tmp_path, monke
     assert set(data["paired"]) == {"same"}
     assert data["paired"]["same"]["mean"] == pytest.approx(1.0) and data["paired"]["same"]["steps"] == 50
     assert data["legs"]["wide"]["shape"] == [16, 32] and data["legs"]["wide"]["window_hours"] == [pytest.approx(500 / 3600)]
+    assert data["legs"]["ctl"]["cpu_core_hours"] == pytest.approx(1000 / 3600)  # the leg's clock, not its stop events
     md = (tmp_path / "lv.md").read_text()
     assert "same minus ctl" in md and "wide minus ctl" not in md and "wide 16 nets x 32 images" in md
