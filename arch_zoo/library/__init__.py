@@ -70,11 +70,12 @@ CSPResNet-50, Swin-T) are never drawn, adapted or native (so no native draw is a
 either); the other held-out structures differ in widths or strides no draw can take (GhostNet-1.0 downsamples
 in four stages, a GhostNet draw in three).
 
-Every net traces strictly with :func:`graphparam.trace`; PoolFormer v2 and ConvFormer (StarReLU computes
-``x ** 2``, an op graphparam's fx front end does not register) go through its torch.export fallback, about 1 s
-instead of 0.1 s. The families from ``timm_byobnet`` on all trace with the fx front end (0.07-0.3 s a net on
-average, by family); Swin is built without stochastic depth (timm's default ``drop_path_rate=0.1`` puts a
-``bernoulli_`` in the graph, which only the export fallback takes).
+Every net traces strictly with :func:`graphparam.trace`'s fx front end. PoolFormer v2 and ConvFormer (StarReLU
+computes ``x ** 2``) went through its torch.export fallback, about 2 s a net instead of 0.1-0.2 s, until the
+registry took Python's power operator (thirteenth session); their graphs changed form then (export gives more
+reshapes and, in BatchNorm nets, a constant node per buffer). The families from ``timm_byobnet`` on trace in
+0.07-0.3 s a net on average, by family. Swin is built without stochastic depth (timm's ``DropPath`` is a dropout
+leaf that leaves no node, so the graph is the same with it).
 
 Layout: :mod:`.spec` (:class:`LibrarySpec`, :class:`LibraryConfig`, :data:`FAMILIES`, :data:`LIBRARY_STREAMS`,
 :func:`sample_library`), :mod:`.draw` (the :class:`~.draw.Family` record and the draw and build helpers the

@@ -87,7 +87,7 @@ def _build_swin(a: dict, num_classes: int):
 
     a = dict(a)
     a.pop("native", None)  # the native form is in the args (patch 4, window 7)
-    # no stochastic depth: its bernoulli_ is a training-time op graphparam's fx front end does not register
+    # no stochastic depth: the nets run on predicted parameters alone (timm's DropPath would trace to the same graph)
     return SwinTransformer(img_size=32, num_classes=num_classes, drop_path_rate=0.0, **a)
 
 

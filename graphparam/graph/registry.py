@@ -76,6 +76,7 @@ def register(kind: str, *, modules: Iterable[type] = (), functions: Iterable[Cal
 
 def module_rule(module: nn.Module) -> OpRule | None:
     """The rule for a module type, searching its base classes so subclasses inherit it."""
+    _register_library_rows()
     for cls in type(module).__mro__:
         rule = _MODULES.get(cls)
         if rule is not None:
@@ -215,7 +216,7 @@ register("softmax", modules=[nn.Softmax, nn.LogSoftmax], functions=[F.softmax, t
          onnx=["Softmax", "LogSoftmax"])
 register("activation", modules=[nn.Softplus, nn.Tanhshrink, nn.Softsign, nn.GLU],
          functions=[F.softplus, F.glu, torch.exp, torch.erf, torch.sqrt, torch.rsqrt, torch.abs, torch.log,
-                    torch.square, torch.sin, torch.cos, torch.clamp, torch.pow, F.hardtanh, torch.clip],
+                    torch.square, torch.sin, torch.cos, torch.clamp, torch.pow, operator.pow, F.hardtanh, torch.clip],
          methods=["exp", "sqrt", "rsqrt", "abs", "log", "pow", "clamp", "clamp_", "square", "clip",
                   "sin", "cos", "neg", "reciprocal", "sign", "erf", "tanh_"],
          aten=[_aten.softplus, _aten.exp, _aten.erf, _aten.sqrt, _aten.rsqrt, _aten.abs, _aten.log, _aten.pow,
@@ -314,8 +315,10 @@ register("constant", functions=[torch.zeros, torch.ones, torch.arange, torch.ful
 
 
 # ---- helpers of model libraries that fx keeps as calls (timm's notrace functions, torchvision.ops) ---
+# and their modules that fx should keep as leaves (timm's DropPath: traced through in train mode, its random mask
+# is not an operation of the net, and models that hold one would otherwise fall back to torch.export)
 _LIBRARY_ROWS = {
-    "dropout": [("torchvision.ops.stochastic_depth", "stochastic_depth")],
+    "dropout": [("torchvision.ops.stochastic_depth", "stochastic_depth"), ("timm.layers.drop", "DropPath")],
     "reshape": [("timm.models.swin_transformer", "window_reverse"),
                 ("timm.models.swin_transformer_v2", "window_reverse"),
                 ("timm.models.swin_transformer_v2_cr", "window_reverse"),
@@ -347,12 +350,17 @@ def _register_library_rows() -> None:
         return
     _library_rows_done.update(ready)
     for kind, places in _LIBRARY_ROWS.items():
-        fns = []
+        found = []
         for module, attr in places:
             if module.split(".")[0] not in ready:
                 continue
             try:
-                fns.append(getattr(importlib.import_module(module), attr))
+                found.append(getattr(importlib.import_module(module), attr))
             except (ImportError, AttributeError):
                 continue
-        register(kind, functions=fns)
+        register(kind, functions=[f for f in found if not _is_module_class(f)],
+                 modules=[m for m in found if _is_module_class(m)])
+
+
+def _is_module_class(obj: Any) -> bool:
+    return isinstance(obj, type) and issubclass(obj, nn.Module)

@@ -90,6 +90,33 @@ def test_shape_dependent_branch_falls_back_to_export():
     assert owned_names(graph) == ["fc.bias", "fc.weight"]
 
 
+class SquaredReLU(nn.Module):  # timm's StarReLU: s * relu(x) ** 2 + b
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.scale = nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        return self.scale * F.relu(self.fc(x)) ** 2
+
+
+def test_a_python_power_traces_with_fx():
+    graph = G.trace(SquaredReLU(), (4,))
+    assert getattr(graph, "frontend", "fx") == "fx" and "activation" in {n.kind for n in graph.nodes}
+    assert owned_names(graph) == ["fc.bias", "fc.weight", "scale"]
+
+
+def test_timm_drop_path_is_a_dropout_leaf_that_leaves_no_node():
+    timm = pytest.importorskip("timm")
+
+    def block(drop: nn.Module) -> nn.Module:
+        return nn.Sequential(nn.Linear(4, 4), drop, nn.GELU())
+
+    dropped = G.trace(block(timm.layers.DropPath(0.1)).train(), (4,))  # train mode: a random mask when traced through
+    assert getattr(dropped, "frontend", "fx") == "fx"
+    assert dropped.structure_hash() == G.trace(block(nn.Identity()), (4,)).structure_hash()
+
+
 def my_custom_op(x):
     return x * 2
 
