@@ -19,7 +19,8 @@ stopped and shards fill one cache. Writes ``experiments/results/real_zero_shot.{
 Swin-T (timm's default stochastic depth) and PoolFormerV2-S12 (StarReLU's ``x ** 2``) trace with the fx front end
 since the thirteenth session, with torch.export before; the cache's rows of earlier GHNs on them (each row keeps
 its graph's ``structure_hash``) come from the export graphs. For leg 44 the change moved them from 21.65 to 20.60 %
-and from 11.45 to 13.95 % as built.
+and from 11.45 to 13.95 % as built. MobileViT-XXS still traces with torch.export, whose graphs lost a constant node
+per BatchNorm buffer then (29.80 to 29.75 % for leg 44).
 """
 
 from __future__ import annotations

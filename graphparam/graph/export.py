@@ -45,6 +45,8 @@ def export_ops(model: nn.Module, program: torch.export.ExportedProgram, *,
                 param_of[node.name] = params.get(name) or ParamRef(name, tuple(node.meta["val"].shape))
                 continue
             rule = INPUT if node.name in user_inputs else CONSTANT
+            if rule is CONSTANT and _read_by_norms_only(node):
+                continue  # a norm layer's running statistics: fx keeps the layer whole, so no node there either
             ops.append(RawOp(node.name, rule, "input" if rule is INPUT else "buffer", attrs=attrs,
                              is_tensor=is_tensor))
         elif node.op == "get_attr":
@@ -68,6 +70,12 @@ def export_ops(model: nn.Module, program: torch.export.ExportedProgram, *,
             continue
         index[node.name] = len(ops) - 1
     return ops, params
+
+
+def _read_by_norms_only(node: fx.Node) -> bool:
+    """Whether only normalization ops read ``node`` (or nothing does: ``num_batches_tracked`` in eval mode)."""
+    rules = [registry.aten_rule(user.target) if user.op == "call_function" else None for user in node.users]
+    return all(rule is not None and rule.kind in registry.NORM_KINDS for rule in rules)
 
 
 def _conv_attrs(node: fx.Node) -> dict[str, Any]:

@@ -90,6 +90,13 @@ def test_shape_dependent_branch_falls_back_to_export():
     assert owned_names(graph) == ["fc.bias", "fc.weight"]
 
 
+def test_export_leaves_out_the_running_statistics_that_fx_keeps_inside_the_norm():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4))
+    fx_graph, exported = G.trace(net, (3, 8, 8), frontend="fx"), G.trace(net, (3, 8, 8), frontend="export")
+    assert exported.frontend == "export" and "constant" not in {n.kind for n in exported.nodes}
+    assert sorted(n.kind for n in exported.nodes) == sorted(n.kind for n in fx_graph.nodes)
+
+
 class SquaredReLU(nn.Module):  # timm's StarReLU: s * relu(x) ** 2 + b
     def __init__(self):
         super().__init__()
