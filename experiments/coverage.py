@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
 
     todo = [("timm", m) for m in TIMM_MODELS]
     todo += [("torchvision", m) for m in sorted(torchvision.models.list_models(module=torchvision.models))]
+    order = {t: i for i, t in enumerate(todo)}  # the table's order, whatever subset is re-run
     if args.only:
         todo = [t for t in todo if t[0] == args.only]
     if args.models:
@@ -148,7 +149,6 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(check(source, name, args.timeout))
         if not rows[-1]["covered"]:
             tqdm.write(f"{source}:{name}: {rows[-1].get('error', 'owned numel differs')}")
-        order = {t: i for i, t in enumerate(todo)}
         rows.sort(key=lambda r: order.get((r["source"], r["model"]), 10**6))
         write_report(rows, command.strip())
 

@@ -41,8 +41,9 @@ SOURCES_ATTR = "in_channel_sources"
 #: the same positions without ties, under these attributes, where they differ (an empty tuple: in order)
 UNTIED_ATTRS = {ORDER_ATTR: "out_channel_order_untied", SOURCES_ATTR: "in_channel_sources_untied"}
 
-#: kinds whose op moves channels around: applied to the tags themselves
-LAYOUT_KINDS = frozenset({"reshape", "slice", "concat", "pad", "identity", "dropout"})
+#: kinds whose op moves channels around: applied to the tags themselves (not dropout, which keeps every channel
+#: in place: run on tags in a graph traced in train mode, stochastic depth scaled them into other producers' ids)
+LAYOUT_KINDS = frozenset({"reshape", "slice", "concat", "pad", "identity"})
 #: kinds that write new channels from a weight, by the axis that holds them
 CHANNELS_FIRST = frozenset({"conv", "dwconv", "conv_transpose"})
 CHANNELS_LAST = frozenset({"linear", "embedding", "attention", "rnn"})

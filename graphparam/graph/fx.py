@@ -154,6 +154,7 @@ def symbolic_trace(model: nn.Module) -> fx.Graph:
     No ``fx.GraphModule`` is made: nothing here runs its generated Python, and generating it was 15 % of
     a training net's trace (``experiments/results/profile_step``).
     """
+    registry.register_library_rows()  # before the tracer patches the library functions it wraps
     notrace_modules, autowrap = _timm_notrace()
     return _Tracer(notrace_modules, autowrap).trace(model)
 

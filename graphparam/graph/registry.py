@@ -75,8 +75,8 @@ def register(kind: str, *, modules: Iterable[type] = (), functions: Iterable[Cal
 
 
 def module_rule(module: nn.Module) -> OpRule | None:
-    """The rule for a module type, searching its base classes so subclasses inherit it."""
-    _register_library_rows()
+    """The rule for a module type, searching its base classes so subclasses inherit it (library modules'
+    rows need :func:`register_library_rows` first: fx's tracer calls it before it traces)."""
     for cls in type(module).__mro__:
         rule = _MODULES.get(cls)
         if rule is not None:
@@ -85,7 +85,7 @@ def module_rule(module: nn.Module) -> OpRule | None:
 
 
 def function_rule(fn: Any) -> OpRule | None:
-    _register_library_rows()
+    register_library_rows()
     try:
         return _FUNCTIONS.get(fn)
     except TypeError:  # unhashable target
@@ -338,10 +338,11 @@ _LIBRARIES = frozenset(module.split(".")[0] for places in _LIBRARY_ROWS.values()
 _library_rows_done: set[str] = set()
 
 
-def _register_library_rows() -> None:
+def register_library_rows() -> None:
     """Rows for model libraries' helpers, added on first use once their library is imported (a model can
     only call a library's helper after importing it), so that tracing a plain torch model never imports
-    timm or torchvision (seconds and hundreds of MB)."""
+    timm or torchvision (seconds and hundreds of MB). Not while fx traces: it swaps the functions it wraps
+    (``torch.fx.wrap``, e.g. torchvision's ``stochastic_depth``) for its own in their modules until it is done."""
     import importlib
     import sys
 

@@ -124,6 +124,24 @@ def test_timm_drop_path_is_a_dropout_leaf_that_leaves_no_node():
     assert dropped.structure_hash() == G.trace(block(nn.Identity()), (4,)).structure_hash()
 
 
+def test_torchvision_convnext_with_stochastic_depth_traces_with_fx():
+    pytest.importorskip("torchvision")
+    import subprocess
+    import sys
+
+    # a fresh process: the library's rows are registered by the first trace, before fx patches what it wraps;
+    # traced in train mode, stochastic depth once scaled the channel tags into other producers' ids (IndexError)
+    code = """
+import torchvision
+from graphparam.graph import trace
+model = torchvision.models.convnext_tiny(num_classes=10, stochastic_depth_prob=0.5).train()
+graph = trace(model, (3, 32, 32), frontend="fx")
+print(graph.num_params == sum(p.numel() for p in model.parameters()))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().splitlines()[-1] == "True", out.stderr[-2000:]
+
+
 def my_custom_op(x):
     return x * 2
 
