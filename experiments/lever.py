@@ -37,9 +37,9 @@ def leg_summary(record: dict) -> dict:
         windows[f"{part[0]['step']}-{part[-1]['step']}"] = 100 * sum(r["acc"] for r in part) / WINDOW
     stop = record.get("stop") or {}
     config = record.get("config") or {}
+    clock_s = train[-1]["elapsed"] if train else 0.0
     # a --clock cpu leg's own clock counts every process it ran in; the stop events miss a process that was killed
-    cpu_s = (train[-1]["elapsed"] if train and config.get("clock") == "cpu" else None) or stop.get("process_cpu_s") \
-        or (train[-1]["elapsed"] if train else 0.0)
+    cpu_s = (clock_s if config.get("clock") == "cpu" else 0.0) or stop.get("process_cpu_s") or clock_s
     return {"steps": len(train), "windows": windows, "acc": {r["step"]: r["acc"] for r in train},
             "shape": (config.get("meta_batch", 8), config.get("batch_size", 64)),
             "window_hours": [r["elapsed"] / 3600 for r in train[WINDOW - 1::WINDOW]],
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     diffs = {leg: paired(legs[control]["acc"], legs[leg]["acc"]) for leg in names[1:]
              if legs[leg]["shape"] == legs[control]["shape"]}
 
-    shapes = ", ".join(f"{leg} {m} nets x {b} images" for leg in names for m, b in [legs[leg]["shape"]])
+    shapes = ", ".join(f"{leg} {legs[leg]['shape'][0]} nets x {legs[leg]['shape'][1]} images" for leg in names)
     head = "| | " + " | ".join(f"{leg} ({settings[leg]})" for leg in names) + " |"
     lines = [f"# Lever: {args.what}", "", f"Command: `{command_line(__file__, argv)}`", "",
              f"Legs (records `experiments/results/LEG.json`); the first is the control. Train top-1 is the meta-batch's "

@@ -221,9 +221,16 @@ class ChannelSources:
         total = int(offsets[-1])
         owned = np.repeat(np.asarray([p is not None for p in self._producers], dtype=bool), sizes)
         channel = np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1], sizes)  # each id's own channel
-        ids = {name: self._ids(tags, offsets) for name, tags in self._reads.items()}  # execution order
-        flat = np.concatenate(list(ids.values())) if ids else np.zeros(0, dtype=np.int64)
-        flat_cols = np.concatenate([np.arange(len(i)) for i in ids.values()]) if ids else flat
+        # what both placements share, computed once: each read's ids, which of them are placed, what an unplaced
+        # id reads, and the in-order columns; each weight's output ids
+        reads = []
+        for name, tags in self._reads.items():  # execution order
+            i = self._ids(tags, offsets)
+            reads.append((name, i, owned[i], channel[i], np.arange(len(i))))
+        outputs = [(owner[0], offsets[p] + np.arange(owner[1]), np.arange(owner[1]))
+                   for p, owner in enumerate(self._producers) if owner is not None]
+        flat = np.concatenate([i for _, i, *_ in reads]) if reads else np.zeros(0, dtype=np.int64)
+        flat_cols = np.concatenate([cols for *_, cols in reads]) if reads else flat
         placed = owned[flat]
         flat, flat_cols = flat[placed], flat_cols[placed]
 
@@ -233,19 +240,16 @@ class ChannelSources:
             sets, first = np.unique(label[flat], return_index=True)
             position[sets] = flat_cols[first]
             sources: dict[str, tuple[int, ...]] = {}
-            for name, i in ids.items():
-                read = np.where(owned[i], position[label[i]], channel[i])
-                if not np.array_equal(read, np.arange(len(i))):
+            for name, i, own, unplaced, cols in reads:
+                read = np.where(own, position[label[i]], unplaced)
+                if not np.array_equal(read, cols):
                     sources[name] = tuple(read.tolist())
             orders: dict[str, tuple[int, ...]] = {}
-            for p, owner in enumerate(self._producers):
-                if owner is not None:
-                    name, channels = owner
-                    i = offsets[p] + np.arange(channels)
-                    at = position[label[i]]
-                    order = np.where(at >= 0, at, channel[i])
-                    if not np.array_equal(order, np.arange(channels)):
-                        orders.setdefault(name, tuple(order.tolist()))  # a weight called twice: its first call's
+            for name, i, cols in outputs:
+                at = position[label[i]]
+                order = np.where(at >= 0, at, cols)
+                if not np.array_equal(order, cols):
+                    orders.setdefault(name, tuple(order.tolist()))  # a weight called twice: its first call's
             return orders, sources
 
         return place(self._components(offsets, total)), place(np.arange(total, dtype=np.int64))

@@ -233,8 +233,7 @@ class Trainer:
         cfg = self.config
         t0 = time.perf_counter()
         archs = self.archs.take(cfg.meta_batch)
-        idx = self.batches.next_indices()
-        x, y = self.batches.gather(idx)
+        x, y = next(self.batches)
         progress = None if cfg.time_budget is None else self.elapsed / cfg.time_budget
         lr = self.schedule.apply(self.step, progress)
         torch.manual_seed(step_seed(cfg.seed, self.step, self.info.rank))
