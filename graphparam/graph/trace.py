@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from typing import Sequence
 
@@ -13,12 +14,15 @@ from graphparam.graph.builder import build_graph
 from graphparam.graph.frontend import eval_mode, example_input
 from graphparam.graph.ir import ArchGraph
 
+_log = logging.getLogger(__name__)
+
 
 def trace(model: nn.Module, input_size: Sequence[int] = (3, 224, 224), *, strict: bool = True,
           frontend: str = "auto", name: str | None = None) -> ArchGraph:
     """Trace ``model`` into a typed DAG whose nodes own every parameter tensor exactly once.
 
-    ``frontend`` is ``"fx"``, ``"export"`` or ``"auto"`` (fx, then torch.export where fx fails).
+    ``frontend`` is ``"fx"``, ``"export"`` or ``"auto"`` (fx, then torch.export where fx fails; the
+    ``graphparam.graph.trace`` logger says why at INFO level, and ``graph.frontend`` which one traced).
     With ``strict=False`` unknown operations become nodes of kind ``unknown`` instead of raising
     :class:`UnsupportedOperation`.
     """
@@ -38,6 +42,9 @@ def trace(model: nn.Module, input_size: Sequence[int] = (3, 224, 224), *, strict
             raise
         except Exception as exc:
             errors[key] = exc
+            if key == "fx" and frontend == "auto":
+                _log.info("%s: torch.fx failed (%s: %s); trying torch.export", name, type(exc).__name__,
+                          first_line(exc))
     unsupported = [e for e in errors.values() if isinstance(e, UnsupportedOperation)]
     if unsupported:
         raise unsupported[0]

@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -84,9 +86,11 @@ class ShapeDependent(nn.Module):
         return x
 
 
-def test_shape_dependent_branch_falls_back_to_export():
-    graph = G.trace(ShapeDependent(), (4,))
+def test_shape_dependent_branch_falls_back_to_export_and_logs_why(caplog):
+    with caplog.at_level(logging.INFO, logger="graphparam.graph.trace"):
+        graph = G.trace(ShapeDependent(), (4,))
     assert graph.frontend == "export"
+    assert "ShapeDependent: torch.fx failed" in caplog.text
     assert owned_names(graph) == ["fc.bias", "fc.weight"]
 
 
