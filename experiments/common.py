@@ -192,15 +192,28 @@ def means_over_common(rows: dict[tuple[str, str], dict[str, float]], groups, fin
     return out
 
 
+def same_graph(row: dict | None, ref: str, form: str) -> dict | None:
+    """A cached GHN row, or None where it was measured on another graph of the model than the committed one
+    (a tracer change since: the GHN saw other nodes, so the row is measured again). Default-init rows do not
+    depend on the graph."""
+    from arch_zoo import real_heldout
+
+    committed = real_heldout.load()["hashes"].get(ref, {}).get(form)
+    if row is None or committed is None:  # a model outside the committed list has nothing to compare with
+        return row
+    return row if row.get("structure_hash", committed) == committed else None
+
+
 def heldout_means(cache: Path, fingerprints: dict[str, str]) -> dict[str, dict]:
     """Per form of ``real_zero_shot.py``'s per-model ``cache``: the held-out mean top-1 (%) of each GHN
-    (``{label: fingerprint}``) over the models measured for every one, and their per-model top-1."""
+    (``{label: fingerprint}``) over the models measured for every one on today's graphs (:func:`same_graph`),
+    and their per-model top-1."""
     rows: dict[tuple[str, str], dict[str, float]] = {}
     with open(cache) as f:
         for line in f:
             r = json.loads(line)
             form = r["split"].rpartition("/")[2]
-            if form in HELDOUT_FORMS and r["result"] is not None:
+            if form in HELDOUT_FORMS and same_graph(r["result"], r["name"], form) is not None:
                 rows.setdefault((form, r["ghn"]), {})[r["name"]] = r["result"]["top1"]
     return means_over_common(rows, HELDOUT_FORMS, fingerprints)
 

@@ -16,11 +16,12 @@ model, form and initialization the result is appended to a JSONL cache (``--cach
 the GHN (a digest of its weights), the data and the image count match, so a run resumes where it
 stopped and shards fill one cache. Writes ``experiments/results/real_zero_shot.{json,md,png}``.
 
-Swin-T (timm's default stochastic depth) and PoolFormerV2-S12 (StarReLU's ``x ** 2``) trace with the fx front end
-since the thirteenth session, with torch.export before; the cache's rows of earlier GHNs on them (each row keeps
-its graph's ``structure_hash``) come from the export graphs. For leg 44 the change moved them from 21.65 to 20.60 %
-and from 11.45 to 13.95 % as built. MobileViT-XXS still traces with torch.export, whose graphs lost a constant node
-per BatchNorm buffer then (29.80 to 29.75 % for leg 44).
+A cached GHN row is reused only if its ``structure_hash`` is the model's committed one
+(``arch_zoo/splits/real_heldout.json``, which a test keeps equal to what the tracer gives): a tracer change
+re-measures the models it changed. Swin-T (timm's default stochastic depth) and PoolFormerV2-S12 (StarReLU's
+``x ** 2``) trace with the fx front end since the thirteenth session, with torch.export before, and MobileViT-XXS's
+export graph lost a constant node per BatchNorm buffer then; for leg 44 this moved them from 21.65 to 20.60 %,
+from 11.45 to 13.95 % and from 29.80 to 29.75 % as built.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (RESULTS, add_data_arg, add_tile_layout_arg, command_line, load_ghn_for,  # noqa: E402
-                    parse_shard, pyplot, run_shards, write_results)
+                    parse_shard, pyplot, run_shards, same_graph, write_results)
 from train_eval import NetResults  # noqa: E402
 
 WHO = ("ghn", "default_init")
@@ -53,6 +54,7 @@ def measure(ref: str, form: str, ghn, data, device, cache: dict[str, NetResults 
 
     split = f"real_heldout/{form}"
     out = {who: (cache[who].get(split, ref) if cache[who] is not None else None) for who in WHO}
+    out["ghn"] = same_graph(out["ghn"], ref, form)
     todo = [who for who in WHO if out[who] is None and (who == "default_init" or ghn is not None)]
     if not todo:
         return out

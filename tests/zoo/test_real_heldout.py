@@ -27,6 +27,8 @@ def test_heldout_hashes_are_every_committed_hash():
 
 
 def test_committed_hashes_match_the_traced_graphs():
-    """A canary: a new timm, torch or tracer that changes the graphs makes the committed hashes stale
-    (regenerate with python -m arch_zoo.real_heldout --write)."""
-    assert real_heldout.structure_hashes("timm:resnet10t") == real_heldout.load()["hashes"]["timm:resnet10t"]
+    """Every model in both forms (about 40 CPU-seconds): a new timm, torch or tracer that changes a graph makes
+    its committed hash stale, and a training stream would no longer skip a net of that structure (the tracer
+    changes of the thirteenth session did so for Swin-T, PoolFormerV2-S12 and MobileViT-XXS until they were
+    regenerated with ``python -m arch_zoo.real_heldout --write``)."""
+    assert real_heldout.check(progress=False) == []
