@@ -43,8 +43,7 @@ def trace(model: nn.Module, input_size: Sequence[int] = (3, 224, 224), *, strict
         except Exception as exc:
             errors[key] = exc
             if key == "fx" and frontend == "auto":
-                _log.info("%s: torch.fx failed (%s: %s); trying torch.export", name, type(exc).__name__,
-                          first_line(exc))
+                _log.info("%s: torch.fx failed (%s); trying torch.export", name, first_line(exc))
     unsupported = [e for e in errors.values() if isinstance(e, UnsupportedOperation)]
     if unsupported:
         raise unsupported[0]
