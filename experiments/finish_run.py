@@ -1,7 +1,8 @@
 """Finish a meta-training run for the record: validate its last step if the run did not (a run stopped by a
 signal, or one that predates the trainer's final validation), then keep a compact copy of its metrics under
 ``experiments/results/NAME.json`` for ``learning_curve.py``, with what the run cost (``stop``: its processes'
-CPU seconds and peak memory, from their stop events).
+CPU seconds and peak memory, from their stop events; ``killed``: how many processes were killed without one, whose
+CPU is not in the sum).
 
 The validation is the trainer's own (:class:`graphparam.train.validate.Validator`: the first ``val_nets`` nets
 of the ``val`` split on the run's held-out training images), with the run's saved config, on its saved GHN.

@@ -94,16 +94,20 @@ def compact_records(rows: list[dict]) -> list[dict]:
 
 
 def run_cost(rows: list[dict]) -> dict | None:
-    """What a run cost, from its stop events (one per process; a resumed run has several): the last step and
-    stop reason, training time (the trainer's clock), the processes' CPU seconds summed and their peak memory.
-    None for a run with no stop event (killed hard, or older than the event)."""
+    """What a run cost, from its stop events (one per process that stopped; a resumed run has several): the last
+    step and stop reason, training time (the trainer's clock), the CPU seconds of the processes that stopped,
+    summed, and their peak memory. ``processes`` counts every process that started or resumed; a process killed
+    hard (``killed`` = ``processes`` − stops) leaves no stop event, so its CPU seconds are missing and the steps
+    it took after its last checkpoint are on no clock. None for a run with no stop event."""
+    events = [r.get("event") for r in rows if r.get("kind") == "event"]
     stops = [r for r in rows if r.get("kind") == "event" and r.get("event") == "stop"]
     if not stops:
         return None
+    processes = max(events.count("start") + events.count("resume"), len(stops))
     cpu = [r["process_cpu_s"] for r in stops if r.get("process_cpu_s") is not None]
     rss = [r["peak_rss_gb"] for r in stops if r.get("peak_rss_gb") is not None]
     return {"step": stops[-1].get("step"), "reason": stops[-1].get("reason"), "elapsed": stops[-1].get("elapsed"),
-            "processes": len(stops), "process_cpu_s": sum(cpu) if cpu else None,
+            "processes": processes, "killed": processes - len(stops), "process_cpu_s": sum(cpu) if cpu else None,
             "peak_rss_gb": max(rss) if rss else None}
 
 

@@ -36,14 +36,17 @@ def test_finish_run_validates_the_last_step_once_and_keeps_compact_records(tmp_p
     assert len(read_metrics(run / "metrics.jsonl", "val")) == 1
 
 
-def test_run_cost_sums_the_cpu_of_every_process_of_a_resumed_run():
+def test_run_cost_sums_the_cpu_of_every_process_that_stopped_and_counts_the_killed_ones():
     from graphparam.train.metrics import run_cost
 
-    rows = [{"kind": "train", "step": 1},
+    start, resume = {"kind": "event", "event": "start", "step": 0}, {"kind": "event", "event": "resume", "step": 5}
+    rows = [start, {"kind": "train", "step": 1},
             {"kind": "event", "event": "stop", "step": 5, "reason": "SIGTERM", "elapsed": 50.0,
              "process_cpu_s": 40.0, "peak_rss_gb": 2.0},
-            {"kind": "event", "event": "stop", "step": 9, "reason": "done", "elapsed": 90.0,
-             "process_cpu_s": 30.0, "peak_rss_gb": 2.5}]
-    assert run_cost(rows) == {"step": 9, "reason": "done", "elapsed": 90.0, "processes": 2,
+            resume, {"kind": "event", "event": "stop", "step": 9, "reason": "done", "elapsed": 90.0,
+                     "process_cpu_s": 30.0, "peak_rss_gb": 2.5}]
+    assert run_cost(rows) == {"step": 9, "reason": "done", "elapsed": 90.0, "processes": 2, "killed": 0,
                               "process_cpu_s": 70.0, "peak_rss_gb": 2.5}
-    assert run_cost(rows[:1]) is None
+    killed_then_resumed = rows[:4] + [resume] + rows[4:]  # a process that resumed at step 5 and was killed
+    assert run_cost(killed_then_resumed)["processes"] == 3 and run_cost(killed_then_resumed)["killed"] == 1
+    assert run_cost(rows[:2]) is None
