@@ -17,14 +17,14 @@ import graphparam
 pytest.importorskip("timm")
 
 EXPECTED = {
-    'timm:resnet18': '8d192d4ce7294667ae4ec2ad988097f7cf8fa769a364e9bf637d767cbea5bacd',
-    'timm:vit_tiny_patch16_224': 'e609e95cb03d7d541e5304490f1fb18f1a1683afa6f8bbfa5c76f5e60b42909d',
-    'torchvision:shufflenet_v2_x0_5': '327d93feac14b80133443f64ae97ff1ab910aad28ad14f71dfca2476045351cd',
-    'arch_zoo:test[0]': 'f806d1dece1870f00fb8505b7aba8f6906e66136167c00cd5c7f246df1000b92',
-    'arch_zoo:test[1]': 'eb1772206d53c15e664718ed382c16e32de19efa00a6d988e634fa678187dcde',
-    'arch_zoo:test[2]': 'c3f384cddc1dc84263efae4a50620b8ae8e82015f4d2a8455fd5fa7a64955e90',
-    'arch_zoo:test[3]': '2e0a93aaa421227d8a5039a376063d1aa95ab55820a9b9ee7466a250cfec6d81',
-    'arch_zoo:test[4]': '3e74f30806310a199e53e91abd8d3026b14547f7492911e71acf70337bed2877',
+    'timm:resnet18': '5a06640eb53ff482ceab98cf8618b423c6724bffd0401053fe6d53c1c4fa0591',
+    'timm:vit_tiny_patch16_224': 'c9750939d1d75bd04f43d2e313fa6b95b341f4204778cd467e527bfe426a6523',
+    'torchvision:shufflenet_v2_x0_5': 'a1022f9376caa8fe024d951c9a95747bc512024315173787f93033988962db04',
+    'arch_zoo:test[0]': '559cce9c4a643caa7c0839441f32b0597cc204e67a9a88213507739b17f6d46c',
+    'arch_zoo:test[1]': '2db6876c062513d8499f6420444171b313f12741b05088e0c239983c8baf3338',
+    'arch_zoo:test[2]': 'e22b6a60dd90b6e58df75653157c257a4c971e58b10a401b11deab3a1a122089',
+    'arch_zoo:test[3]': '62d753ee2cb2ac3114917e1d380e60d39e9390048e778bc72c4c26782d35c968',
+    'arch_zoo:test[4]': 'd967586f16b21fbbee0e25a4effe885b4f6d652aba6ef06d796d88c1fb4fa077',
 }
 
 
