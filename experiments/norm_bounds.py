@@ -25,13 +25,14 @@ VARIANTS = {"prediction": (1.0, 1.0), "scale x0.5": (0.5, 1.0), "scale x0.75": (
 
 
 def norm_layers(model) -> list:
-    """The model's LayerNorm / GroupNorm layers with an affine scale, else its BatchNorm ones."""
-    import torch.nn as nn
+    """The model's layer / group norms with an affine scale, else its batch norms (kinds of the op registry)."""
+    from graphparam.graph.registry import module_rule
 
     def affine(kinds):
-        return [m for m in model.modules() if isinstance(m, kinds) and getattr(m, "weight", None) is not None]
+        return [m for m in model.modules() if getattr(module_rule(m), "kind", None) in kinds
+                and getattr(m, "weight", None) is not None]
 
-    return affine((nn.LayerNorm, nn.GroupNorm)) or affine((nn.modules.batchnorm._BatchNorm,))
+    return affine(("layer_norm", "group_norm")) or affine(("batch_norm",))
 
 
 def probe(ghn, ref: str, data) -> dict:

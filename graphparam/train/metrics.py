@@ -99,11 +99,11 @@ def run_cost(rows: list[dict]) -> dict | None:
     summed, and their peak memory. ``processes`` counts every process that started or resumed; a process killed
     hard (``killed`` = ``processes`` − stops) leaves no stop event, so its CPU seconds are missing and the steps
     it took after its last checkpoint are on no clock. None for a run with no stop event."""
-    events = [r.get("event") for r in rows if r.get("kind") == "event"]
-    stops = [r for r in rows if r.get("kind") == "event" and r.get("event") == "stop"]
+    events = [r for r in rows if r.get("kind") == "event"]
+    stops = [r for r in events if r.get("event") == "stop"]
     if not stops:
         return None
-    processes = max(events.count("start") + events.count("resume"), len(stops))
+    processes = max(sum(r.get("event") in ("start", "resume") for r in events), len(stops))
     cpu = [r["process_cpu_s"] for r in stops if r.get("process_cpu_s") is not None]
     rss = [r["peak_rss_gb"] for r in stops if r.get("peak_rss_gb") is not None]
     return {"step": stops[-1].get("step"), "reason": stops[-1].get("reason"), "elapsed": stops[-1].get("elapsed"),
