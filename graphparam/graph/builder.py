@@ -25,6 +25,7 @@ class ParamRef:
     name: str
     shape: tuple[int, ...]
     dtype: str = "float32"
+    init: float | None = None  # the tensor's value where it is one constant (see free_param_role)
 
 
 @dataclass
@@ -70,6 +71,11 @@ def build_graph(ops: list[RawOp], *, name: str, input_size: tuple[int, ...] | No
 
     # parameters used only by ops that do not own them become nodes of their own
     free = {pname: uses for pname, uses in free_uses.items() if pname not in owner}
+    consumers: dict[int, list[tuple[int, int | str]]] = {}
+    for j, op in enumerate(ops):
+        for pos, src in op.inputs:
+            if isinstance(src, int) and keep[j]:
+                consumers.setdefault(src, []).append((j, pos))
     first_use = {uses[0]: [] for uses in free.values()}
     for pname, uses in free.items():
         first_use[uses[0]].append(pname)
@@ -83,7 +89,7 @@ def build_graph(ops: list[RawOp], *, name: str, input_size: tuple[int, ...] | No
             continue
         for pname in first_use.get(i, ()):
             ref = all_params[pname]
-            role = free_param_role(ref.shape, (ops[u].rule.kind for u in free[pname]))
+            role = free_param_role(ref.shape, _computing_uses(ops, consumers, pname, free[pname]), ref.init)
             param_node[pname] = len(nodes)
             nodes.append(Node(pname, "parameter", "nn.Parameter", [_slot(ref, role)]))
         node = Node(op.name, op.rule.kind, op.target, attrs=dict(op.attrs))
@@ -121,6 +127,25 @@ def build_graph(ops: list[RawOp], *, name: str, input_size: tuple[int, ...] | No
     if graph.num_params != expected:
         raise GraphError(f"{name}: traced graph owns {graph.num_params:,} of {expected:,} parameter values")
     return graph
+
+
+def _computing_uses(ops: list[RawOp], consumers: dict[int, list[tuple[int, int | str]]], pname: str,
+                    uses: list[int]) -> list[tuple[str, Role | None]]:
+    """The ops that compute with parameter ``pname``, followed through reshapes (a layer scale is often
+    ``x * gamma.view(1, -1, 1, 1)``): each op's kind and the role its rule gives the input position reached."""
+    found: list[tuple[str, Role | None]] = []
+    todo = [(u, pos) for u in dict.fromkeys(uses) for pos, src in ops[u].inputs
+            if isinstance(src, ParamRef) and src.name == pname]
+    seen: set[int] = set()
+    while todo:
+        u, pos = todo.pop()
+        rule = ops[u].rule
+        if rule.kind == "reshape" and consumers.get(u) and u not in seen:
+            seen.add(u)
+            todo.extend(consumers[u])
+        else:
+            found.append((rule.kind, rule.param_args.get(pos)))
+    return found
 
 
 def ref_numel(ref: ParamRef) -> int:

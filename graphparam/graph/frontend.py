@@ -33,8 +33,18 @@ class ParamTable:
     canonical: dict[str, str]
 
 
+def constant_value(tensor: torch.Tensor) -> float | None:
+    """The value of a tensor all of whose elements are one number (as an architecture initialises a layer
+    scale), else None; None for tensors without values (meta)."""
+    if tensor.is_meta or tensor.numel() == 0 or not tensor.is_floating_point():
+        return None
+    flat = tensor.detach().reshape(-1)
+    first = flat[0]
+    return float(first) if bool((flat == first).all()) else None
+
+
 def parameter_table(model: nn.Module) -> ParamTable:
-    refs = {name: ParamRef(name, tuple(p.shape), str(p.dtype).replace("torch.", ""))
+    refs = {name: ParamRef(name, tuple(p.shape), str(p.dtype).replace("torch.", ""), constant_value(p))
             for name, p in model.named_parameters()}
     by_id = {id(p): name for name, p in model.named_parameters()}
     canonical = {name: by_id[id(p)] for name, p in model.named_parameters(remove_duplicate=False)}

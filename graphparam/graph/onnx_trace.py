@@ -35,7 +35,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 import onnx
-from onnx import TensorProto
+from onnx import TensorProto, numpy_helper
 
 from graphparam.errors import OnnxError, UnsupportedOperation
 from graphparam.graph import registry
@@ -58,6 +58,15 @@ _VIEW_OPS = {"Transpose", "Identity", "Cast"}
 # input positions read only for their type or shape: data does not flow through them
 _META_INPUTS: dict[str, tuple[int, ...] | None] = {"Shape": None, "Size": None, "CastLike": (1,), "EyeLike": None}
 _CONTROL_FLOW = {"If", "Loop", "Scan", "SequenceMap"}
+
+
+def _constant_value(tensor: TensorProto) -> float | None:
+    """An initializer's value where all its elements are one number (see :func:`frontend.constant_value`);
+    None where its data is external (not loaded) or not floating point."""
+    if tensor.data_location == TensorProto.EXTERNAL or tensor.data_type not in FLOAT_TYPES:
+        return None
+    values = numpy_helper.to_array(tensor).reshape(-1)
+    return float(values[0]) if values.size and bool((values == values[0]).all()) else None
 
 
 def _op_key(node: onnx.NodeProto) -> str:
@@ -203,7 +212,8 @@ def trace_onnx(source: str | os.PathLike | bytes | onnx.ModelProto, *, strict: b
     graph = model.graph
     shapes = _shape_map(model)
     inits = {t.name: t for t in graph.initializer}
-    params = {n: ParamRef(n, tuple(int(d) for d in inits[n].dims), FLOAT_TYPES.get(inits[n].data_type, "float32"))
+    params = {n: ParamRef(n, tuple(int(d) for d in inits[n].dims), FLOAT_TYPES.get(inits[n].data_type, "float32"),
+                          _constant_value(inits[n]))
               for n in _param_names(model, inits, param_names)}
 
     ref: dict[str, ParamRef] = dict(params)  # see Walk

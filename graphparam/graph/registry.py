@@ -125,14 +125,28 @@ def default_role(kind: str, attr: str) -> Role:
     return Role.BIAS if attr.startswith("bias") else Role.OTHER
 
 
-def free_param_role(shape: tuple[int, ...], consumer_kinds: Iterable[str]) -> Role:
-    """Role of a bare ``nn.Parameter`` from how it is used (not from its name)."""
-    kinds = set(consumer_kinds)
+def free_param_role(shape: tuple[int, ...], uses: Iterable[tuple[str, Role | None]],
+                    init: float | None = None) -> Role:
+    """Role of a bare ``nn.Parameter`` from how it is used (not from its name).
+
+    ``uses``: for each op that computes with it (reached through reshapes), the op's kind and the role its rule
+    gives that input position, if any (``addcmul``: shift, scale). ``init``: the tensor's value where it is one
+    constant, as an architecture initialises it: a multiplier is structurally a scale, and only that value says
+    whether it starts at one (a residual scale, StarReLU's scale: ``norm_scale``, decoded about one) or near zero
+    (a layer scale, decoded small and positive). A trained model's tensors are not constant: its multipliers
+    are layer scales, as they were before values were read.
+    """
+    uses = list(uses)
+    kinds = {kind for kind, _ in uses}
     if "concat" in kinds or ("reshape" in kinds and len(shape) >= 2 and math.prod(shape[:-1]) == 1):
         return Role.CLS_TOKEN
-    if kinds & {"mul", "div"}:
-        return Role.LAYER_SCALE
-    if "add" in kinds:
+    # each use by what it does with the tensor: the rule's role for that input where it has one (addcmul's
+    # shift and scale), else the op's kind
+    scales = any(role in (Role.NORM_SCALE, Role.LAYER_SCALE) or (role is None and kind in ("mul", "div"))
+                 for kind, role in uses)
+    if scales:
+        return Role.NORM_SCALE if init is not None and abs(init - 1.0) < 0.5 else Role.LAYER_SCALE
+    if any(role is Role.NORM_SHIFT or (role is None and kind == "add") for kind, role in uses):
         return Role.POS_EMBEDDING if len(shape) >= 2 and math.prod(shape[:-1]) > 1 else Role.BIAS
     return Role.OTHER
 

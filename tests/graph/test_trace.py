@@ -302,3 +302,54 @@ def test_draw_writes_png(tmp_path):
     path = tmp_path / "g.png"
     graph.draw(str(path))
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+class ScaledBlock(nn.Module):
+    """A residual scale that starts at one, a layer scale read through a view, an addcmul affine through views."""
+
+    def __init__(self, c: int = 8):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+        self.res_scale = nn.Parameter(torch.ones(c))
+        self.gamma = nn.Parameter(torch.full((c,), 1e-5))
+        self.alpha = nn.Parameter(torch.zeros(c))
+        self.beta = nn.Parameter(torch.zeros(c))
+
+    def forward(self, x):
+        y = self.conv(x) * self.gamma.view(1, -1, 1, 1)
+        y = torch.addcmul(self.beta.view(1, -1, 1, 1), self.alpha.view(1, -1, 1, 1), y)
+        return x * self.res_scale.reshape(1, -1, 1, 1) + y
+
+
+def test_free_multipliers_take_their_role_from_use_and_initial_value():
+    roles = {slot.name: slot.role for _, slot in G.trace(ScaledBlock(), (8, 8, 8)).slots()}
+    assert roles["res_scale"] is Role.NORM_SCALE  # starts at one: decoded about one
+    assert roles["gamma"] is Role.LAYER_SCALE  # starts near zero, used through a view
+    assert roles["alpha"] is Role.LAYER_SCALE and roles["beta"] is Role.BIAS  # addcmul's positions
+    trained = ScaledBlock()
+    with torch.no_grad():
+        trained.res_scale.uniform_(0.5, 1.5)
+    trained_roles = {slot.name: slot.role for _, slot in G.trace(trained, (8, 8, 8)).slots()}
+    assert trained_roles["res_scale"] is Role.LAYER_SCALE  # not one constant: the structural rule
+
+
+def test_timm_poolformerv2_residual_scales_start_at_one():
+    pytest.importorskip("timm")
+    from timm.models.metaformer import MetaFormer, Pooling
+
+    model = MetaFormer(num_classes=10, depths=(1, 1, 1, 1), dims=(8, 8, 16, 16), token_mixers=Pooling,
+                       use_mlp_head=False)  # PoolFormer v2: residual scales in the last two stages
+    roles = {slot.name: slot.role for _, slot in G.trace(model, (3, 32, 32)).slots()}
+    assert roles["stages.2.blocks.0.res_scale1.scale"] is Role.NORM_SCALE
+    assert roles["stages.0.blocks.0.mlp.act.scale"] is Role.NORM_SCALE  # StarReLU's scale starts at one
+    assert roles["stages.0.blocks.0.mlp.act.bias"] is Role.BIAS
+
+
+def test_onnx_export_gives_free_multipliers_the_torch_roles():
+    pytest.importorskip("onnx")
+    from graphparam.graph.onnx import export_onnx, trace_onnx
+
+    model = ScaledBlock().eval()
+    roles = {slot.name: slot.role for _, slot in trace_onnx(export_onnx(model, (8, 8, 8))).slots()}
+    assert roles == {slot.name: slot.role for _, slot in G.trace(model, (8, 8, 8)).slots()}
+    assert roles["res_scale"] is Role.NORM_SCALE and roles["gamma"] is Role.LAYER_SCALE
