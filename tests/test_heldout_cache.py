@@ -31,3 +31,18 @@ def test_heldout_means_leave_out_rows_of_other_graphs(tmp_path):
                              for g, m, t, h in rows))
     means = common.heldout_means(cache, {"a": "A", "b": "B"})[form]
     assert means["models"] == 1 and means["mean"] == {"a": 30.0, "b": 50.0}
+
+
+def test_graph_change_compares_a_ghns_rows_on_the_earlier_and_todays_graph(tmp_path):
+    import graph_change  # experiments/graph_change.py
+
+    form = "timm"
+    hashes = real_heldout.load()["hashes"]
+    rows = [("A", "timm:resnet18", 0.20, "0" * 40), ("A", "timm:resnet18", 0.30, hashes["timm:resnet18"][form]),
+            ("A", "timm:resnet50", 0.40, hashes["timm:resnet50"][form]), ("B", "timm:resnet50", 0.9, "0" * 40)]
+    cache = tmp_path / "held.jsonl"
+    cache.write_text("".join(json.dumps({"ghn": g, "split": f"real_heldout/{form}", "name": m,
+                                         "result": {"top1": t, "structure_hash": h}}) + "\n" for g, m, t, h in rows))
+    res = graph_change.before_after(cache, "A")[form]
+    assert res["before"] == {"timm:resnet18": 20.0} and res["after"] == {"timm:resnet18": 30.0}
+    assert res["models"] == 2 and res["mean_before"] == 30.0 and res["mean_after"] == 35.0

@@ -24,12 +24,12 @@ class Role(str, Enum):
 
     WEIGHT = "weight"
     BIAS = "bias"
-    NORM_SCALE = "norm_scale"
+    NORM_SCALE = "norm_scale"  # a multiplier about one: a norm's scale, a residual scale that starts at one
     NORM_SHIFT = "norm_shift"
     EMBEDDING = "embedding"
     POS_EMBEDDING = "pos_embedding"
     CLS_TOKEN = "cls_token"
-    LAYER_SCALE = "layer_scale"
+    LAYER_SCALE = "layer_scale"  # a multiplier that starts near zero (a residual branch's layer scale)
     OTHER = "other"
 
 
