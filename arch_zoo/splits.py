@@ -120,6 +120,7 @@ MIXED_STREAMS: dict[str, tuple[str, ...]] = {
     "real_mix": ("library", "train"),
     "user_mix": ("library", "library_native", "train"),
     "library_mix": ("library", "library_native"),
+    "zoo_mix": ("library", "train", "library_native", "train"),
 }
 """Streams that interleave others: seed ``s`` draws the net of seed ``s`` of stream ``parts[s % len(parts)]``.
 ``real_mix``: even seeds the ``library`` stream's nets (timm/torchvision constructors,
@@ -127,13 +128,15 @@ MIXED_STREAMS: dict[str, tuple[str, ...]] = {
 ``user_mix``: thirds of the nets users bring and of generated ones: seeds ``3k`` the ``library`` stream's nets
 (adapted to 32x32), ``3k + 1`` the ``library_native`` stream's (the same families as their library builds them,
 ImageNet stems and 16-pixel patches run at 32x32) and ``3k + 2`` the ``train`` stream's. ``library_mix``: only
-the nets users bring, ``user_mix`` without its generated third (even seeds ``library``, odd ``library_native``)."""
+the nets users bring, ``user_mix`` without its generated third (even seeds ``library``, odd ``library_native``).
+``zoo_mix``: ``user_mix`` with half its nets generated (seeds ``4k + 1`` and ``4k + 3`` the ``train`` stream's), for
+the zoo's own splits."""
 
 
 def stream_names() -> tuple[str, ...]:
     """Every name ``train_stream`` accepts: generator streams (``STREAMS``), library streams
     (``LIBRARY_STREAMS``: ``library``, ``library_shallow``, ``library_deep``, ``library_native``) and mixed
-    streams (``MIXED_STREAMS``: ``real_mix``, ``user_mix``, ``library_mix``)."""
+    streams (``MIXED_STREAMS``: ``real_mix``, ``user_mix``, ``library_mix``, ``zoo_mix``)."""
     from .library import LIBRARY_STREAMS
 
     return (*STREAMS, *LIBRARY_STREAMS, *MIXED_STREAMS)
@@ -164,7 +167,7 @@ def train_stream(start: int = 0, stream: str = "train") -> Iterator[tuple[int, o
     own keyed sequence. ``library``, ``library_shallow``, ``library_deep`` and ``library_native``
     (``LIBRARY_STREAMS``) yield ``LibrarySpec``s, nets built by timm's and torchvision's own constructors
     (``library_native``: with their ImageNet stems and patching); ``MIXED_STREAMS`` (``real_mix``,
-    ``user_mix``, ``library_mix``) interleave streams. Every spec has ``.hash`` and ``.build(num_classes=...)``.
+    ``user_mix``, ``library_mix``, ``zoo_mix``) interleave streams. Every spec has ``.hash`` and ``.build(num_classes=...)``.
     """
     draw = _stream_sampler(stream)
     excluded = eval_hashes()

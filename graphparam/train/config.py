@@ -140,8 +140,8 @@ class TrainConfig:
                           "with 3-6 cells), cells (BatchNorm conv cells), mixed, one family (resnet, dag, others), "
                           "library nets built by timm's and torchvision's constructors (library, library_shallow, "
                           "library_deep, library_native: their ImageNet stems kept), real_mix (half library, half "
-                          "train), user_mix (thirds of library, library_native and train) or library_mix (halves of "
-                          "library and library_native); "
+                          "train), user_mix (thirds of library, library_native and train), library_mix (halves of "
+                          "library and library_native) or zoo_mix (user_mix with half its nets train); "
                           "arch_zoo.stream_names() lists them",
                           trajectory=True)
     activation_budget: int | None = setting(32_000_000, STEPS, "a net runs as many of its batch's images as keep its "

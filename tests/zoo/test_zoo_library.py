@@ -109,7 +109,7 @@ def test_held_out_configurations_are_never_drawn():
 def test_library_streams_are_registered_and_ranged():
     names = arch_zoo.stream_names()
     assert {"train", "library", "library_shallow", "library_deep", "library_native", "real_mix", "user_mix",
-            "library_mix"} <= set(names)
+            "library_mix", "zoo_mix"} <= set(names)
     with pytest.raises(KeyError, match="library"):
         next(train_stream(stream="nope"))
     deep = [spec for _, spec in itertools.islice(train_stream(stream="library_deep"), 200)]
@@ -255,3 +255,12 @@ def test_library_mix_is_user_mix_without_its_generated_nets():
     assert [s for s, _ in mix] == list(range(8))
     assert all(spec == [lib.get(seed), nat.get(seed)][seed % 2] for seed, spec in mix)
     assert [spec.kwargs.get("native", False) for _, spec in mix] == [False, True] * 4
+
+
+def test_zoo_mix_draws_half_its_nets_from_the_train_stream():
+    mix = list(itertools.islice(train_stream(stream="zoo_mix"), 8))
+    lib = dict(itertools.islice(train_stream(stream="library"), 8))
+    nat = dict(itertools.islice(train_stream(stream="library_native"), 8))
+    assert [s for s, _ in mix] == list(range(8))
+    assert all(spec == [lib.get(seed), sample(seed, "train"), nat.get(seed), sample(seed, "train")][seed % 4]
+               for seed, spec in mix)
