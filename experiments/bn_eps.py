@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import add_data_arg, load_ghn, provenance, require_data, write_results, RESULTS  # noqa: E402
+from common import add_probe_args, probe_inputs, provenance, write_results  # noqa: E402
 
 
 def bn_layers(model) -> list:
@@ -78,23 +78,15 @@ def markdown(res: dict, head: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ghn", default="cifar10", help="GHN checkpoint directory or registered name")
-    p.add_argument("--images", type=int, default=2000, help="first N test images of the evaluation order")
+    add_probe_args(p, "bn_eps")
     p.add_argument("--probe-images", type=int, default=256, help="images whose batch variance is measured")
-    p.add_argument("--out", default=str(RESULTS / "bn_eps"), help="results stem")
-    add_data_arg(p)
     args = p.parse_args(argv)
-    data_path = require_data(p, args.data)
+    ghn, data = probe_inputs(p, args)
     import torch
 
     from arch_zoo import real_heldout
-    from graphparam.data import load_dataset
     from graphparam.data.augment import normalize
-    from graphparam.evaluate import first_images
 
-    torch.set_num_threads(1)
-    ghn, _ = load_ghn(args.ghn)
-    data = first_images(load_dataset(data_path, "test"), args.images)
     cfg = ghn.pretrained_cfg
     probe_images = normalize(data.images[:args.probe_images], mean=cfg.mean, std=cfg.std, dtype=torch.float32)
     res = {"ghn": args.ghn, "fingerprint": ghn.fingerprint(), "images": len(data),

@@ -44,6 +44,27 @@ def load_ghn(name: str):
     return GHN.from_pretrained(name).eval(), True
 
 
+def add_probe_args(p: argparse.ArgumentParser, out: str) -> None:
+    """The arguments of a probe of one GHN on held-out models: ``--ghn``, ``--images``, ``--out``, ``--data``."""
+    p.add_argument("--ghn", default="cifar10", help="GHN checkpoint directory or registered name")
+    p.add_argument("--images", type=int, default=2000, help="first N test images of the evaluation order")
+    p.add_argument("--out", default=str(RESULTS / out), help="results stem")
+    add_data_arg(p)
+
+
+def probe_inputs(p: argparse.ArgumentParser, args: argparse.Namespace):
+    """``(ghn, test images)`` of :func:`add_probe_args`' arguments, with one torch thread."""
+    import torch
+
+    from graphparam.data import load_dataset
+    from graphparam.evaluate import first_images
+
+    data_path = require_data(p, args.data)
+    torch.set_num_threads(1)
+    ghn, _ = load_ghn(args.ghn)
+    return ghn, first_images(load_dataset(data_path, "test"), args.images)
+
+
 def add_tile_layout_arg(p: argparse.ArgumentParser) -> None:
     """``--tile-layout``, ``--channel-order`` and ``--channel-ties``: decode with these ``GHNConfig`` fields instead of the
     checkpoint's (another fingerprint, so cached results stay apart)."""

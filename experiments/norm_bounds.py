@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, add_data_arg, provenance, require_data, write_results  # noqa: E402
+from common import add_probe_args, probe_inputs, provenance, write_results  # noqa: E402
 
 MODELS = ("timm:vit_tiny_patch16_224", "timm:convnext_atto", "timm:mixer_s16_224", "timm:poolformer_s12",
           "timm:resnet18", "timm:efficientnet_b0", "timm:resnet50")
@@ -76,22 +76,10 @@ def markdown(res: dict, head: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ghn", default="cifar10", help="GHN checkpoint directory or registered name")
+    add_probe_args(p, "norm_bounds")
     p.add_argument("--models", nargs="+", default=list(MODELS), help="held-out references")
-    p.add_argument("--images", type=int, default=2000, help="first N test images of the evaluation order")
-    p.add_argument("--out", default=str(RESULTS / "norm_bounds"), help="results stem")
-    add_data_arg(p)
     args = p.parse_args(argv)
-    data_path = require_data(p, args.data)
-    import torch
-
-    from graphparam import GHN
-    from graphparam.data import load_dataset
-    from graphparam.evaluate import first_images
-
-    torch.set_num_threads(1)
-    ghn = GHN.from_pretrained(args.ghn).eval()
-    data = first_images(load_dataset(data_path, "test"), args.images)
+    ghn, data = probe_inputs(p, args)
     res = {"ghn": args.ghn, "fingerprint": ghn.fingerprint(), "images": len(data), "variants": VARIANTS, "models": {}}
     for ref in args.models:
         res["models"][ref] = probe(ghn, ref, data)
