@@ -17,14 +17,14 @@ import graphparam
 pytest.importorskip("timm")
 
 EXPECTED = {
-    'timm:resnet18': '5a06640eb53ff482ceab98cf8618b423c6724bffd0401053fe6d53c1c4fa0591',
-    'timm:vit_tiny_patch16_224': 'c9750939d1d75bd04f43d2e313fa6b95b341f4204778cd467e527bfe426a6523',
-    'torchvision:shufflenet_v2_x0_5': 'a1022f9376caa8fe024d951c9a95747bc512024315173787f93033988962db04',
-    'arch_zoo:test[0]': '559cce9c4a643caa7c0839441f32b0597cc204e67a9a88213507739b17f6d46c',
-    'arch_zoo:test[1]': '2db6876c062513d8499f6420444171b313f12741b05088e0c239983c8baf3338',
-    'arch_zoo:test[2]': 'e22b6a60dd90b6e58df75653157c257a4c971e58b10a401b11deab3a1a122089',
-    'arch_zoo:test[3]': '62d753ee2cb2ac3114917e1d380e60d39e9390048e778bc72c4c26782d35c968',
-    'arch_zoo:test[4]': 'd967586f16b21fbbee0e25a4effe885b4f6d652aba6ef06d796d88c1fb4fa077',
+    'timm:resnet18': '576da3e005fce98b25ddf29769fd75f6751676d170f5cfd6bec47108cd6ae016',
+    'timm:vit_tiny_patch16_224': '20fee7332e52822e25c86c4ae1053e4197218f39b56c329eba5ac43206df0035',
+    'torchvision:shufflenet_v2_x0_5': 'acc4dcbad1873d7dd5f8d95c220c06884daae9b8278c4176958a4ef2cb0a7432',
+    'arch_zoo:test[0]': '3257942a91afa0743fe2b979e1e5b757aa3f3df489ee9e0e395d3709a558ed9e',
+    'arch_zoo:test[1]': '5c6b793e8ba3a963dac27bfdd4076073575bee8be2841f7c69cd7ed842ec814a',
+    'arch_zoo:test[2]': 'ff25e2451e1c08ec092a98a18db41f2215ed6f440163704802990acd234dd77a',
+    'arch_zoo:test[3]': '45174f8a2c2c1bc871076786e5ccd02f4e15c81014c8057c25a62ad327a335a5',
+    'arch_zoo:test[4]': '22c01c6529bdb6ddd4594346f7a2aa613648e7555d87b5fe8c03ed29155c6c66',
 }
 
 
