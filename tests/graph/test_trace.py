@@ -321,8 +321,9 @@ class ScaledBlock(nn.Module):
         return x * self.res_scale.reshape(1, -1, 1, 1) + y
 
 
-def test_free_multipliers_take_their_role_from_use_and_initial_value():
-    roles = {slot.name: slot.role for _, slot in G.trace(ScaledBlock(), (8, 8, 8)).slots()}
+@pytest.mark.parametrize("frontend", ["fx", "export"])
+def test_free_multipliers_take_their_role_from_use_and_initial_value(frontend):
+    roles = {slot.name: slot.role for _, slot in G.trace(ScaledBlock(), (8, 8, 8), frontend=frontend).slots()}
     assert roles["res_scale"] is Role.NORM_SCALE  # starts at one: decoded about one
     assert roles["gamma"] is Role.LAYER_SCALE  # starts near zero, used through a view
     assert roles["alpha"] is Role.LAYER_SCALE and roles["beta"] is Role.BIAS  # addcmul's positions
