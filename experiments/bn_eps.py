@@ -16,13 +16,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import add_probe_args, probe_inputs, provenance, write_results  # noqa: E402
+from common import add_probe_args, modules_of_kind, probe_inputs, provenance, write_results  # noqa: E402
 
 
 def bn_layers(model) -> list:
-    from torch.nn.modules.batchnorm import _BatchNorm
-
-    return [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    return modules_of_kind(model, ("batch_norm",))
 
 
 def low_variance_share(model, images, below: float) -> float:

@@ -19,7 +19,7 @@ import platform
 import shlex
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -63,6 +63,15 @@ def probe_inputs(p: argparse.ArgumentParser, args: argparse.Namespace):
     torch.set_num_threads(1)
     ghn, _ = load_ghn(args.ghn)
     return ghn, first_images(load_dataset(data_path, "test"), args.images)
+
+
+def modules_of_kind(model, kinds: tuple[str, ...]) -> list:
+    """The model's modules whose op-registry kind is one of ``kinds`` (``"batch_norm"``, ``"layer_norm"``, ...): the
+    table every front end traces with, so a probe sees the layers the GHN sees."""
+    from graphparam.graph.registry import module_rule, register_library_rows
+
+    register_library_rows()
+    return [m for m in model.modules() if getattr(module_rule(m), "kind", None) in kinds]
 
 
 def add_tile_layout_arg(p: argparse.ArgumentParser) -> None:
@@ -230,13 +239,20 @@ def heldout_means(cache: Path, fingerprints: dict[str, str]) -> dict[str, dict]:
     (``{label: fingerprint}``) over the models measured for every one on today's graphs (:func:`same_graph`),
     and their per-model top-1."""
     rows: dict[tuple[str, str], dict[str, float]] = {}
+    for form, r in heldout_rows(cache):
+        if same_graph(r["result"], r["name"], form) is not None:
+            rows.setdefault((form, r["ghn"]), {})[r["name"]] = r["result"]["top1"]
+    return means_over_common(rows, HELDOUT_FORMS, fingerprints)
+
+
+def heldout_rows(cache: Path) -> Iterator[tuple[str, dict]]:
+    """``(form, row)`` for each row of ``real_zero_shot.py``'s per-model ``cache`` in a held-out form."""
     with open(cache) as f:
         for line in f:
             r = json.loads(line)
             form = r["split"].rpartition("/")[2]
-            if form in HELDOUT_FORMS and same_graph(r["result"], r["name"], form) is not None:
-                rows.setdefault((form, r["ghn"]), {})[r["name"]] = r["result"]["top1"]
-    return means_over_common(rows, HELDOUT_FORMS, fingerprints)
+            if form in HELDOUT_FORMS:
+                yield form, r
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -11,12 +11,11 @@ cached rows no longer match the committed hashes), and this script reads both.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import HELDOUT_FORMS, RESULTS, provenance, write_results  # noqa: E402
+from common import HELDOUT_FORMS, RESULTS, heldout_rows, provenance, same_graph, write_results  # noqa: E402
 
 
 def before_after(cache: Path, fingerprint: str) -> dict[str, dict]:
@@ -27,15 +26,10 @@ def before_after(cache: Path, fingerprint: str) -> dict[str, dict]:
     hashes = real_heldout.load()["hashes"]
     now: dict[str, dict[str, float]] = {f: {} for f in HELDOUT_FORMS}
     old: dict[str, dict[str, float]] = {f: {} for f in HELDOUT_FORMS}
-    with open(cache) as f:
-        for line in f:
-            r = json.loads(line)
-            form = r["split"].rpartition("/")[2]
-            if r["ghn"] != fingerprint or form not in HELDOUT_FORMS or r["name"] not in hashes:
-                continue
-            committed = hashes[r["name"]][form]
-            seen = r["result"].get("structure_hash", committed)
-            (now if seen == committed else old)[form][r["name"]] = 100 * r["result"]["top1"]
+    for form, r in heldout_rows(cache):
+        if r["ghn"] == fingerprint and r["name"] in hashes:
+            today = same_graph(r["result"], r["name"], form) is not None
+            (now if today else old)[form][r["name"]] = 100 * r["result"]["top1"]
     out = {}
     for form in HELDOUT_FORMS:
         changed = sorted(set(old[form]) & set(now[form]))

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import add_probe_args, probe_inputs, provenance, write_results  # noqa: E402
+from common import add_probe_args, modules_of_kind, probe_inputs, provenance, write_results  # noqa: E402
 
 MODELS = ("timm:vit_tiny_patch16_224", "timm:convnext_atto", "timm:mixer_s16_224", "timm:poolformer_s12",
           "timm:resnet18", "timm:efficientnet_b0", "timm:resnet50")
@@ -26,11 +26,8 @@ VARIANTS = {"prediction": (1.0, 1.0), "scale x0.5": (0.5, 1.0), "scale x0.75": (
 
 def norm_layers(model) -> list:
     """The model's layer / group norms with an affine scale, else its batch norms (kinds of the op registry)."""
-    from graphparam.graph.registry import module_rule
-
     def affine(kinds):
-        return [m for m in model.modules() if getattr(module_rule(m), "kind", None) in kinds
-                and getattr(m, "weight", None) is not None]
+        return [m for m in modules_of_kind(model, kinds) if getattr(m, "weight", None) is not None]
 
     return affine(("layer_norm", "group_norm")) or affine(("batch_norm",))
 

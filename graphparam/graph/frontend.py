@@ -40,6 +40,8 @@ def constant_value(tensor: torch.Tensor) -> float | None:
         return None
     flat = tensor.detach().reshape(-1)
     first = flat[0]
+    if flat.numel() > 1 and bool(flat[-1] != first):  # a drawn weight: settled without reading all of it (trace
+        return None                                   # runs on every predict)
     return float(first) if bool((flat == first).all()) else None
 
 
