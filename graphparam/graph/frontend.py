@@ -3,6 +3,7 @@ the example input and the eval-mode context a model is traced or exported under.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -45,8 +46,23 @@ def constant_value(tensor: torch.Tensor) -> float | None:
     return float(first) if bool((flat == first).all()) else None
 
 
+#: each parameter's :func:`constant_value` when a trace first saw it: the architecture's initialisation, not what
+#: a prediction or fine-tuning later wrote into the same tensor (a norm scale predicted at its bound is constant
+#: too), so that tracing a model again gives the same roles and predicting twice the same tensors
+_FIRST_SEEN: dict[int, float | None] = {}  # by id: a WeakKeyDictionary compares tensors with ==, element-wise
+
+
+def initial_value(param: torch.Tensor) -> float | None:
+    """:func:`constant_value` of ``param`` as the first trace of it saw it (forgotten when it is freed)."""
+    key = id(param)
+    if key not in _FIRST_SEEN:
+        _FIRST_SEEN[key] = constant_value(param)
+        weakref.finalize(param, _FIRST_SEEN.pop, key, None)
+    return _FIRST_SEEN[key]
+
+
 def parameter_table(model: nn.Module) -> ParamTable:
-    refs = {name: ParamRef(name, tuple(p.shape), str(p.dtype).replace("torch.", ""), constant_value(p))
+    refs = {name: ParamRef(name, tuple(p.shape), str(p.dtype).replace("torch.", ""), initial_value(p))
             for name, p in model.named_parameters()}
     by_id = {id(p): name for name, p in model.named_parameters()}
     canonical = {name: by_id[id(p)] for name, p in model.named_parameters(remove_duplicate=False)}

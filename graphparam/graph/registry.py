@@ -133,8 +133,9 @@ def free_param_role(shape: tuple[int, ...], uses: Iterable[tuple[str, Role | Non
     gives that input position, if any (``addcmul``: shift, scale). ``init``: the tensor's value where it is one
     constant, as an architecture initialises it: a multiplier is structurally a scale, and only that value says
     whether it starts at one (a residual scale, StarReLU's scale: ``norm_scale``, decoded about one) or near zero
-    (a layer scale, decoded small and positive). A trained model's multipliers are not constant: they are
-    layer scales.
+    (a layer scale, decoded small and positive). The torch front end reads the value a trace first saw, so a
+    model traced again after a prediction keeps its roles; a model whose multipliers were never constant when
+    first traced (loaded with trained weights) gets layer scales.
     """
     uses = list(uses)
     kinds = {kind for kind, _ in uses}

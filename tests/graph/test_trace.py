@@ -354,3 +354,12 @@ def test_onnx_export_gives_free_multipliers_the_torch_roles():
     roles = {slot.name: slot.role for _, slot in trace_onnx(export_onnx(model, (8, 8, 8))).slots()}
     assert roles == {slot.name: slot.role for _, slot in G.trace(model, (8, 8, 8)).slots()}
     assert roles["res_scale"] is Role.NORM_SCALE and roles["gamma"] is Role.LAYER_SCALE
+
+
+def test_a_prediction_written_into_a_model_leaves_its_roles_as_first_traced():
+    model = ScaledBlock()
+    first = {slot.name: slot.role for _, slot in G.trace(model, (8, 8, 8)).slots()}
+    with torch.no_grad():  # what a prediction at the norm-scale bound writes: constant, but not the initial one
+        model.res_scale.fill_(0.5)
+        model.gamma.fill_(1.0)
+    assert {slot.name: slot.role for _, slot in G.trace(model, (8, 8, 8)).slots()} == first
