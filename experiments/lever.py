@@ -4,9 +4,9 @@
         --legs campaign21=5e-4 campaign22=1e-3 --ghns campaign21=FINGERPRINT campaign22=FINGERPRINT
 
 Each leg is a compact record ``experiments/results/LEG.json`` (``finish_run.py``). Legs from one parent with the
-same ``--seed``, ``--arch-start`` and step shape (nets x images) see the same nets and images at every step, so
+same ``--stream``, ``--seed``, ``--arch-start`` and step shape (nets x images) see the same nets and images at every step, so
 their train top-1 can be compared step by step: the table gives it per 50-step window, and the paired difference
-over the second half of the shorter leg (legs of another shape than the control's are not paired; the plot puts
+over the second half of the shorter leg (legs that draw other nets than the control's are not paired; the plot puts
 every leg on its CPU hours). Beside it: process CPU core-hours, steps, the final zoo ``val`` top-1 and, for each GHN
 fingerprint given, the held-out real set's mean from the per-model cache of ``real_zero_shot.py`` (models
 measured for every leg only). Writes ``experiments/results/NAME.{md,json,png}``.
@@ -42,9 +42,15 @@ def leg_summary(record: dict) -> dict:
     cpu_s = (clock_s if config.get("clock") == "cpu" else 0.0) or stop.get("process_cpu_s") or clock_s
     return {"steps": len(train), "windows": windows, "acc": {r["step"]: r["acc"] for r in train},
             "shape": (config.get("meta_batch", 8), config.get("batch_size", 64)),
+            "draws": (config.get("stream"), config.get("seed"), config.get("arch_start"), config.get("arch_pool")),
             "window_hours": [r["elapsed"] / 3600 for r in train[WINDOW - 1::WINDOW]],
             "cpu_core_hours": cpu_s / 3600, "val_top1": 100 * vals[-1]["top1"] if vals else None,
             "val_nets": vals[-1]["nets"] if vals else None}
+
+
+def same_nets(a: dict, b: dict) -> bool:
+    """Whether two legs' steps draw the same nets and images: one stream, seed, ``--arch-start`` and step shape."""
+    return a["shape"] == b["shape"] and a["draws"] == b["draws"]
 
 
 def paired(a: dict[int, float], b: dict[int, float]) -> dict:
@@ -84,14 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     control = names[0]
     held = heldout_means(args.cache, {**fingerprints, **references}) if fingerprints else {}
     diffs = {leg: paired(legs[control]["acc"], legs[leg]["acc"]) for leg in names[1:]
-             if legs[leg]["shape"] == legs[control]["shape"]}
+             if same_nets(legs[leg], legs[control])}
 
     shapes = ", ".join(f"{leg} {legs[leg]['shape'][0]} nets x {legs[leg]['shape'][1]} images" for leg in names)
     head = "| | " + " | ".join(f"{leg} ({settings[leg]})" for leg in names) + " |"
     lines = [f"# Lever: {args.what}", "", f"Command: `{command_line(__file__, argv)}`", "",
              f"Legs (records `experiments/results/LEG.json`); the first is the control. Train top-1 is the meta-batch's "
-             f"({shapes}); legs of one shape see the same nets at each step when their seed and `--arch-start` are "
-             f"the same, and only those are paired.", "",
+             f"({shapes}); legs of one shape see the same nets at each step when their stream, seed and `--arch-start` "
+             f"are the same, and only those are paired.", "",
              head, "|---" * (len(names) + 1) + "|"]
     keys = list(legs[control]["windows"])
     for k in keys:
