@@ -49,7 +49,7 @@ def leg_summary(record: dict) -> dict:
 
 
 def same_nets(a: dict, b: dict) -> bool:
-    """Whether two legs' steps draw the same nets and images: one stream, seed, ``--arch-start`` and step shape."""
+    """Whether two legs' steps draw the same nets and images: one stream, seed, ``--arch-start``, pool and step shape."""
     return a["shape"] == b["shape"] and a["draws"] == b["draws"]
 
 

@@ -2,8 +2,8 @@
 
 Each net's predicted tensors (names sorted, flattened in that order, float64) are summarised by their sum of
 squares over eight equal consecutive chunks and eight values at fixed positions, computed with one torch thread
-on CPU. The comparison allows a relative 1e-4: bit patterns differ between CPUs (another matmul kernel on an
-AVX-512 machine moves every hash), a change of behaviour moves these numbers by far more. A change of them is a
+on CPU. The comparison allows a relative 1e-4: bit patterns differ between CPUs and kernel choices (every pinned
+sha256 differed on an AVX-512 AMD EPYC), a change of behaviour moves these numbers by far more. A change of them is a
 change of behaviour, not a refactor.
 """
 
